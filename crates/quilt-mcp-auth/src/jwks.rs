@@ -1,0 +1,315 @@
+//! The JWKS key cache: signing keys fetched from `MCP_JWT_JWKS_URL`, selected by `kid`.
+//!
+//! Keys are fetched once at start-up (best effort) and again when they are older than the
+//! TTL or a token names a `kid` we do not have — but at most once per `refetch_interval`,
+//! so a stream of tokens with made-up key ids cannot turn into a stream of fetches. One
+//! fetch runs at a time; callers that arrive meanwhile wait for it and use its result.
+//! A failed fetch keeps the keys we had: an outage of the identity provider must not log
+//! out every caller whose token is signed with a key we already know.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use crate::error::AuthError;
+
+/// The algorithms a JWKS key may sign with (never HMAC: a public key set has no secrets).
+pub(crate) const JWKS_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+const MAX_JWKS_BYTES: usize = 512 * 1024;
+
+/// How to fetch and keep the key set.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JwksOptions {
+    /// Where the key set is.
+    pub url: String,
+    /// Keys older than this are refetched (the old ones stay in use if that fails).
+    pub ttl: Duration,
+    /// At most one fetch per this interval, however many unknown `kid`s arrive.
+    pub refetch_interval: Duration,
+    /// Timeout for one fetch.
+    pub fetch_timeout: Duration,
+}
+
+impl JwksOptions {
+    /// Defaults: 10 minute TTL, refetch at most once a minute, 5 s fetch timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ttl: Duration::from_secs(600),
+            refetch_interval: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the minimum interval between fetches.
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// Sets the key TTL.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+}
+
+/// What `/healthz` shows about the key set.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JwksStatus {
+    /// The key set URL.
+    pub url: String,
+    /// How many usable keys are cached.
+    pub keys: usize,
+    /// When the last successful fetch happened (Unix seconds).
+    pub fetched_at: Option<u64>,
+    /// The last fetch error, if the last fetch failed.
+    pub last_error: Option<String>,
+}
+
+pub(crate) struct JwksKey {
+    pub(crate) decoding: DecodingKey,
+    /// The key's declared `alg`, when it declares one.
+    pub(crate) alg: Option<Algorithm>,
+}
+
+#[derive(Default)]
+struct KeySet {
+    by_kid: HashMap<String, Arc<JwksKey>>,
+    without_kid: Vec<Arc<JwksKey>>,
+    fetched_at: Option<(Instant, SystemTime)>,
+    last_attempt: Option<Instant>,
+    last_error: Option<String>,
+}
+
+pub(crate) struct JwksCache {
+    options: JwksOptions,
+    http: reqwest::Client,
+    keys: RwLock<KeySet>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+#[derive(Deserialize)]
+struct RawKeySet {
+    keys: Vec<serde_json::Value>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(options: JwksOptions) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(options.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .map_err(|e| format!("cannot build the JWKS HTTP client: {e}"))?;
+        Ok(Self {
+            options,
+            http,
+            keys: RwLock::default(),
+            fetching: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeySet> {
+        self.keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn status(&self) -> JwksStatus {
+        let keys = self.read();
+        JwksStatus {
+            url: self.options.url.clone(),
+            keys: keys.by_kid.len() + keys.without_kid.len(),
+            fetched_at: keys
+                .fetched_at
+                .and_then(|(_, wall)| wall.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+            last_error: keys.last_error.clone(),
+        }
+    }
+
+    fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<JwksKey>> {
+        let keys = self.read();
+        let fits = |k: &Arc<JwksKey>| {
+            k.alg.is_none_or(|a| a == alg) && k.decoding.family() == alg.family()
+        };
+        match kid {
+            Some(kid) => keys.by_kid.get(kid).filter(|k| fits(k)).cloned(),
+            None => {
+                // A token without `kid` is only unambiguous when exactly one key fits it.
+                let mut candidates = keys
+                    .by_kid
+                    .values()
+                    .chain(keys.without_kid.iter())
+                    .filter(|k| fits(k));
+                match (candidates.next(), candidates.next()) {
+                    (Some(k), None) => Some(k.clone()),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Whether a fetch is allowed now, given when the last one started.
+    fn may_fetch(&self, keys: &KeySet) -> bool {
+        keys.last_attempt
+            .is_none_or(|t| t.elapsed() >= self.options.refetch_interval)
+    }
+
+    fn is_stale(&self, keys: &KeySet) -> bool {
+        keys.fetched_at
+            .is_none_or(|(t, _)| t.elapsed() >= self.options.ttl)
+    }
+
+    /// The key for a token with this `kid` and `alg`, fetching the set if needed and allowed.
+    pub(crate) async fn key_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<JwksKey>, AuthError> {
+        let (stale, may_fetch) = {
+            let keys = self.read();
+            (self.is_stale(&keys), self.may_fetch(&keys))
+        };
+        if stale && may_fetch {
+            self.refresh().await;
+        }
+        if let Some(key) = self.find(kid, alg) {
+            return Ok(key);
+        }
+        if self.may_fetch(&self.read()) {
+            self.refresh().await;
+            if let Some(key) = self.find(kid, alg) {
+                return Ok(key);
+            }
+        }
+        let keys = self.read();
+        if keys.fetched_at.is_none() && keys.last_error.is_some() {
+            Err(AuthError::KeysUnavailable)
+        } else {
+            Err(AuthError::UnknownKey)
+        }
+    }
+
+    /// Fetches the key set once, unless another caller fetched it while we waited our turn.
+    pub(crate) async fn refresh(&self) {
+        let started_waiting = Instant::now();
+        let _turn = self.fetching.lock().await;
+        if self
+            .read()
+            .last_attempt
+            .is_some_and(|t| t >= started_waiting)
+        {
+            return;
+        }
+        self.write().last_attempt = Some(Instant::now());
+        match self.fetch().await {
+            Ok((by_kid, without_kid)) => {
+                let mut keys = self.write();
+                tracing::info!(url = %self.options.url, keys = by_kid.len() + without_kid.len(), "JWKS fetched");
+                keys.by_kid = by_kid;
+                keys.without_kid = without_kid;
+                keys.fetched_at = Some((Instant::now(), SystemTime::now()));
+                keys.last_error = None;
+            }
+            Err(error) => {
+                tracing::warn!(url = %self.options.url, %error, "JWKS fetch failed; keeping the keys we had");
+                self.write().last_error = Some(error);
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<(HashMap<String, Arc<JwksKey>>, Vec<Arc<JwksKey>>), String> {
+        let response = self
+            .http
+            .get(&self.options.url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", without_url(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err("key set is too large".into());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading body failed: {}", without_url(&e)))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err("key set is too large".into());
+        }
+        let raw: RawKeySet =
+            serde_json::from_slice(&body).map_err(|e| format!("not a JWK set: {e}"))?;
+        let mut by_kid = HashMap::new();
+        let mut without_kid = Vec::new();
+        for value in raw.keys {
+            // Keys of types we cannot use (or for encryption) are skipped, not fatal.
+            let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+                continue;
+            };
+            if jwk
+                .common
+                .public_key_use
+                .as_ref()
+                .is_some_and(|u| *u != jsonwebtoken::jwk::PublicKeyUse::Signature)
+            {
+                continue;
+            }
+            let alg = match jwk.common.key_algorithm.map(Algorithm::try_from) {
+                None => None,
+                Some(Ok(a)) if JWKS_ALGORITHMS.contains(&a) => Some(a),
+                Some(_) => continue,
+            };
+            let Ok(decoding) = DecodingKey::from_jwk(&jwk) else {
+                continue;
+            };
+            if decoding.family() == jsonwebtoken::AlgorithmFamily::Hmac {
+                continue;
+            }
+            let key = Arc::new(JwksKey { decoding, alg });
+            match jwk.common.key_id {
+                Some(kid) => {
+                    by_kid.insert(kid, key);
+                }
+                None => without_kid.push(key),
+            }
+        }
+        Ok((by_kid, without_kid))
+    }
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    // The URL is already in the log line's fields; keep the message short.
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(url.as_str(), "<jwks url>");
+    }
+    msg
+}

@@ -1,0 +1,27 @@
+//! Authentication for quilt-mcp: who is calling, proven by a bearer JWT.
+//!
+//! - [`TokenVerifier`] checks a token (HS256 secrets with rotation, or JWKS with a cache)
+//!   and turns its claims into a [`Principal`].
+//! - [`Principal`] is the caller as a value: subject, scopes, bucket grants, and the AWS
+//!   identity material its token carries (embedded credentials, a role ARN), validated.
+//! - [`RequestContext`] carries the principal through one request; tool code reads it with
+//!   [`RequestContext::current`], which fails when no caller is in scope.
+//!
+//! This crate has no AWS dependencies: it only says who the caller is.
+
+mod claims;
+mod context;
+mod error;
+mod grants;
+mod jwks;
+mod principal;
+mod secret;
+mod verifier;
+
+pub use context::{AuthMethod, NoRequestContext, RequestContext};
+pub use error::AuthError;
+pub use grants::{BucketGrant, BucketGrants, is_valid_bucket_name};
+pub use jwks::{JwksOptions, JwksStatus};
+pub use principal::{EmbeddedCredentials, Principal, RoleArn, RoleArnError};
+pub use secret::Secret;
+pub use verifier::{MAX_TOKEN_BYTES, TokenVerifier, VerifierOptions};

@@ -1,0 +1,146 @@
+//! [`App`], the state every request shares, and [`router`], the whole HTTP surface with its
+//! middleware — kept apart from `main` so tests can serve it on port 0.
+//!
+//! Layers, outermost first (one `ServiceBuilder`, read top to bottom): request id → trace
+//! span → panic catcher → CORS (preflights answered here, before auth; CORS headers on every
+//! answer including 401s) → body limit → timeout. `/mcp` then adds admission (in-flight
+//! bound) → auth → rmcp. Health and metadata routes skip admission and auth, so they stay
+//! fast and reachable when `/mcp` is saturated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post_service};
+use http::{HeaderName, Method, StatusCode, header};
+use rmcp::ServerHandler;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::map_response_body::MapResponseBodyLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::admission::{self, Admission};
+use crate::auth;
+use crate::config::{Config, ConfigError};
+use crate::health::{self, Lifecycle};
+use crate::metadata;
+use quilt_mcp_auth::TokenVerifier;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Shared state. Built once; handlers get it as `Arc<App>`.
+#[derive(Debug)]
+pub struct App {
+    /// The validated configuration.
+    pub config: Config,
+    /// The token verifier; `None` only when auth is disabled (loopback development).
+    pub verifier: Option<TokenVerifier>,
+    /// The in-flight bound for `/mcp`.
+    pub admission: Admission,
+    /// Readiness and uptime.
+    pub lifecycle: Lifecycle,
+    /// Cancelled when the process stops serving (ends rmcp streams).
+    pub shutdown: CancellationToken,
+}
+
+impl App {
+    /// Builds the state from a validated configuration.
+    pub fn new(config: Config) -> Result<Arc<Self>, ConfigError> {
+        let verifier = config.token_verifier()?;
+        Ok(Arc::new(Self {
+            admission: Admission::new(config.max_in_flight),
+            verifier,
+            lifecycle: Lifecycle::default(),
+            shutdown: CancellationToken::new(),
+            config,
+        }))
+    }
+}
+
+/// The router serving `handler` (built per request by `factory`) at `/mcp`.
+pub fn router<H, F>(app: Arc<App>, factory: F) -> Router
+where
+    H: ServerHandler + Send + 'static,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    let config = &app.config;
+    let mut rmcp_config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_max_request_body_bytes(config.max_body_bytes)
+        .with_allowed_hosts(config.effective_allowed_hosts())
+        .with_cancellation_token(app.shutdown.child_token());
+    if !config.allowed_origins.is_empty() {
+        rmcp_config = rmcp_config.with_allowed_origins(config.allowed_origins.clone());
+    }
+    let mcp = StreamableHttpService::new(
+        move || Ok(factory()),
+        Arc::new(NeverSessionManager::default()),
+        rmcp_config,
+    );
+
+    // route_layer: the auth and admission layers wrap POST only, so GET/DELETE get a plain
+    // 405 (with Allow) whether or not a token was sent.
+    let mcp_route = post_service(mcp)
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.admission.clone(),
+            admission::admit,
+        ));
+
+    Router::new()
+        .route("/mcp", mcp_route.clone())
+        .route("/mcp/", mcp_route)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/oauth-protected-resource", get(metadata::protected_resource))
+        .route("/.well-known/oauth-protected-resource/mcp", get(metadata::protected_resource))
+        .with_state(app.clone())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
+                    let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(CatchPanicLayer::new())
+                .layer(cors(config))
+                // Back to axum's body type, which the outer layers need (CORS builds empty bodies).
+                .layer(MapResponseBodyLayer::new(axum::body::Body::new))
+                .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+                .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout())),
+        )
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.allowed_origins.is_empty() {
+        // Bearer tokens, no cookies: any origin may call; the token is the gate.
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(config.allowed_origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        // Mirror: MCP clients send Mcp-Param-* headers whose names vary per tool.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            REQUEST_ID,
+        ])
+        .max_age(Duration::from_secs(3600))
+}

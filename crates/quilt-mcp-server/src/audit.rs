@@ -1,0 +1,35 @@
+//! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
+//! called what, the outcome and how long it took. Never arguments' secret parts, never tokens.
+
+use std::time::Duration;
+
+use quilt_mcp_auth::RequestContext;
+
+/// The outcome of one tool call, as audited.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The tool returned a result.
+    Ok,
+    /// The tool returned an error with this code.
+    Error(&'a str),
+}
+
+/// Emits the audit line for one tool call.
+pub fn tool_call(ctx: &RequestContext, tool: &str, outcome: Outcome<'_>, elapsed: Duration) {
+    let (result, error_code) = match outcome {
+        Outcome::Ok => ("ok", ""),
+        Outcome::Error(code) => ("error", code),
+    };
+    tracing::info!(
+        target: "audit",
+        event = "tool_call",
+        request_id = ctx.request_id(),
+        subject = %ctx.principal().subject,
+        auth = ?ctx.auth_method(),
+        transport = ctx.transport(),
+        tool,
+        result,
+        error_code,
+        elapsed_ms = elapsed.as_millis() as u64,
+    );
+}

@@ -1,0 +1,480 @@
+//! [`Config`]: every setting of the server, read once at start-up from flags or the
+//! environment (clap, `env` on every option, so `--help` documents all of it) and validated
+//! before anything listens. A bad setting stops the process with a message that names it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use quilt_mcp_auth::{JwksOptions, Secret, TokenVerifier, VerifierOptions};
+
+/// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// The credential sources the broker knows (see DESIGN.md "Credentials").
+pub const CREDENTIAL_SOURCES: [&str; 5] =
+    ["jwt", "role_claim", "catalog", "stack_roles", "ambient"];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for CloudWatch).
+    Json,
+}
+
+/// All settings. See `docs/CONFIGURATION.md`.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "MCP_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Public base URL clients use (e.g. https://mcp.example.com); the PRM document and the
+    /// WWW-Authenticate header are built from it. Default: http://<MCP_LISTEN>.
+    #[arg(long, env = "MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Host names (or host:port) accepted in the Host header, comma separated. The host of
+    /// MCP_PUBLIC_URL and the loopback names are always accepted.
+    #[arg(long, env = "MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser origins allowed to call the server (scheme://host[:port]), comma separated.
+    /// Empty: any origin may call (bearer tokens, no cookies), and Origin is not validated.
+    #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for one HTTP request, in seconds (under the ALB idle timeout).
+    #[arg(long, env = "MCP_REQUEST_TIMEOUT_S", default_value_t = 55)]
+    pub request_timeout_s: u64,
+
+    /// Most MCP requests served at once by this process; beyond it, 503 + Retry-After.
+    #[arg(long, env = "MCP_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+
+    /// Seconds in-flight requests get to finish after SIGTERM (under Fargate's 30 s).
+    #[arg(long, env = "MCP_SHUTDOWN_GRACE_S", default_value_t = 25)]
+    pub shutdown_grace_s: u64,
+
+    /// HS256 secret for bearer tokens.
+    #[arg(long, env = "MCP_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The previous HS256 secret, still accepted during a rotation.
+    #[arg(long, env = "MCP_JWT_SECRET_PREVIOUS", hide_env_values = true)]
+    pub jwt_secret_previous: Option<String>,
+
+    /// JWKS URL for RS256/ES256/EdDSA tokens (https, or http on loopback).
+    #[arg(long, env = "MCP_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// Minimum seconds between two JWKS fetches (an unknown kid triggers at most one).
+    #[arg(long, env = "MCP_JWT_JWKS_REFETCH_S", default_value_t = 60)]
+    pub jwt_jwks_refetch_s: u64,
+
+    /// Required token issuer (`iss`).
+    #[arg(long, env = "MCP_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required token audience (`aud`). Unset: a token's `aud`, when present, must be this
+    /// server's resource URL (MCP_PUBLIC_URL + /mcp).
+    #[arg(long, env = "MCP_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Clock skew allowed on exp/nbf/iat, in seconds.
+    #[arg(long, env = "MCP_JWT_LEEWAY_S", default_value_t = 30)]
+    pub jwt_leeway_s: u64,
+
+    /// Serve without authentication, as a fixed local principal. Development and
+    /// conformance testing only: refused unless listening on loopback.
+    #[arg(long, env = "MCP_AUTH_DISABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub auth_disabled: bool,
+
+    /// Credential sources in order, comma separated: jwt, role_claim, catalog, stack_roles,
+    /// ambient. Default: jwt,role_claim,catalog,stack_roles over HTTP; ambient over stdio.
+    #[arg(long, env = "MCP_CREDENTIAL_SOURCES", value_delimiter = ',')]
+    pub credential_sources: Vec<String>,
+
+    /// Answer /healthz with 503 (not 200 "degraded") when a configured role cannot be assumed.
+    #[arg(long, env = "MCP_HEALTHZ_STRICT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub healthz_strict: bool,
+
+    /// Log format.
+    #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// A configuration error, naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    setting: &'static str,
+    message: String,
+}
+
+fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Which transport the process serves; some defaults differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `serve`.
+    Http,
+    /// `stdio`.
+    Stdio,
+}
+
+impl Config {
+    /// A configuration from the given flags and environment-free defaults (for tests).
+    pub fn for_tests(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_s: 55,
+            max_in_flight: 256,
+            shutdown_grace_s: 25,
+            jwt_secret: None,
+            jwt_secret_previous: None,
+            jwt_jwks_url: None,
+            jwt_jwks_refetch_s: 60,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_leeway_s: 30,
+            auth_disabled: false,
+            credential_sources: Vec::new(),
+            healthz_strict: false,
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// Checks every setting and fills in derived defaults.
+    pub fn validate(mut self, mode: Mode) -> Result<Self, ConfigError> {
+        let loopback = self.listen.ip().is_loopback();
+        if self.auth_disabled && mode == Mode::Http && !loopback {
+            return Err(err(
+                "MCP_AUTH_DISABLED",
+                format!(
+                    "refusing to serve without authentication on {} (not loopback)",
+                    self.listen
+                ),
+            ));
+        }
+        let public = self
+            .public_url
+            .take()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        self.public_url = Some(normalise_public_url(&public)?);
+        if self.max_body_bytes < 1024 {
+            return Err(err("MCP_MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(err("MCP_MAX_IN_FLIGHT", "must be at least 1"));
+        }
+        if self.request_timeout_s == 0 {
+            return Err(err("MCP_REQUEST_TIMEOUT_S", "must be at least 1"));
+        }
+        for origin in &self.allowed_origins {
+            if origin != "null"
+                && !(origin.starts_with("https://") || origin.starts_with("http://"))
+            {
+                return Err(err(
+                    "MCP_ALLOWED_ORIGINS",
+                    format!("{origin:?} must start with http:// or https://"),
+                ));
+            }
+        }
+        self.allowed_hosts.retain(|h| !h.trim().is_empty());
+        for host in &mut self.allowed_hosts {
+            *host = host.trim().to_ascii_lowercase();
+            if host.contains('/') {
+                return Err(err(
+                    "MCP_ALLOWED_HOSTS",
+                    format!("{host:?} must be a host name, not a URL"),
+                ));
+            }
+        }
+        for (name, secret) in [
+            ("MCP_JWT_SECRET", &self.jwt_secret),
+            ("MCP_JWT_SECRET_PREVIOUS", &self.jwt_secret_previous),
+        ] {
+            if secret.as_ref().is_some_and(|s| s.len() < MIN_SECRET_BYTES) {
+                return Err(err(
+                    name,
+                    format!("must be at least {MIN_SECRET_BYTES} bytes"),
+                ));
+            }
+        }
+        if self.jwt_secret_previous.is_some() && self.jwt_secret.is_none() {
+            return Err(err("MCP_JWT_SECRET_PREVIOUS", "set without MCP_JWT_SECRET"));
+        }
+        if let Some(url) = &self.jwt_jwks_url {
+            let ok = url.starts_with("https://")
+                || url.starts_with("http://127.")
+                || url.starts_with("http://localhost")
+                || url.starts_with("http://[::1]");
+            if !ok {
+                return Err(err(
+                    "MCP_JWT_JWKS_URL",
+                    "must be https (plain http only on loopback)",
+                ));
+            }
+        }
+        if mode == Mode::Http
+            && !self.auth_disabled
+            && self.jwt_secret.is_none()
+            && self.jwt_jwks_url.is_none()
+        {
+            return Err(err(
+                "MCP_JWT_SECRET",
+                "no way to verify tokens: set MCP_JWT_SECRET or MCP_JWT_JWKS_URL (or MCP_AUTH_DISABLED=true on loopback for development)",
+            ));
+        }
+        self.credential_sources.retain(|s| !s.trim().is_empty());
+        if self.credential_sources.is_empty() {
+            self.credential_sources = match mode {
+                Mode::Http => vec![
+                    "jwt".into(),
+                    "role_claim".into(),
+                    "catalog".into(),
+                    "stack_roles".into(),
+                ],
+                Mode::Stdio => vec!["ambient".into()],
+            };
+        }
+        let mut seen = Vec::new();
+        for source in &mut self.credential_sources {
+            *source = source.trim().to_ascii_lowercase();
+            if !CREDENTIAL_SOURCES.contains(&source.as_str()) {
+                return Err(err(
+                    "MCP_CREDENTIAL_SOURCES",
+                    format!(
+                        "unknown source {source:?} (known: {})",
+                        CREDENTIAL_SOURCES.join(", ")
+                    ),
+                ));
+            }
+            if seen.contains(source) {
+                return Err(err(
+                    "MCP_CREDENTIAL_SOURCES",
+                    format!("{source:?} is listed twice"),
+                ));
+            }
+            seen.push(source.clone());
+        }
+        Ok(self)
+    }
+
+    /// The public base URL, without a trailing slash (set by [`Config::validate`]).
+    pub fn public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or_default()
+    }
+
+    /// The protected resource: the MCP endpoint's public URL.
+    pub fn resource_url(&self) -> String {
+        format!("{}/mcp", self.public_url())
+    }
+
+    /// Where the RFC 9728 metadata of the MCP endpoint is served.
+    pub fn resource_metadata_url(&self) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            self.public_url()
+        )
+    }
+
+    /// Hosts accepted in `Host`: the configured ones, the public URL's, and loopback.
+    pub fn effective_allowed_hosts(&self) -> Vec<String> {
+        let mut hosts = self.allowed_hosts.clone();
+        if let Some(host) = host_of(self.public_url()) {
+            hosts.push(host);
+        }
+        hosts.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
+    /// Whether `ambient` is among the credential sources.
+    pub fn ambient_allowed(&self) -> bool {
+        self.credential_sources.iter().any(|s| s == "ambient")
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_s)
+    }
+
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
+    }
+
+    /// The token verifier these settings describe; `None` when auth is disabled.
+    pub fn token_verifier(&self) -> Result<Option<TokenVerifier>, ConfigError> {
+        if self.auth_disabled {
+            return Ok(None);
+        }
+        let mut options = VerifierOptions::new()
+            .with_leeway_s(self.jwt_leeway_s)
+            .with_default_audience(self.resource_url());
+        for secret in [&self.jwt_secret, &self.jwt_secret_previous]
+            .into_iter()
+            .flatten()
+        {
+            options = options.with_hs256_secret(Secret::new(secret.clone()));
+        }
+        if let Some(url) = &self.jwt_jwks_url {
+            options = options.with_jwks(
+                JwksOptions::new(url)
+                    .with_refetch_interval(Duration::from_secs(self.jwt_jwks_refetch_s)),
+            );
+        }
+        if let Some(iss) = &self.jwt_issuer {
+            options = options.with_issuer(iss);
+        }
+        if let Some(aud) = &self.jwt_audience {
+            options = options.with_audience(aud);
+        }
+        TokenVerifier::new(options)
+            .map(Some)
+            .map_err(|m| err("MCP_JWT_SECRET", m))
+    }
+}
+
+fn normalise_public_url(url: &str) -> Result<String, ConfigError> {
+    let url = url.trim().trim_end_matches('/');
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return Err(err(
+            "MCP_PUBLIC_URL",
+            format!("{url:?} must start with https:// or http://"),
+        ));
+    };
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(err(
+            "MCP_PUBLIC_URL",
+            format!("{url:?} must be a plain base URL (no query or fragment)"),
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// The host (with port, when the URL has one) of an http(s) URL.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if authority.starts_with('[') {
+        authority
+            .split(']')
+            .next()
+            .map(|h| h.trim_start_matches('['))?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Config {
+        let mut c = Config::for_tests("127.0.0.1:8000".parse().expect("addr"));
+        c.jwt_secret = Some("s".repeat(32));
+        c
+    }
+
+    #[test]
+    fn auth_disabled_is_refused_off_loopback() {
+        let mut c = base();
+        c.auth_disabled = true;
+        c.listen = "0.0.0.0:8000".parse().expect("addr");
+        let e = c.validate(Mode::Http).expect_err("refused");
+        assert!(e.to_string().starts_with("MCP_AUTH_DISABLED"), "{e}");
+    }
+
+    #[test]
+    fn serve_without_any_key_is_refused() {
+        let mut c = base();
+        c.jwt_secret = None;
+        let e = c.validate(Mode::Http).expect_err("refused");
+        assert!(e.to_string().contains("no way to verify tokens"), "{e}");
+        // stdio needs no token keys.
+        let mut c = base();
+        c.jwt_secret = None;
+        assert!(c.validate(Mode::Stdio).is_ok());
+    }
+
+    #[test]
+    fn short_secrets_and_unknown_sources_are_refused() {
+        let mut c = base();
+        c.jwt_secret = Some("short".into());
+        assert!(
+            c.validate(Mode::Http)
+                .expect_err("short")
+                .to_string()
+                .contains("at least 32 bytes")
+        );
+        let mut c = base();
+        c.credential_sources = vec!["jwt".into(), "magic".into()];
+        assert!(
+            c.validate(Mode::Http)
+                .expect_err("unknown")
+                .to_string()
+                .contains("unknown source \"magic\"")
+        );
+    }
+
+    #[test]
+    fn public_url_drives_resource_metadata_and_allowed_hosts() {
+        let mut c = base();
+        c.public_url = Some("https://mcp.example.com/".into());
+        let c = c.validate(Mode::Http).expect("valid");
+        assert_eq!(c.resource_url(), "https://mcp.example.com/mcp");
+        assert_eq!(
+            c.resource_metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        assert!(
+            c.effective_allowed_hosts()
+                .contains(&"mcp.example.com".to_owned())
+        );
+        assert_eq!(
+            c.credential_sources,
+            ["jwt", "role_claim", "catalog", "stack_roles"]
+        );
+        assert!(!c.ambient_allowed());
+    }
+
+    #[test]
+    fn host_of_handles_ports_and_ipv6() {
+        assert_eq!(
+            host_of("http://127.0.0.1:8000").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(host_of("https://[::1]:9").as_deref(), Some("::1"));
+        assert_eq!(
+            host_of("https://Example.com/x").as_deref(),
+            Some("example.com")
+        );
+    }
+}

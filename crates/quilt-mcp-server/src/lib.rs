@@ -1,0 +1,35 @@
+//! quilt-mcp-server: a stateless streamable-HTTP (and stdio) MCP server that acts in AWS
+//! for the caller whose bearer JWT comes with each request, and never as anyone else.
+//!
+//! Read `docs/ARCHITECTURE.md` first. The modules, in request order:
+//! - [`config`]: every setting, parsed and validated once.
+//! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
+//! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
+//! - [`admission`]: the in-flight bound (503 + `Retry-After` when full).
+//! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
+//! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.
+//! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
+//! - [`audit`]: one line per tool call.
+//! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
+//! - [`token`], [`healthcheck`], [`logging`]: the small commands and start-up pieces.
+
+pub mod admission;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod health;
+pub mod healthcheck;
+pub mod logging;
+pub mod mcp;
+pub mod metadata;
+pub mod token;
+pub mod tool_error;
+pub mod tools;
+pub mod transport;
+
+pub use app::App;
+pub use config::{Config, Mode};
+pub use mcp::McpServer;
+pub use tool_error::{ErrorCode, ToolError};
+pub use tools::ToolRegistry;

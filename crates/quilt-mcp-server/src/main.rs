@@ -1,0 +1,108 @@
+//! The `quilt-mcp-server` binary: `serve` (default), `stdio`, `healthcheck`, `token`.
+//! Run with `cargo run -p quilt-mcp-server -- --help`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use quilt_mcp_server::config::{Config, Mode};
+use quilt_mcp_server::mcp::{Identity, McpServer};
+use quilt_mcp_server::token::TokenArgs;
+use quilt_mcp_server::{App, ToolRegistry, app, healthcheck, logging, token, transport};
+
+/// A stateless MCP server for governed access to data in AWS.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP over streamable HTTP (the default).
+    Serve(Config),
+    /// Serve MCP over stdin/stdout for a desktop client, as the local user.
+    Stdio(Config),
+    /// Probe /healthz of the server at MCP_LISTEN; exit 0 when healthy.
+    Healthcheck {
+        /// Address the server listens on.
+        #[arg(long, env = "MCP_LISTEN", default_value = "127.0.0.1:8000")]
+        listen: std::net::SocketAddr,
+        /// Timeout in seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_s: u64,
+    },
+    /// Mint an HS256 token for development and tests.
+    Token(TokenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            None => serve(cli.serve).await,
+            Some(Command::Serve(config)) => serve(config).await,
+            Some(Command::Stdio(config)) => stdio(config).await,
+            Some(Command::Healthcheck { listen, timeout_s }) => {
+                healthcheck::probe(listen, Duration::from_secs(timeout_s))
+                    .await
+                    .map_err(anyhow::Error::msg)
+            }
+            Some(Command::Token(args)) => token::mint(&args)
+                .map(|t| println!("{t}"))
+                .map_err(anyhow::Error::msg),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let config = config.validate(Mode::Http)?;
+    logging::init(config.log_format);
+    let app = App::new(config)?;
+    if let Some(verifier) = &app.verifier {
+        verifier.prefetch().await;
+    }
+    let listener = tokio::net::TcpListener::bind(app.config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+    tracing::info!(listen = %app.config.listen, public_url = app.config.public_url(), auth = app.verifier.is_some(), "serving MCP over HTTP");
+    if app.verifier.is_none() {
+        tracing::warn!(
+            "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
+        );
+    }
+    let tools = Arc::new(ToolRegistry::product());
+    let router = app::router(app.clone(), move || {
+        McpServer::new(tools.clone(), Identity::Http)
+    });
+    transport::http::serve(app, router, listener, transport::http::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn stdio(config: Config) -> anyhow::Result<()> {
+    let config = config.validate(Mode::Stdio)?;
+    logging::init(config.log_format);
+    transport::stdio::serve(Arc::new(ToolRegistry::product())).await
+}

@@ -1,0 +1,119 @@
+//! [`McpServer`], the rmcp `ServerHandler`: server info, `tools/list` filtered to what the
+//! caller may use, and `tools/call` with the caller's `RequestContext` re-scoped as the
+//! task-local around the tool (rmcp runs handlers on tasks of its own, so the context is
+//! carried in the HTTP request's extensions and scoped again here).
+//!
+//! Where the caller comes from is fixed when the handler is built ([`Identity`]): from the
+//! HTTP request (set by the auth middleware), or the one local principal of stdio. A call
+//! over HTTP without a context in its request is refused — never served anonymously.
+
+use std::sync::Arc;
+
+use quilt_mcp_auth::{AuthMethod, Principal, RequestContext};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use crate::tools::{Called, ToolRegistry};
+
+/// Where the caller of a request comes from.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// The `Arc<RequestContext>` the HTTP auth middleware put in the request extensions.
+    Http,
+    /// The one local principal of the stdio transport.
+    Local(Arc<Principal>),
+}
+
+/// The MCP request handler. Cheap to clone; rmcp builds one per HTTP request.
+#[derive(Debug, Clone)]
+pub struct McpServer {
+    tools: Arc<ToolRegistry>,
+    identity: Identity,
+}
+
+const INSTRUCTIONS: &str = "Governed access to data in AWS (S3, Quilt packages, Athena/Glue) with the caller's own credentials. Call auth_status to see who you are and what you may use.";
+
+impl McpServer {
+    /// A handler serving `tools` for callers identified by `identity`.
+    pub fn new(tools: Arc<ToolRegistry>, identity: Identity) -> Self {
+        Self { tools, identity }
+    }
+
+    /// The tool registry.
+    pub fn tools(&self) -> &Arc<ToolRegistry> {
+        &self.tools
+    }
+
+    /// The caller of this request, or an error when there is none.
+    pub fn context(
+        &self,
+        rmcp_ctx: &rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<Arc<RequestContext>, ErrorData> {
+        match &self.identity {
+            Identity::Http => rmcp_ctx
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<Arc<RequestContext>>())
+                .cloned()
+                .ok_or_else(|| {
+                    tracing::error!("MCP request without a request context; refusing");
+                    ErrorData::internal_error("no authenticated caller for this request", None)
+                }),
+            Identity::Local(principal) => {
+                let id = uuid::Uuid::new_v4().to_string();
+                Ok(Arc::new(RequestContext::new(
+                    principal.clone(),
+                    AuthMethod::Local,
+                    id,
+                    "stdio",
+                )))
+            }
+        }
+    }
+
+    /// The server's info and capabilities.
+    pub fn server_config() -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("quilt-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        Self::server_config()
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let ctx = self.context(&context)?;
+        Ok(ListToolsResult::with_all_items(
+            self.tools.list_for(ctx.principal()),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.tools.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let ctx = self.context(&context)?;
+        match self.tools.call(ctx, &request.name, request.arguments).await {
+            Called::Result(result) => Ok(result.into()),
+            Called::UnknownTool => Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            )),
+        }
+    }
+}

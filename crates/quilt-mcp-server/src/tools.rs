@@ -1,0 +1,176 @@
+//! The tool registry: every tool's definition (name, description, input and output schemas,
+//! annotations, required scope) next to its handler, so what `tools/list` advertises and
+//! what `tools/call` runs cannot drift apart.
+//!
+//! Handlers are typed: arguments are deserialised into the tool's input struct (unknown
+//! fields refused), and a failure is a tool error with `invalid_argument` — the model reads
+//! it and corrects itself — not a JSON-RPC error. Every handler runs with the caller's
+//! [`RequestContext`] re-scoped as the task-local and reads it with
+//! `RequestContext::current()`, which fails outside a request: no tool runs anonymously.
+
+pub mod identity;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use quilt_mcp_auth::{Principal, RequestContext};
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
+use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::audit;
+use crate::tool_error::ToolError;
+
+type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
+
+/// One registered tool.
+struct Entry {
+    tool: Tool,
+    scope: Option<&'static str>,
+    handler: Handler,
+}
+
+/// All tools a server offers. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct ToolRegistry {
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|e| &e.tool.name))
+            .finish()
+    }
+}
+
+/// How a tool call ended, for the handler to turn into a response.
+pub enum Called {
+    /// The tool ran (successfully or with a tool error).
+    Result(CallToolResult),
+    /// No tool has this name: a protocol error.
+    UnknownTool,
+}
+
+impl ToolRegistry {
+    /// No tools.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The product's tools.
+    pub fn product() -> Self {
+        let mut registry = Self::empty();
+        identity::register(&mut registry);
+        registry
+    }
+
+    /// Registers a tool. `I` is the input (use `#[serde(deny_unknown_fields)]`), `O` the
+    /// structured output (an object). Panics on a duplicate name: a programming error.
+    pub fn add<I, O, F, Fut>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+        annotations: ToolAnnotations,
+        scope: Option<&'static str>,
+        handler: F,
+    ) where
+        I: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + Send + 'static,
+        F: Fn(I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    {
+        assert!(
+            !self.index.contains_key(name),
+            "tool {name} registered twice"
+        );
+        let tool = Tool::new(name, description, compact(&schema_for_type::<I>()))
+            .with_raw_output_schema(compact(&schema_for_output::<O>()))
+            .with_annotations(annotations);
+        let handler = Arc::new(handler);
+        let handler: Handler = Arc::new(move |args| {
+            let input = serde_json::from_value::<I>(args);
+            let handler = handler.clone();
+            Box::pin(async move {
+                let input = input
+                    .map_err(|e| ToolError::invalid_argument(format!("invalid arguments: {e}")))?;
+                let output = handler(input).await?;
+                serde_json::to_value(output)
+                    .map_err(|e| ToolError::internal(format!("result not serialisable: {e}")))
+            })
+        });
+        self.index.insert(name.to_owned(), self.entries.len());
+        self.entries.push(Entry {
+            tool,
+            scope,
+            handler,
+        });
+    }
+
+    /// Whether `principal` may use a tool that needs `scope`.
+    fn permits(principal: &Principal, scope: Option<&'static str>) -> bool {
+        scope.is_none_or(|s| principal.has_scope(s))
+    }
+
+    /// The tools `principal` may use, for `tools/list`.
+    pub fn list_for(&self, principal: &Principal) -> Vec<Tool> {
+        self.entries
+            .iter()
+            .filter(|e| Self::permits(principal, e.scope))
+            .map(|e| e.tool.clone())
+            .collect()
+    }
+
+    /// A tool's definition by name.
+    pub fn get(&self, name: &str) -> Option<&Tool> {
+        self.index.get(name).map(|&i| &self.entries[i].tool)
+    }
+
+    /// Calls `name` for the caller in `ctx`, with `ctx` re-scoped as the task-local, and
+    /// writes the audit line.
+    pub async fn call(
+        &self,
+        ctx: Arc<RequestContext>,
+        name: &str,
+        arguments: Option<JsonObject>,
+    ) -> Called {
+        let Some(entry) = self.index.get(name).map(|&i| &self.entries[i]) else {
+            return Called::UnknownTool;
+        };
+        let started = Instant::now();
+        let result = if !Self::permits(ctx.principal(), entry.scope) {
+            Err(ToolError::not_permitted(format!(
+                "tool {name} needs the scope {}, which the token does not grant",
+                entry.scope.unwrap_or_default()
+            )))
+        } else {
+            let args = Value::Object(arguments.unwrap_or_default());
+            ctx.clone().scope((entry.handler)(args)).await
+        };
+        let outcome = match &result {
+            Ok(_) => audit::Outcome::Ok,
+            Err(e) => audit::Outcome::Error(e.code.as_str()),
+        };
+        audit::tool_call(&ctx, name, outcome, started.elapsed());
+        Called::Result(match result {
+            Ok(value) => CallToolResult::structured(value),
+            Err(error) => error.into_result(),
+        })
+    }
+}
+
+/// Drops the schema keys that cost a client's context window and tell a model nothing:
+/// `$schema` (MCP fixes the dialect) and the Rust type name in `title`.
+fn compact(schema: &JsonObject) -> Arc<JsonObject> {
+    let mut schema = schema.clone();
+    schema.remove("$schema");
+    schema.remove("title");
+    Arc::new(schema)
+}

@@ -1,0 +1,83 @@
+//! Serving HTTP with a graceful end: on SIGTERM/SIGINT readiness flips at once, the listener
+//! stops accepting, in-flight requests get `MCP_SHUTDOWN_GRACE_S` to finish, and the process
+//! exits 0. Past the grace period remaining work is cancelled (Fargate would kill it anyway).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+
+/// Serves `router` on `listener` until `stop` resolves, then drains.
+pub async fn serve(
+    app: Arc<App>,
+    router: Router,
+    listener: TcpListener,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let draining = CancellationToken::new();
+    let signal = {
+        let app = app.clone();
+        let draining = draining.clone();
+        async move {
+            stop.await;
+            app.lifecycle.set_draining();
+            tracing::info!(
+                grace_s = app.config.shutdown_grace_s,
+                in_flight = app.admission.in_flight(),
+                "shutting down: draining in-flight requests"
+            );
+            draining.cancel();
+        }
+    };
+    app.lifecycle.set_ready();
+    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let grace = app.config.shutdown_grace();
+    let deadline = async {
+        draining.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server.into_future() => {
+            app.shutdown.cancel();
+            tracing::info!("stopped");
+            result
+        }
+        () = deadline => {
+            tracing::warn!(in_flight = app.admission.in_flight(), "grace period over; abandoning remaining requests");
+            app.shutdown.cancel();
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
