@@ -103,7 +103,7 @@ pub struct RoleArnError(String);
 
 static ROLE_ARN: LazyLock<regex::Regex> = LazyLock::new(|| {
     #[expect(clippy::unwrap_used, reason = "a constant pattern, covered by tests")]
-    regex::Regex::new(r"^arn:aws[-a-z]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$").unwrap()
+    regex::Regex::new(r"^arn:aws[-a-z]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$").unwrap()
 });
 
 impl RoleArn {

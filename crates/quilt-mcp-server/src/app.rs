@@ -3,9 +3,10 @@
 //!
 //! Layers, outermost first (one `ServiceBuilder`, read top to bottom): request id → trace
 //! span → panic catcher → CORS (preflights answered here, before auth; CORS headers on every
-//! answer including 401s) → body limit → timeout. `/mcp` then adds admission (in-flight
-//! bound) → auth → rmcp. Health and metadata routes skip admission and auth, so they stay
-//! fast and reachable when `/mcp` is saturated.
+//! answer including 401s) → timeout. `/mcp` — the only route that reads a body — then adds
+//! admission (in-flight bound) → auth → envelope (body limit, JSON-RPC shape) → rmcp.
+//! Health and metadata routes skip admission and auth, so they stay fast and reachable
+//! when `/mcp` is saturated.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +21,6 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::map_response_body::MapResponseBodyLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -29,6 +28,7 @@ use tower_http::trace::TraceLayer;
 use crate::admission::{self, Admission};
 use crate::auth;
 use crate::config::{Config, ConfigError};
+use crate::envelope::{self, BodyLimit};
 use crate::health::{self, Lifecycle};
 use crate::metadata;
 use quilt_mcp_auth::TokenVerifier;
@@ -87,9 +87,13 @@ where
         rmcp_config,
     );
 
-    // route_layer: the auth and admission layers wrap POST only, so GET/DELETE get a plain
+    // route_layer: these layers wrap POST only, so GET/DELETE get a plain
     // 405 (with Allow) whether or not a token was sent.
     let mcp_route = post_service(mcp)
+        .route_layer(axum::middleware::from_fn_with_state(
+            BodyLimit(config.max_body_bytes),
+            envelope::check,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::authenticate,
@@ -117,9 +121,6 @@ where
                 }))
                 .layer(CatchPanicLayer::new())
                 .layer(cors(config))
-                // Back to axum's body type, which the outer layers need (CORS builds empty bodies).
-                .layer(MapResponseBodyLayer::new(axum::body::Body::new))
-                .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout())),
         )
 }

@@ -6,6 +6,7 @@
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
 //! - [`admission`]: the in-flight bound (503 + `Retry-After` when full).
+//! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
 //! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
@@ -18,6 +19,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod envelope;
 pub mod health;
 pub mod healthcheck;
 pub mod logging;

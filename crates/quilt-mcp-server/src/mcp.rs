@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use quilt_mcp_auth::{AuthMethod, Principal, RequestContext};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -33,6 +33,9 @@ pub struct McpServer {
     tools: Arc<ToolRegistry>,
     identity: Identity,
 }
+
+/// How long a client may reuse a `tools/list` answer (2026-07-28 caching).
+const TOOLS_LIST_TTL_MS: u64 = 60_000;
 
 const INSTRUCTIONS: &str = "Governed access to data in AWS (S3, Quilt packages, Athena/Glue) with the caller's own credentials. Call auth_status to see who you are and what you may use.";
 
@@ -93,9 +96,12 @@ impl ServerHandler for McpServer {
         context: rmcp::service::RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let ctx = self.context(&context)?;
-        Ok(ListToolsResult::with_all_items(
-            self.tools.list_for(ctx.principal()),
-        ))
+        // The list depends on the caller's scopes: cacheable by that caller only.
+        Ok(
+            ListToolsResult::with_all_items(self.tools.list_for(ctx.principal()))
+                .with_ttl_ms(TOOLS_LIST_TTL_MS)
+                .with_cache_scope(CacheScope::Private),
+        )
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -1,0 +1,53 @@
+# quilt-mcp — the commands a newcomer needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Keep the build cache outside the clone so fresh clones (and CI) reuse it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/quilt-mcp/target
+VENV := .venv
+PYTHON ?= python3
+DEV_LISTEN ?= 127.0.0.1:8000
+# Development only: a fixed secret so `make token` and `make dev` agree.
+DEV_SECRET ?= dev-only-secret-change-me-0123456789abcdef
+
+.PHONY: help build dev token test test-rust conformance lint fmt venv clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## Build everything (debug)
+	cargo build --locked --workspace --bins
+
+dev: ## Run the server locally on 127.0.0.1:8000 (HS256 with a development secret)
+	MCP_LISTEN=$(DEV_LISTEN) MCP_JWT_SECRET=$(DEV_SECRET) cargo run --locked -p quilt-mcp-server -- serve
+
+token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
+	@MCP_JWT_SECRET=$(DEV_SECRET) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
+
+test: venv ## Run every test: Rust unit + integration suites, then the MCP conformance suite
+	cargo build --locked --workspace --bins
+	cargo nextest run --locked --workspace --no-fail-fast
+	tests/conformance/run.sh
+
+test-rust: venv ## Only the Rust suites
+	cargo nextest run --locked --workspace --no-fail-fast
+
+conformance: ## Only the MCP conformance suite (needs `make build`)
+	tests/conformance/run.sh
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+venv: $(VENV)/.installed ## Python tools for the tests (.venv/)
+
+$(VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+	touch $@
+
+clean: ## Remove the venv and node tools (the cargo cache lives in $(CARGO_TARGET_DIR))
+	rm -rf $(VENV) tests/.tools

@@ -1,0 +1,16 @@
+//! Integration tests of quilt-mcp-server on a real listening server (loopback, port 0).
+//! One test binary for the crate (link time matters on two cores); one module per behaviour.
+
+#![allow(
+    unreachable_pub,
+    reason = "the harness in support.rs is shared by the test modules"
+)]
+
+mod admission;
+mod concurrency;
+mod http_surface;
+mod jwt;
+mod protocol;
+mod python_client;
+mod shutdown;
+mod support;

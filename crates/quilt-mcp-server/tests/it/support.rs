@@ -1,0 +1,322 @@
+//! The test harness: a real server on 127.0.0.1:0 (in-process, with the product router and
+//! middleware), token minting, and a small raw MCP client for protocol-level assertions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use quilt_mcp_auth::RequestContext;
+use quilt_mcp_server::config::{Config, Mode};
+use quilt_mcp_server::mcp::{Identity, McpServer};
+use quilt_mcp_server::{App, ToolError, ToolRegistry, app, transport};
+use rmcp::model::ToolAnnotations;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+pub const PREVIOUS_SECRET: &str = "previous-secret-0123456789-abcdefghijk";
+
+/// Counts calls of the `count_calls` test tool, to prove a refused request ran no tool.
+#[derive(Clone, Default)]
+pub struct CallCounter(Arc<AtomicUsize>);
+
+impl CallCounter {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SleepInput {
+    ms: u64,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SleepOutput {
+    slept_ms: u64,
+    subject: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct CountOutput {
+    calls: usize,
+}
+
+/// The product tools plus two test tools: `test_sleep` (slow) and `count_calls`.
+pub fn registry_with_test_tools(counter: &CallCounter) -> ToolRegistry {
+    let mut registry = ToolRegistry::product();
+    registry.add(
+        "test_sleep",
+        "Sleeps for ms milliseconds (test only).",
+        ToolAnnotations::new().read_only(true),
+        None,
+        |input: SleepInput| async move {
+            let ctx = RequestContext::current()?;
+            tokio::time::sleep(Duration::from_millis(input.ms)).await;
+            // Read the context again after the await: it must still be this caller's.
+            let after = RequestContext::current()?;
+            assert!(Arc::ptr_eq(&ctx, &after));
+            Ok::<_, ToolError>(SleepOutput {
+                slept_ms: input.ms,
+                subject: after.principal().subject.clone(),
+            })
+        },
+    );
+    let counter = counter.clone();
+    registry.add(
+        "count_calls",
+        "Counts its calls (test only).",
+        ToolAnnotations::new(),
+        None,
+        move |_: NoInput| {
+            let counter = counter.clone();
+            async move {
+                Ok::<_, ToolError>(CountOutput {
+                    calls: counter.0.fetch_add(1, Ordering::SeqCst) + 1,
+                })
+            }
+        },
+    );
+    registry
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub calls: CallCounter,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// A server with HS256 auth (current + previous secret) and `configure` applied.
+    pub async fn start(configure: impl FnOnce(&mut Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = Config::for_tests(addr);
+        config.jwt_secret = Some(SECRET.into());
+        config.jwt_secret_previous = Some(PREVIOUS_SECRET.into());
+        configure(&mut config);
+        let config = config.validate(Mode::Http).expect("valid config");
+        let app = App::new(config).expect("app");
+        if let Some(v) = &app.verifier {
+            v.prefetch().await;
+        }
+        let calls = CallCounter::default();
+        let tools = Arc::new(registry_with_test_tools(&calls));
+        let router = app::router(app.clone(), move || {
+            McpServer::new(tools.clone(), Identity::Http)
+        });
+        let (stop, stopped) = oneshot::channel();
+        let handle = tokio::spawn(transport::http::serve(
+            app.clone(),
+            router,
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            addr,
+            app,
+            calls,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn mcp(&self) -> String {
+        self.url("/mcp")
+    }
+
+    /// Begins shutdown (like SIGTERM) without waiting.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Shuts down and waits for the server to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.begin_shutdown();
+        self.handle.take().expect("running").await.expect("join")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// Claims with `sub` and a one-hour `exp`, plus `extra`.
+pub fn claims(sub: &str, extra: Value) -> Value {
+    let mut c = json!({"sub": sub, "iat": now(), "exp": now() + 3600});
+    if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), extra) {
+        c.extend(extra);
+    }
+    c
+}
+
+pub fn hs256(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+pub fn token(sub: &str) -> String {
+    hs256(&claims(sub, json!({})), SECRET)
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A raw MCP POST. `version` picks the wire: `2026-07-28` adds the per-request headers and
+/// `_meta` of that protocol; older versions send `MCP-Protocol-Version` only.
+pub struct Rpc {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Rpc {
+    pub fn result(&self) -> &Value {
+        assert!(
+            self.body.get("error").is_none(),
+            "unexpected error: {}",
+            self.body
+        );
+        &self.body["result"]
+    }
+}
+
+pub const MODERN: &str = "2026-07-28";
+pub const LEGACY: &str = "2025-11-25";
+
+pub async fn rpc(
+    url: &str,
+    token: Option<&str>,
+    version: &str,
+    method: &str,
+    mut params: Value,
+) -> Rpc {
+    let mut request = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", version);
+    if version == MODERN {
+        request = request.header("mcp-method", method);
+        if let Some(name) = params.get("name").and_then(Value::as_str) {
+            request = request.header("mcp-name", name.to_owned());
+        }
+        if !params.is_object() {
+            params = json!({});
+        }
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientInfo": {"name": "it", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let mut body = json!({"jsonrpc": "2.0", "id": 1, "method": method});
+    if !params.is_null() {
+        body["params"] = params;
+    }
+    let response = request.json(&body).send().await.expect("send");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = parse_body(&text);
+    Rpc {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// JSON, or the last `data:` line of an SSE stream.
+pub fn parse_body(text: &str) -> Value {
+    if let Ok(v) = serde_json::from_str(text) {
+        return v;
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .next_back()
+        .unwrap_or(Value::Null)
+}
+
+/// `tools/call` over the 2025-11-25 wire; returns the whole response.
+pub async fn call_tool(url: &str, token: Option<&str>, name: &str, arguments: Value) -> Rpc {
+    rpc(
+        url,
+        token,
+        LEGACY,
+        "tools/call",
+        json!({"name": name, "arguments": arguments}),
+    )
+    .await
+}
+
+/// `auth_status`'s structured content for `token`.
+pub async fn auth_status(url: &str, token: &str) -> Value {
+    let r = call_tool(url, Some(token), "auth_status", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let result = r.result();
+    assert_eq!(result["isError"], false, "{result}");
+    result["structuredContent"].clone()
+}
+
+/// Asserts a 401 with the RFC 9728 challenge; `token_sent` adds `error="invalid_token"`.
+pub fn assert_unauthorized(r: &Rpc, server: &TestServer, token_sent: bool) {
+    assert_eq!(r.status, 401, "body: {}", r.body);
+    let challenge = r
+        .headers
+        .get("www-authenticate")
+        .expect("WWW-Authenticate")
+        .to_str()
+        .expect("ascii");
+    let expected = format!(
+        "Bearer resource_metadata=\"{}\"",
+        server.url("/.well-known/oauth-protected-resource/mcp")
+    );
+    assert!(challenge.starts_with(&expected), "{challenge}");
+    assert_eq!(
+        challenge.contains("error=\"invalid_token\""),
+        token_sent,
+        "{challenge}"
+    );
+    assert!(r.body["error"].is_string(), "{}", r.body);
+}
