@@ -7,6 +7,7 @@
 )]
 
 mod admission;
+mod binary;
 mod concurrency;
 mod http_surface;
 mod jwt;
