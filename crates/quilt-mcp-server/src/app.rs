@@ -27,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::admission::{self, Admission};
 use crate::auth;
+use crate::aws::Aws;
 use crate::config::{Config, ConfigError};
 use crate::envelope::{self, BodyLimit};
 use crate::health::{self, Lifecycle};
@@ -48,13 +49,16 @@ pub struct App {
     pub lifecycle: Lifecycle,
     /// Cancelled when the process stops serving (ends rmcp streams).
     pub shutdown: CancellationToken,
+    /// AWS access for callers (and the stack roles' health).
+    pub aws: Arc<Aws>,
 }
 
 impl App {
     /// Builds the state from a validated configuration.
-    pub fn new(config: Config) -> Result<Arc<Self>, ConfigError> {
+    pub fn new(config: Config, aws: Arc<Aws>) -> Result<Arc<Self>, ConfigError> {
         let verifier = config.token_verifier()?;
         Ok(Arc::new(Self {
+            aws,
             admission: Admission::new(config.max_in_flight),
             verifier,
             lifecycle: Lifecycle::default(),

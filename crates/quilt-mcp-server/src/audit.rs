@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use quilt_mcp_auth::RequestContext;
 
+use crate::aws::Used;
+
 /// The outcome of one tool call, as audited.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
@@ -15,7 +17,19 @@ pub enum Outcome<'a> {
 }
 
 /// Emits the audit line for one tool call.
-pub fn tool_call(ctx: &RequestContext, tool: &str, outcome: Outcome<'_>, elapsed: Duration) {
+pub fn tool_call(
+    ctx: &RequestContext,
+    tool: &str,
+    outcome: Outcome<'_>,
+    used: &[Used],
+    elapsed: Duration,
+) {
+    let credential_source = used.first().map(|u| u.source.as_str()).unwrap_or_default();
+    let role_arn = used
+        .first()
+        .and_then(|u| u.role_arn.as_ref())
+        .map(|r| r.as_str())
+        .unwrap_or_default();
     let (result, error_code) = match outcome {
         Outcome::Ok => ("ok", ""),
         Outcome::Error(code) => ("error", code),
@@ -28,6 +42,8 @@ pub fn tool_call(ctx: &RequestContext, tool: &str, outcome: Outcome<'_>, elapsed
         auth = ?ctx.auth_method(),
         transport = ctx.transport(),
         tool,
+        credential_source,
+        role_arn,
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

@@ -6,14 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use quilt_mcp_auth::{JwksOptions, Secret, TokenVerifier, VerifierOptions};
+use quilt_mcp_auth::{JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions};
+use quilt_mcp_aws::CredentialSource;
 
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
 const MIN_SECRET_BYTES: usize = 32;
-
-/// The credential sources the broker knows (see DESIGN.md "Credentials").
-pub const CREDENTIAL_SOURCES: [&str; 5] =
-    ["jwt", "role_claim", "catalog", "stack_roles", "ambient"];
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -102,6 +99,40 @@ pub struct Config {
     #[arg(long, env = "MCP_CREDENTIAL_SOURCES", value_delimiter = ',')]
     pub credential_sources: Vec<String>,
 
+    /// ARN patterns (`*` wildcards) a token's role_arn must match for the role_claim source.
+    /// Empty: role_arn claims are refused.
+    #[arg(long, env = "MCP_ROLE_ARN_ALLOW", value_delimiter = ',')]
+    pub role_arn_allow: Vec<String>,
+
+    /// Lifetime of assumed-role sessions, in seconds (900 to 43200).
+    #[arg(long, env = "MCP_ROLE_SESSION_DURATION_S", default_value_t = 3600)]
+    pub role_session_duration_s: i32,
+
+    /// The stack read role (read intent), for the stack_roles source.
+    #[arg(long, env = "QUILT_READ_ROLE_ARN")]
+    pub read_role_arn: Option<String>,
+
+    /// The stack write role (write intent; the read role is used when unset).
+    #[arg(long, env = "QUILT_WRITE_ROLE_ARN")]
+    pub write_role_arn: Option<String>,
+
+    /// A Quilt CloudFormation stack whose T4BucketReadRole/T4BucketWriteRole are the stack
+    /// roles (ARNs given explicitly take precedence).
+    #[arg(long, env = "QUILT_STACK_NAME")]
+    pub stack_name: Option<String>,
+
+    /// The Quilt registry URL, for the catalog source (GET <url>/api/auth/get_credentials).
+    #[arg(long, env = "QUILT_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+
+    /// AWS region.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub aws_region: String,
+
+    /// AWS endpoint override, for local emulators (e.g. http://127.0.0.1:5000).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+
     /// Answer /healthz with 503 (not 200 "degraded") when a configured role cannot be assumed.
     #[arg(long, env = "MCP_HEALTHZ_STRICT", default_value_t = false, action = clap::ArgAction::Set)]
     pub healthz_strict: bool,
@@ -156,6 +187,14 @@ impl Config {
             jwt_leeway_s: 30,
             auth_disabled: false,
             credential_sources: Vec::new(),
+            role_arn_allow: Vec::new(),
+            role_session_duration_s: 3600,
+            read_role_arn: None,
+            write_role_arn: None,
+            stack_name: None,
+            registry_url: None,
+            aws_region: "us-east-1".into(),
+            aws_endpoint_url: None,
             healthz_strict: false,
             log_format: LogFormat::Text,
         }
@@ -221,17 +260,13 @@ impl Config {
         if self.jwt_secret_previous.is_some() && self.jwt_secret.is_none() {
             return Err(err("MCP_JWT_SECRET_PREVIOUS", "set without MCP_JWT_SECRET"));
         }
-        if let Some(url) = &self.jwt_jwks_url {
-            let ok = url.starts_with("https://")
-                || url.starts_with("http://127.")
-                || url.starts_with("http://localhost")
-                || url.starts_with("http://[::1]");
-            if !ok {
-                return Err(err(
-                    "MCP_JWT_JWKS_URL",
-                    "must be https (plain http only on loopback)",
-                ));
-            }
+        if let Some(url) = &self.jwt_jwks_url
+            && !is_https_or_loopback(url)
+        {
+            return Err(err(
+                "MCP_JWT_JWKS_URL",
+                "must be https (plain http only on loopback)",
+            ));
         }
         if mode == Mode::Http
             && !self.auth_disabled
@@ -257,23 +292,49 @@ impl Config {
         }
         let mut seen = Vec::new();
         for source in &mut self.credential_sources {
-            *source = source.trim().to_ascii_lowercase();
-            if !CREDENTIAL_SOURCES.contains(&source.as_str()) {
-                return Err(err(
-                    "MCP_CREDENTIAL_SOURCES",
-                    format!(
-                        "unknown source {source:?} (known: {})",
-                        CREDENTIAL_SOURCES.join(", ")
-                    ),
-                ));
-            }
-            if seen.contains(source) {
+            let parsed: CredentialSource = source
+                .parse()
+                .map_err(|m| err("MCP_CREDENTIAL_SOURCES", m))?;
+            if seen.contains(&parsed) {
                 return Err(err(
                     "MCP_CREDENTIAL_SOURCES",
                     format!("{source:?} is listed twice"),
                 ));
             }
-            seen.push(source.clone());
+            *source = parsed.as_str().to_owned();
+            seen.push(parsed);
+        }
+        if !(900..=43200).contains(&self.role_session_duration_s) {
+            return Err(err(
+                "MCP_ROLE_SESSION_DURATION_S",
+                "must be between 900 and 43200",
+            ));
+        }
+        for (name, arn) in [
+            ("QUILT_READ_ROLE_ARN", &self.read_role_arn),
+            ("QUILT_WRITE_ROLE_ARN", &self.write_role_arn),
+        ] {
+            if let Some(arn) = arn {
+                RoleArn::parse(arn).map_err(|e| err(name, e.to_string()))?;
+            }
+        }
+        for pattern in &self.role_arn_allow {
+            globset::Glob::new(pattern.trim())
+                .map_err(|e| err("MCP_ROLE_ARN_ALLOW", format!("{pattern:?}: {e}")))?;
+        }
+        self.role_arn_allow.retain(|p| !p.trim().is_empty());
+        if let Some(url) = &self.registry_url
+            && !is_https_or_loopback(url)
+        {
+            return Err(err(
+                "QUILT_REGISTRY_URL",
+                "must be https (plain http only on loopback)",
+            ));
+        }
+        if let Some(url) = &self.aws_endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(err("AWS_ENDPOINT_URL", "must be an http(s) URL"));
         }
         Ok(self)
     }
@@ -306,6 +367,14 @@ impl Config {
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// The credential sources, parsed (call after [`Config::validate`]).
+    pub fn sources(&self) -> Vec<CredentialSource> {
+        self.credential_sources
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect()
     }
 
     /// Whether `ambient` is among the credential sources.
@@ -353,6 +422,13 @@ impl Config {
             .map(Some)
             .map_err(|m| err("MCP_JWT_SECRET", m))
     }
+}
+
+fn is_https_or_loopback(url: &str) -> bool {
+    url.starts_with("https://")
+        || url.starts_with("http://127.")
+        || url.starts_with("http://localhost")
+        || url.starts_with("http://[::1]")
 }
 
 fn normalise_public_url(url: &str) -> Result<String, ConfigError> {

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
 
+use quilt_mcp_aws::{RoleState, RoleStatus};
+
 use crate::app::App;
 
 /// Process lifecycle flags shared by the health routes and the transport.
@@ -70,14 +72,18 @@ pub struct RoleHealth {
 }
 
 impl RoleHealth {
-    /// A role that is not configured.
-    pub fn not_configured() -> Self {
+    fn from_status(s: RoleStatus) -> Self {
         Self {
-            arn: None,
-            status: "not_configured",
-            expires_at: None,
-            last_checked: None,
-            error: None,
+            arn: s.arn.map(|a| a.to_string()),
+            status: match s.state {
+                RoleState::Assumed => "assumed",
+                RoleState::Failed => "failed",
+                RoleState::Pending => "pending",
+                RoleState::NotConfigured => "not_configured",
+            },
+            expires_at: s.expires_at.map(rfc3339),
+            last_checked: s.last_checked.map(rfc3339),
+            error: s.error,
         }
     }
 
@@ -108,10 +114,10 @@ struct Roles {
 
 /// `GET /healthz`.
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
-    // Stack roles arrive with the credential broker; until then both are not configured.
+    let (read, write) = app.aws.broker().stack_roles().status();
     let roles = Roles {
-        read: RoleHealth::not_configured(),
-        write: RoleHealth::not_configured(),
+        read: RoleHealth::from_status(read),
+        write: RoleHealth::from_status(write),
     };
     let degraded = roles.read.is_failed() || roles.write.is_failed();
     let auth = match &app.verifier {
@@ -132,7 +138,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
         ready: app.lifecycle.is_ready(),
         auth,
         credentials: serde_json::json!({
-            "sources": app.config.credential_sources,
+            "sources": app.aws.broker().sources(),
             "ambient_allowed": app.config.ambient_allowed(),
         }),
         roles,
@@ -156,4 +162,11 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(serde_json::json!({"ready": ready}))).into_response()
+}
+
+/// RFC 3339 UTC, to the second.
+fn rfc3339(t: std::time::SystemTime) -> String {
+    aws_smithy_types::DateTime::from(t)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
 }

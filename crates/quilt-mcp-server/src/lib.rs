@@ -9,6 +9,7 @@
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
 //! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.
+//! - [`aws`]: tools' door to AWS (the caller's clients from the credential broker).
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`audit`]: one line per tool call.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
@@ -18,6 +19,7 @@ pub mod admission;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod config;
 pub mod envelope;
 pub mod health;

@@ -1,4 +1,5 @@
-//! The `quilt-mcp-server` binary: `serve` (default), `stdio`, `healthcheck`, `token`.
+//! The `quilt-mcp-server` binary: `serve` (default), `stdio`, `healthcheck`, `token`,
+//! `discover-stack`.
 //! Run with `cargo run -p quilt-mcp-server -- --help`.
 
 use std::process::ExitCode;
@@ -7,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use quilt_mcp_aws::{AwsSettings, ServerIdentity};
+use quilt_mcp_server::aws::Aws;
 use quilt_mcp_server::config::{Config, Mode};
 use quilt_mcp_server::mcp::{Identity, McpServer};
 use quilt_mcp_server::token::TokenArgs;
@@ -39,6 +42,18 @@ enum Command {
     },
     /// Mint an HS256 token for development and tests.
     Token(TokenArgs),
+    /// Print the read/write role ARNs of a Quilt CloudFormation stack.
+    DiscoverStack {
+        /// The stack.
+        #[arg(long, env = "QUILT_STACK_NAME")]
+        stack_name: String,
+        /// AWS region.
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        aws_region: String,
+        /// AWS endpoint override (local emulators).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        aws_endpoint_url: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +81,11 @@ fn main() -> ExitCode {
             Some(Command::Token(args)) => token::mint(&args)
                 .map(|t| println!("{t}"))
                 .map_err(anyhow::Error::msg),
+            Some(Command::DiscoverStack {
+                stack_name,
+                aws_region,
+                aws_endpoint_url,
+            }) => discover_stack(&stack_name, aws_region, aws_endpoint_url).await,
         }
     });
     match result {
@@ -80,7 +100,8 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let config = config.validate(Mode::Http)?;
     logging::init(config.log_format);
-    let app = App::new(config)?;
+    let aws = Aws::bootstrap(&config).await?;
+    let app = App::new(config, aws.clone())?;
     if let Some(verifier) = &app.verifier {
         verifier.prefetch().await;
     }
@@ -93,7 +114,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
         );
     }
-    let tools = Arc::new(ToolRegistry::product());
+    let tools = Arc::new(ToolRegistry::product(&aws));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });
@@ -104,5 +125,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn stdio(config: Config) -> anyhow::Result<()> {
     let config = config.validate(Mode::Stdio)?;
     logging::init(config.log_format);
-    transport::stdio::serve(Arc::new(ToolRegistry::product())).await
+    let aws = Aws::bootstrap(&config).await?;
+    transport::stdio::serve(Arc::new(ToolRegistry::product(&aws))).await
+}
+
+async fn discover_stack(
+    stack_name: &str,
+    region: String,
+    endpoint_url: Option<String>,
+) -> anyhow::Result<()> {
+    let identity = ServerIdentity::load(AwsSettings::new(region, endpoint_url))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let found = quilt_mcp_aws::stack::discover(&identity, stack_name)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    for warning in &found.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let show = |arn: &Option<quilt_mcp_auth::RoleArn>| {
+        arn.as_ref().map(ToString::to_string).unwrap_or_default()
+    };
+    println!("QUILT_READ_ROLE_ARN={}", show(&found.read));
+    println!("QUILT_WRITE_ROLE_ARN={}", show(&found.write));
+    if found.read.is_none() {
+        anyhow::bail!(
+            "stack {stack_name} has no usable {}",
+            quilt_mcp_aws::stack::READ_ROLE_LOGICAL_ID
+        );
+    }
+    Ok(())
 }

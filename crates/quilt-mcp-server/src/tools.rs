@@ -18,13 +18,14 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use quilt_mcp_auth::{Principal, RequestContext};
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
-use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, JsonObject, MetaObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::audit;
+use crate::aws::{self, Aws};
 use crate::tool_error::ToolError;
 
 type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -65,10 +66,10 @@ impl ToolRegistry {
         Self::default()
     }
 
-    /// The product's tools.
-    pub fn product() -> Self {
+    /// The product's tools, reaching AWS through `aws`.
+    pub fn product(aws: &Arc<Aws>) -> Self {
         let mut registry = Self::empty();
-        identity::register(&mut registry);
+        identity::register(&mut registry, aws);
         registry
     }
 
@@ -145,24 +146,26 @@ impl ToolRegistry {
             return Called::UnknownTool;
         };
         let started = Instant::now();
-        let result = if !Self::permits(ctx.principal(), entry.scope) {
-            Err(ToolError::not_permitted(format!(
+        let (result, used) = if !Self::permits(ctx.principal(), entry.scope) {
+            let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
                 entry.scope.unwrap_or_default()
-            )))
+            ));
+            (Err(error), Vec::new())
         } else {
             let args = Value::Object(arguments.unwrap_or_default());
-            ctx.clone().scope((entry.handler)(args)).await
+            aws::recording(ctx.clone().scope((entry.handler)(args))).await
         };
         let outcome = match &result {
             Ok(_) => audit::Outcome::Ok,
             Err(e) => audit::Outcome::Error(e.code.as_str()),
         };
-        audit::tool_call(&ctx, name, outcome, started.elapsed());
-        Called::Result(match result {
+        audit::tool_call(&ctx, name, outcome, &used, started.elapsed());
+        let result = match result {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => error.into_result(),
-        })
+        };
+        Called::Result(result.with_meta(aws::meta(&used).map(MetaObject::from)))
     }
 }
 

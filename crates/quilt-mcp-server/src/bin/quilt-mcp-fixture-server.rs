@@ -91,7 +91,8 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let config = config.validate(Mode::Http)?;
     logging::init(config.log_format);
-    let app = App::new(config)?;
+    let aws = quilt_mcp_server::aws::Aws::bootstrap(&config).await?;
+    let app = App::new(config, aws.clone())?;
     if let Some(verifier) = &app.verifier {
         verifier.prefetch().await;
     }
@@ -100,7 +101,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", app.config.listen))?;
     tracing::warn!(listen = %app.config.listen, auth = app.verifier.is_some(), "serving the TEST-ONLY fixture server");
     let fixtures = Arc::new(Fixtures::new()?);
-    let product = Arc::new(product_registry());
+    let product = Arc::new(product_registry(&aws));
     let router = app::router(app.clone(), move || FixtureServer {
         product: McpServer::new(product.clone(), Identity::Http),
         fixtures: fixtures.clone(),
@@ -125,8 +126,8 @@ struct SleepOutput {
     subject: String,
 }
 
-fn product_registry() -> ToolRegistry {
-    let mut registry = ToolRegistry::product();
+fn product_registry(aws: &Arc<quilt_mcp_server::aws::Aws>) -> ToolRegistry {
+    let mut registry = ToolRegistry::product(aws);
     registry.add(
         "test_sleep",
         "Test only: sleeps `ms` milliseconds (at most 60000), then returns the caller's subject.",

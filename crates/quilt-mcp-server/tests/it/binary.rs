@@ -17,59 +17,111 @@ const FIXTURE_BIN: &str = env!("CARGO_BIN_EXE_quilt-mcp-fixture-server");
 /// A command with a clean environment: only what the test sets reaches the server.
 fn command(bin: &str) -> Command {
     let mut c = Command::new(bin);
-    c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn");
     c.kill_on_drop(true);
     c
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 async fn wait_ready(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = http().get(format!("http://127.0.0.1:{port}/readyz")).send().await
+        if let Ok(r) = http()
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
         }
-        assert!(Instant::now() < deadline, "server on {port} never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "server on {port} never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 fn sigterm(child: &Child) {
     let pid = child.id().expect("running");
-    let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
 }
 
 #[tokio::test]
 async fn serve_refuses_to_start_without_a_way_to_verify_tokens() {
-    let out = command(BIN).args(["serve"]).env("MCP_LISTEN", "127.0.0.1:0").output().await.expect("run");
+    let out = command(BIN)
+        .args(["serve"])
+        .env("MCP_LISTEN", "127.0.0.1:0")
+        .output()
+        .await
+        .expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("MCP_JWT_SECRET") && stderr.contains("no way to verify tokens"), "{stderr}");
+    assert!(
+        stderr.contains("MCP_JWT_SECRET") && stderr.contains("no way to verify tokens"),
+        "{stderr}"
+    );
 
-    let out = command(BIN).env("MCP_AUTH_DISABLED", "true").env("MCP_LISTEN", "0.0.0.0:0").output().await.expect("run");
+    let out = command(BIN)
+        .env("MCP_AUTH_DISABLED", "true")
+        .env("MCP_LISTEN", "0.0.0.0:0")
+        .output()
+        .await
+        .expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("MCP_AUTH_DISABLED") && stderr.contains("not loopback"), "{stderr}");
+    assert!(
+        stderr.contains("MCP_AUTH_DISABLED") && stderr.contains("not loopback"),
+        "{stderr}"
+    );
 
-    let out = command(BIN).env("MCP_JWT_SECRET", "too-short").output().await.expect("run");
+    let out = command(BIN)
+        .env("MCP_JWT_SECRET", "too-short")
+        .output()
+        .await
+        .expect("run");
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
 }
 
 #[tokio::test]
 async fn help_documents_every_setting_with_its_environment_variable() {
-    let out = command(BIN).args(["serve", "--help"]).output().await.expect("run");
+    let out = command(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .await
+        .expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [
-        "MCP_LISTEN", "MCP_PUBLIC_URL", "MCP_ALLOWED_HOSTS", "MCP_ALLOWED_ORIGINS", "MCP_MAX_BODY_BYTES",
-        "MCP_REQUEST_TIMEOUT_S", "MCP_MAX_IN_FLIGHT", "MCP_SHUTDOWN_GRACE_S", "MCP_JWT_SECRET",
-        "MCP_JWT_SECRET_PREVIOUS", "MCP_JWT_JWKS_URL", "MCP_JWT_ISSUER", "MCP_JWT_AUDIENCE", "MCP_AUTH_DISABLED",
-        "MCP_CREDENTIAL_SOURCES", "MCP_HEALTHZ_STRICT", "MCP_LOG_FORMAT",
+        "MCP_LISTEN",
+        "MCP_PUBLIC_URL",
+        "MCP_ALLOWED_HOSTS",
+        "MCP_ALLOWED_ORIGINS",
+        "MCP_MAX_BODY_BYTES",
+        "MCP_REQUEST_TIMEOUT_S",
+        "MCP_MAX_IN_FLIGHT",
+        "MCP_SHUTDOWN_GRACE_S",
+        "MCP_JWT_SECRET",
+        "MCP_JWT_SECRET_PREVIOUS",
+        "MCP_JWT_JWKS_URL",
+        "MCP_JWT_ISSUER",
+        "MCP_JWT_AUDIENCE",
+        "MCP_AUTH_DISABLED",
+        "MCP_CREDENTIAL_SOURCES",
+        "MCP_HEALTHZ_STRICT",
+        "MCP_LOG_FORMAT",
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
     }
@@ -95,27 +147,49 @@ async fn minted_tokens_work_healthcheck_probes_and_sigterm_exits_zero() {
         .await
         .expect("token");
     assert!(out.status.success());
-    let token = String::from_utf8(out.stdout).expect("utf8").trim().to_owned();
+    let token = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
     let status = auth_status(&format!("http://127.0.0.1:{port}/mcp"), &token).await;
     assert_eq!(status["subject"], "minted");
     assert_eq!(status["buckets"], json!(["alpha", "beta/p/"]));
 
-    let ok = command(BIN).arg("healthcheck").env("MCP_LISTEN", format!("0.0.0.0:{port}")).status().await.expect("run");
+    let ok = command(BIN)
+        .arg("healthcheck")
+        .env("MCP_LISTEN", format!("0.0.0.0:{port}"))
+        .status()
+        .await
+        .expect("run");
     assert!(ok.success(), "healthcheck of a running server");
-    let down = command(BIN).arg("healthcheck").env("MCP_LISTEN", format!("127.0.0.1:{}", free_port())).status().await.expect("run");
+    let down = command(BIN)
+        .arg("healthcheck")
+        .env("MCP_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .status()
+        .await
+        .expect("run");
     assert!(!down.success(), "healthcheck with nothing listening");
 
     sigterm(&server);
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("exits").expect("wait");
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
     assert_eq!(status.code(), Some(0));
     // JSON logs: every stderr line is a JSON object, and the token never appears.
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(server.stderr.as_mut().expect("stderr"), &mut stderr).await.expect("read");
+    tokio::io::AsyncReadExt::read_to_string(server.stderr.as_mut().expect("stderr"), &mut stderr)
+        .await
+        .expect("read");
     assert!(!stderr.contains(&token) && !stderr.contains(SECRET));
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
     }
-    assert!(stderr.contains("\"target\":\"audit\""), "audit line missing: {stderr}");
+    assert!(
+        stderr.contains("\"target\":\"audit\""),
+        "audit line missing: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -132,13 +206,22 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     let calls: Vec<_> = (0..20)
         .map(|i| {
             let (url, token) = (url.clone(), token(&format!("drain-{i}")));
-            tokio::spawn(async move { call_tool(&url, Some(&token), "test_sleep", json!({"ms": 1500})).await })
+            tokio::spawn(async move {
+                call_tool(&url, Some(&token), "test_sleep", json!({"ms": 1500})).await
+            })
         })
         .collect();
     // Let every call reach the server before the signal.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let h: Value = http().get(format!("http://127.0.0.1:{port}/healthz")).send().await.expect("healthz").json().await.expect("json");
+        let h: Value = http()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .json()
+            .await
+            .expect("json");
         if h["in_flight"].as_u64() == Some(20) {
             break;
         }
@@ -149,9 +232,15 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     for (i, call) in calls.into_iter().enumerate() {
         let r = call.await.expect("join");
         assert_eq!(r.status, 200, "call {i}: {}", r.body);
-        assert_eq!(r.result()["structuredContent"]["subject"], format!("drain-{i}"));
+        assert_eq!(
+            r.result()["structuredContent"]["subject"],
+            format!("drain-{i}")
+        );
     }
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("exits").expect("wait");
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -172,12 +261,19 @@ async fn stdio_serves_the_local_user_with_the_same_tools() {
         json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "auth_status", "arguments": {}}}),
     ];
     for m in &messages {
-        stdin.write_all(format!("{m}\n").as_bytes()).await.expect("write");
+        stdin
+            .write_all(format!("{m}\n").as_bytes())
+            .await
+            .expect("write");
     }
     stdin.flush().await.expect("flush");
     let mut answers = Vec::new();
     while answers.len() < 2 {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.expect("answer").expect("read").expect("line");
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("answer")
+            .expect("read")
+            .expect("line");
         answers.push(serde_json::from_str::<Value>(&line).expect("json"));
     }
     assert_eq!(answers[0]["result"]["serverInfo"]["name"], "quilt-mcp");
@@ -185,6 +281,9 @@ async fn stdio_serves_the_local_user_with_the_same_tools() {
     assert_eq!(status["subject"], "local:desk");
     assert_eq!(status["auth_method"], "local");
     drop(stdin);
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").expect("wait");
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits")
+        .expect("wait");
     assert!(exit.success());
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use quilt_mcp_auth::RequestContext;
+use quilt_mcp_aws::cache::{Clock, SystemClock};
+use quilt_mcp_aws::{AccessIntent, ServerIdentity};
+use quilt_mcp_server::aws::{Aws, sdk_error};
 use quilt_mcp_server::config::{Config, Mode};
 use quilt_mcp_server::mcp::{Identity, McpServer};
 use quilt_mcp_server::{App, ToolError, ToolRegistry, app, transport};
@@ -46,13 +49,41 @@ pub struct SleepOutput {
 pub struct NoInput {}
 
 #[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WhoAmI {
+    arn: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct CountOutput {
     calls: usize,
 }
 
-/// The product tools plus two test tools: `test_sleep` (slow) and `count_calls`.
-pub fn registry_with_test_tools(counter: &CallCounter) -> ToolRegistry {
-    let mut registry = ToolRegistry::product();
+/// The product tools plus test tools: `test_sleep` (slow), `count_calls`, and
+/// `test_whoami_write` (GetCallerIdentity with write intent).
+pub fn registry_with_test_tools(counter: &CallCounter, aws: &Arc<Aws>) -> ToolRegistry {
+    let mut registry = ToolRegistry::product(aws);
+    let writer = aws.clone();
+    registry.add(
+        "test_whoami_write",
+        "GetCallerIdentity with write intent (test only).",
+        ToolAnnotations::new(),
+        None,
+        move |_: NoInput| {
+            let aws = writer.clone();
+            async move {
+                let sts = aws.sts(AccessIntent::Write).await?;
+                let who = sts
+                    .client
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("GetCallerIdentity", &e))?;
+                Ok::<_, ToolError>(WhoAmI {
+                    arn: who.arn().unwrap_or_default().to_owned(),
+                })
+            }
+        },
+    );
     registry.add(
         "test_sleep",
         "Sleeps for ms milliseconds (test only).",
@@ -97,8 +128,18 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// A server with HS256 auth (current + previous secret) and `configure` applied.
+    /// A server with HS256 auth (current + previous secret) and `configure` applied, with no
+    /// AWS identity of its own.
     pub async fn start(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_aws(configure, None, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`TestServer::start`], with a server AWS identity and a clock.
+    pub async fn start_with_aws(
+        configure: impl FnOnce(&mut Config),
+        identity: Option<ServerIdentity>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -108,12 +149,15 @@ impl TestServer {
         config.jwt_secret_previous = Some(PREVIOUS_SECRET.into());
         configure(&mut config);
         let config = config.validate(Mode::Http).expect("valid config");
-        let app = App::new(config).expect("app");
+        let aws = Aws::bootstrap_with(&config, identity, clock)
+            .await
+            .expect("aws");
+        let app = App::new(config, aws.clone()).expect("app");
         if let Some(v) = &app.verifier {
             v.prefetch().await;
         }
         let calls = CallCounter::default();
-        let tools = Arc::new(registry_with_test_tools(&calls));
+        let tools = Arc::new(registry_with_test_tools(&calls, &aws));
         let router = app::router(app.clone(), move || {
             McpServer::new(tools.clone(), Identity::Http)
         });

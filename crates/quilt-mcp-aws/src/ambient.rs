@@ -1,0 +1,91 @@
+//! [`ServerIdentity`]: the process's own AWS identity — the ECS task role on Fargate, a
+//! profile or environment keys on a laptop. This file is the only place that loads the
+//! ambient credential chain (clippy's `disallowed-methods` enforces it).
+//!
+//! What the identity may do is fixed here: assume roles (for `role_claim` and `stack_roles`),
+//! read a CloudFormation stack and the account id (for `QUILT_STACK_NAME`), and — only when
+//! the operator lists `ambient` — provide its credentials to the broker as a source.
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+
+use crate::credentials::AwsCredentials;
+use crate::settings::AwsSettings;
+
+/// The server's own identity. See the module docs.
+#[derive(Clone)]
+pub struct ServerIdentity {
+    provider: SharedCredentialsProvider,
+    settings: AwsSettings,
+}
+
+impl std::fmt::Debug for ServerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerIdentity")
+            .field("region", &self.settings.region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerIdentity {
+    /// Loads the ambient credential chain (environment, profile, ECS container credentials,
+    /// instance metadata). Lazy: nothing is fetched until the identity is first used.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place the ambient chain is loaded"
+    )]
+    pub async fn load(settings: AwsSettings) -> Result<Self, String> {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(settings.region.clone()))
+            .load()
+            .await;
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| "no AWS credential provider is available to this process".to_owned())?;
+        Ok(Self { provider, settings })
+    }
+
+    /// STS with the server's identity: for AssumeRole and GetCallerIdentity only.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let mut b = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(
+                self.settings.region.clone(),
+            ))
+            .credentials_provider(self.provider.clone())
+            .timeout_config(self.settings.timeouts())
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::standard().with_max_attempts(2));
+        if let Some(url) = &self.settings.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        aws_sdk_sts::Client::from_conf(b.build())
+    }
+
+    /// CloudFormation with the server's identity: for reading the Quilt stack's roles.
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        let mut b = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_cloudformation::config::Region::new(
+                self.settings.region.clone(),
+            ))
+            .credentials_provider(self.provider.clone())
+            .timeout_config(self.settings.timeouts())
+            .retry_config(
+                aws_sdk_cloudformation::config::retry::RetryConfig::standard().with_max_attempts(2),
+            );
+        if let Some(url) = &self.settings.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        aws_sdk_cloudformation::Client::from_conf(b.build())
+    }
+
+    /// The process's own credentials, for the `ambient` source (the broker calls this only
+    /// when the operator listed `ambient`).
+    pub(crate) async fn credentials(&self) -> Result<AwsCredentials, String> {
+        self.provider
+            .provide_credentials()
+            .await
+            .map(|c| AwsCredentials::from_sdk(&c))
+            .map_err(|e| format!("the process has no usable AWS credentials: {e}"))
+    }
+}

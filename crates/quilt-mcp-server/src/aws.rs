@@ -1,0 +1,226 @@
+//! Tools' one door to AWS: [`Aws`] hands out clients for the caller in scope
+//! (`RequestContext::current()`), and records which credential source and role each call
+//! used, so the tool registry can put them in the result's `_meta` and the audit line
+//! without the tool having to remember.
+//!
+//! Start-up ([`Aws::bootstrap`]) loads the server's own identity (used only to assume roles
+//! and read the stack), discovers the stack roles when only `QUILT_STACK_NAME` is given,
+//! checks the roles once and keeps checking them in the background.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use quilt_mcp_auth::{RequestContext, RoleArn};
+use quilt_mcp_aws::cache::{Clock, SystemClock};
+use quilt_mcp_aws::error::ErrorKind;
+use quilt_mcp_aws::stack::{self, StackRoles};
+use quilt_mcp_aws::sts::{RoleAssumer, StsAssumer};
+use quilt_mcp_aws::{
+    AccessIntent, AwsSettings, BrokerConfig, Caller, ClientFactory, CredentialBroker,
+    CredentialError, CredentialSource, ServerIdentity,
+};
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::tool_error::{ErrorCode, ToolError};
+
+/// How often the stack roles' health is re-checked when it needs to be.
+const ROLE_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Which credentials a tool call used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Used {
+    /// The source.
+    pub source: CredentialSource,
+    /// The role, for assumed-role sources.
+    pub role_arn: Option<RoleArn>,
+}
+
+tokio::task_local! {
+    static USED: Arc<Mutex<Vec<Used>>>;
+}
+
+/// Runs `fut` recording the credentials it uses; returns them with its output.
+pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, Vec<Used>) {
+    let used = Arc::new(Mutex::new(Vec::new()));
+    let out = USED.scope(used.clone(), fut).await;
+    let used = used.lock().map(|u| u.clone()).unwrap_or_default();
+    (out, used)
+}
+
+/// The `_meta` entries for what a call used.
+pub fn meta(used: &[Used]) -> Option<Map<String, Value>> {
+    let first = used.first()?;
+    let mut meta = Map::new();
+    meta.insert("quilt-mcp/credential_source".into(), json!(first.source));
+    meta.insert(
+        "quilt-mcp/role_arn".into(),
+        json!(first.role_arn.as_ref().map(RoleArn::as_str)),
+    );
+    Some(meta)
+}
+
+fn record(source: CredentialSource, role_arn: Option<RoleArn>) {
+    let _ = USED.try_with(|used| {
+        if let Ok(mut used) = used.lock() {
+            let entry = Used { source, role_arn };
+            if !used.contains(&entry) {
+                used.push(entry);
+            }
+        }
+    });
+}
+
+/// The caller's AWS clients. See the module docs.
+#[derive(Debug)]
+pub struct Aws {
+    factory: ClientFactory,
+}
+
+impl Aws {
+    /// Loads the server identity and builds the broker described by `config`.
+    pub async fn bootstrap(config: &Config) -> anyhow::Result<Arc<Self>> {
+        let settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
+        let identity = ServerIdentity::load(settings)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        Self::bootstrap_with(config, Some(identity), Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Aws::bootstrap`] with a given server identity and clock (tests use a honeypot
+    /// identity and a manual clock).
+    pub async fn bootstrap_with(
+        config: &Config,
+        identity: Option<ServerIdentity>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
+        let assumer: Option<Arc<dyn RoleAssumer>> = identity
+            .as_ref()
+            .map(|i| Arc::new(StsAssumer::new(i.sts())) as Arc<dyn RoleAssumer>);
+        let mut read = config
+            .read_role_arn
+            .as_deref()
+            .map(RoleArn::parse)
+            .transpose()?;
+        let mut write = config
+            .write_role_arn
+            .as_deref()
+            .map(RoleArn::parse)
+            .transpose()?;
+        if let (Some(stack_name), Some(identity)) = (&config.stack_name, &identity)
+            && (read.is_none() || write.is_none())
+        {
+            match stack::discover(identity, stack_name).await {
+                Ok(found) => {
+                    for warning in &found.warnings {
+                        tracing::warn!(stack = stack_name, "{warning}");
+                    }
+                    read = read.or(found.read);
+                    write = write.or(found.write);
+                }
+                Err(error) => {
+                    tracing::warn!(stack = stack_name, %error, "cannot read the Quilt stack; stack roles unavailable")
+                }
+            }
+        }
+        let roles = Arc::new(StackRoles::new(
+            read,
+            write,
+            assumer.clone(),
+            clock.clone(),
+            config.role_session_duration_s,
+        ));
+        if roles.is_configured() {
+            roles.check().await;
+            roles.spawn_refresh(ROLE_CHECK_INTERVAL);
+        }
+        let mut broker_config = BrokerConfig::new(config.sources());
+        broker_config.role_arn_allow = config.role_arn_allow.clone();
+        broker_config.session_duration_s = config.role_session_duration_s;
+        broker_config.registry_url = config.registry_url.clone();
+        let broker = CredentialBroker::new(broker_config, assumer, identity, roles, clock)
+            .map_err(anyhow::Error::msg)?;
+        Ok(Arc::new(Self {
+            factory: ClientFactory::new(settings, Arc::new(broker)),
+        }))
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<CredentialBroker> {
+        self.factory.broker()
+    }
+
+    fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
+        Ok(RequestContext::current()?)
+    }
+
+    fn recorded<C>(result: Result<Caller<C>, CredentialError>) -> Result<Caller<C>, ToolError> {
+        let caller = result.map_err(ToolError::from)?;
+        record(caller.source, caller.role_arn.clone());
+        Ok(caller)
+    }
+
+    /// S3 for the caller in scope.
+    pub async fn s3(&self, intent: AccessIntent) -> Result<Caller<aws_sdk_s3::Client>, ToolError> {
+        let ctx = Self::caller_context()?;
+        Self::recorded(self.factory.s3(&ctx, intent).await)
+    }
+
+    /// STS for the caller in scope.
+    pub async fn sts(
+        &self,
+        intent: AccessIntent,
+    ) -> Result<Caller<aws_sdk_sts::Client>, ToolError> {
+        let ctx = Self::caller_context()?;
+        Self::recorded(self.factory.sts(&ctx, intent).await)
+    }
+
+    /// Athena for the caller in scope.
+    pub async fn athena(
+        &self,
+        intent: AccessIntent,
+    ) -> Result<Caller<aws_sdk_athena::Client>, ToolError> {
+        let ctx = Self::caller_context()?;
+        Self::recorded(self.factory.athena(&ctx, intent).await)
+    }
+
+    /// Glue for the caller in scope.
+    pub async fn glue(
+        &self,
+        intent: AccessIntent,
+    ) -> Result<Caller<aws_sdk_glue::Client>, ToolError> {
+        let ctx = Self::caller_context()?;
+        Self::recorded(self.factory.glue(&ctx, intent).await)
+    }
+}
+
+impl From<CredentialError> for ToolError {
+    fn from(e: CredentialError) -> Self {
+        let code = match e.kind() {
+            ErrorKind::NotPermitted => ErrorCode::NotPermitted,
+            ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
+            ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
+            ErrorKind::NotFound => ErrorCode::NotFound,
+        };
+        let mut error = ToolError::new(code, e.to_string());
+        error.credential_source = e.source_name().map(|s| s.as_str().to_owned());
+        error
+    }
+}
+
+/// A tool error for a failed AWS call (code, message and request id kept; no secrets).
+pub fn sdk_error<E, R>(what: &str, err: &aws_sdk_sts::error::SdkError<E, R>) -> ToolError
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let (kind, message) = quilt_mcp_aws::error::describe_sdk_error(err);
+    let code = match kind {
+        ErrorKind::NotPermitted => ErrorCode::NotPermitted,
+        ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
+        ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
+        ErrorKind::NotFound => ErrorCode::NotFound,
+    };
+    ToolError::new(code, format!("{what}: {message}"))
+}
