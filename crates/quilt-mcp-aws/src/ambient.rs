@@ -45,6 +45,13 @@ impl ServerIdentity {
         Ok(Self { provider, settings })
     }
 
+    /// An identity with fixed keys instead of the ambient chain: for tests (a honeypot key
+    /// they can recognise) and for local emulators.
+    pub fn from_static_keys(access_key_id: &str, secret_access_key: &str, settings: AwsSettings) -> Self {
+        let creds = aws_credential_types::Credentials::new(access_key_id, secret_access_key, None, None, "quilt-mcp-static");
+        Self { provider: SharedCredentialsProvider::new(creds), settings }
+    }
+
     /// STS with the server's identity: for AssumeRole and GetCallerIdentity only.
     pub fn sts(&self) -> aws_sdk_sts::Client {
         let mut b = aws_sdk_sts::Config::builder()

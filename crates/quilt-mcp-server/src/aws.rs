@@ -24,9 +24,6 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::tool_error::{ErrorCode, ToolError};
 
-/// How often the stack roles' health is re-checked when it needs to be.
-const ROLE_CHECK_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Which credentials a tool call used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Used {
@@ -133,7 +130,7 @@ impl Aws {
         ));
         if roles.is_configured() {
             roles.check().await;
-            roles.spawn_refresh(ROLE_CHECK_INTERVAL);
+            roles.spawn_refresh(Duration::from_secs(config.role_check_interval_s.max(1)));
         }
         let mut broker_config = BrokerConfig::new(config.sources());
         broker_config.role_arn_allow = config.role_arn_allow.clone();

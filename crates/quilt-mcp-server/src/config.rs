@@ -108,6 +108,10 @@ pub struct Config {
     #[arg(long, env = "MCP_ROLE_SESSION_DURATION_S", default_value_t = 3600)]
     pub role_session_duration_s: i32,
 
+    /// Seconds between background checks of the stack roles (when one failed or nears expiry).
+    #[arg(long, env = "MCP_ROLE_CHECK_INTERVAL_S", default_value_t = 60)]
+    pub role_check_interval_s: u64,
+
     /// The stack read role (read intent), for the stack_roles source.
     #[arg(long, env = "QUILT_READ_ROLE_ARN")]
     pub read_role_arn: Option<String>,
@@ -189,6 +193,7 @@ impl Config {
             credential_sources: Vec::new(),
             role_arn_allow: Vec::new(),
             role_session_duration_s: 3600,
+            role_check_interval_s: 60,
             read_role_arn: None,
             write_role_arn: None,
             stack_name: None,

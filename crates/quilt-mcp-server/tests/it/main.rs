@@ -9,8 +9,11 @@
 mod admission;
 mod binary;
 mod concurrency;
+mod credentials;
 mod http_surface;
+mod isolation;
 mod jwt;
+mod moto;
 mod protocol;
 mod python_client;
 mod shutdown;

@@ -48,6 +48,20 @@ pub struct SleepOutput {
 #[serde(deny_unknown_fields)]
 pub struct NoInput {}
 
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoundtripInput {
+    bucket: String,
+    key: String,
+    body: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct RoundtripOutput {
+    body: String,
+    arn: String,
+}
+
 #[derive(serde::Serialize, schemars::JsonSchema)]
 pub struct WhoAmI {
     arn: String,
@@ -59,7 +73,7 @@ pub struct CountOutput {
 }
 
 /// The product tools plus test tools: `test_sleep` (slow), `count_calls`, and
-/// `test_whoami_write` (GetCallerIdentity with write intent).
+/// `test_whoami_write` (GetCallerIdentity with write intent), `test_s3_roundtrip`.
 pub fn registry_with_test_tools(counter: &CallCounter, aws: &Arc<Aws>) -> ToolRegistry {
     let mut registry = ToolRegistry::product(aws);
     let writer = aws.clone();
@@ -99,6 +113,44 @@ pub fn registry_with_test_tools(counter: &CallCounter, aws: &Arc<Aws>) -> ToolRe
                 slept_ms: input.ms,
                 subject: after.principal().subject.clone(),
             })
+        },
+    );
+    let s3 = aws.clone();
+    registry.add(
+        "test_s3_roundtrip",
+        "Puts an object (write intent), reads it back (read intent) and says who signed (test only).",
+        ToolAnnotations::new(),
+        None,
+        move |input: RoundtripInput| {
+            let aws = s3.clone();
+            async move {
+                let writer = aws.s3(AccessIntent::Write).await?;
+                writer
+                    .client
+                    .put_object()
+                    .bucket(&input.bucket)
+                    .key(&input.key)
+                    .body(input.body.clone().into_bytes().into())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("PutObject", &e))?;
+                let reader = aws.s3(AccessIntent::Read).await?;
+                let got = reader
+                    .client
+                    .get_object()
+                    .bucket(&input.bucket)
+                    .key(&input.key)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("GetObject", &e))?;
+                let bytes = got.body.collect().await.map_err(|e| ToolError::internal(e.to_string()))?.into_bytes();
+                let sts = aws.sts(AccessIntent::Read).await?;
+                let who = sts.client.get_caller_identity().send().await.map_err(|e| sdk_error("GetCallerIdentity", &e))?;
+                Ok::<_, ToolError>(RoundtripOutput {
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                    arn: who.arn().unwrap_or_default().to_owned(),
+                })
+            }
         },
     );
     let counter = counter.clone();

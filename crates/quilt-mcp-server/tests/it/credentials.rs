@@ -1,0 +1,359 @@
+//! The credential broker through the server, against moto: each source signs as the identity
+//! it should (checked with STS GetCallerIdentity), sources are tried in order and never stepped
+//! down from, failures are clear tool errors, role assumption is single-flight and refreshed
+//! before expiry, and an STS outage is `upstream_unavailable` with a degraded `/healthz` that
+//! recovers without a restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quilt_mcp_aws::cache::{ManualClock, SystemClock};
+use serde_json::{Value, json};
+
+use crate::moto::*;
+use crate::support::*;
+
+/// `auth_status` with the AWS identity; returns the whole result.
+async fn whoami(server: &TestServer, token: &str) -> Value {
+    let r = call_tool(&server.mcp(), Some(token), "auth_status", json!({"include_aws_identity": true})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.result().clone()
+}
+
+fn arn(result: &Value) -> &str {
+    assert_eq!(result["isError"], false, "{result}");
+    result["structuredContent"]["aws_identity"]["arn"].as_str().expect("arn")
+}
+
+/// A tool error's (code, message, credential source).
+fn error(result: &Value) -> (String, String, Option<String>) {
+    assert_eq!(result["isError"], true, "{result}");
+    let e = &result["structuredContent"]["error"];
+    (
+        e["code"].as_str().expect("code").to_owned(),
+        e["message"].as_str().expect("message").to_owned(),
+        e["credential_source"].as_str().map(str::to_owned),
+    )
+}
+
+fn aws_config(moto: &Moto, sources: &[&str]) -> impl FnOnce(&mut quilt_mcp_server::Config) {
+    let url = moto.url.clone();
+    let sources: Vec<String> = sources.iter().map(|s| (*s).to_owned()).collect();
+    move |c| {
+        c.aws_endpoint_url = Some(url);
+        c.credential_sources = sources;
+    }
+}
+
+#[tokio::test]
+async fn jwt_source_uses_the_embedded_key() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("alice-embedded", allow_all()).await;
+    let server = TestServer::start(aws_config(&moto, &["jwt"])).await;
+    let token = hs256(&claims("alice", json!({"aws_credentials": {"access_key_id": akid, "secret_access_key": secret}})), SECRET);
+    let result = whoami(&server, &token).await;
+    assert_eq!(arn(&result), format!("arn:aws:iam::{ACCOUNT}:user/alice-embedded"));
+    assert_eq!(result["structuredContent"]["credential_source"], "jwt");
+    assert_eq!(result["_meta"]["quilt-mcp/credential_source"], "jwt");
+    assert!(!result.to_string().contains(&secret), "secret in tool output");
+}
+
+#[tokio::test]
+async fn role_claim_assumes_the_allow_listed_role_as_the_subject() {
+    let moto = Moto::start().await;
+    let role = moto.role("ClaimRole", "*", allow_all()).await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["role_claim"])(c);
+            c.role_arn_allow = vec![format!("arn:aws:iam::{ACCOUNT}:role/Claim*")];
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let token = hs256(&claims("bob@example.com", json!({"role_arn": role, "session_tags": {"team": "lab"}})), SECRET);
+    let result = whoami(&server, &token).await;
+    assert_eq!(arn(&result), format!("arn:aws:sts::{ACCOUNT}:assumed-role/ClaimRole/mcp-bob@example.com"));
+    assert_eq!(result["_meta"]["quilt-mcp/credential_source"], "role_claim");
+    assert_eq!(result["_meta"]["quilt-mcp/role_arn"], role.as_str());
+
+    // Not on the allow-list: refused by the server, before any STS call.
+    let other = moto.role("OtherRole", "*", allow_all()).await;
+    let before = server.app.aws.broker().assume_role_calls();
+    let token = hs256(&claims("bob", json!({"role_arn": other})), SECRET);
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", Some("role_claim")));
+    assert!(message.contains("not allowed by MCP_ROLE_ARN_ALLOW"), "{message}");
+    assert_eq!(server.app.aws.broker().assume_role_calls(), before);
+}
+
+#[tokio::test]
+async fn role_claim_with_an_empty_allow_list_is_refused_and_never_steps_down() {
+    let moto = Moto::start().await;
+    let claim_role = moto.role("ClaimRole", "*", allow_all()).await;
+    let read_role = moto.role("ReadRole", "*", allow_all()).await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["role_claim", "stack_roles", "ambient"])(c);
+            c.read_role_arn = Some(read_role.clone());
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let token = hs256(&claims("eve", json!({"role_arn": claim_role})), SECRET);
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", Some("role_claim")), "{message}");
+    assert!(message.contains("MCP_ROLE_ARN_ALLOW is empty"), "{message}");
+    // The same server serves a caller without a role claim from the stack role.
+    let plain = whoami(&server, &token_for("frank")).await;
+    assert_eq!(arn(&plain), format!("arn:aws:sts::{ACCOUNT}:assumed-role/ReadRole/mcp-frank"));
+}
+
+fn token_for(subject: &str) -> String {
+    token(subject)
+}
+
+#[tokio::test]
+async fn stack_roles_follow_the_intent() {
+    let moto = Moto::start().await;
+    let read_role = moto.role("T4BucketReadRole-X", "*", allow_all()).await;
+    let write_role = moto.role("T4BucketWriteRole-X", "*", allow_all()).await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.read_role_arn = Some(read_role.clone());
+            c.write_role_arn = Some(write_role.clone());
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let token = token_for("carol");
+    assert_eq!(arn(&whoami(&server, &token).await), format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketReadRole-X/mcp-carol"));
+    let write = call_tool(&server.mcp(), Some(&token), "test_whoami_write", json!({})).await;
+    let write = write.result();
+    assert_eq!(write["structuredContent"]["arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketWriteRole-X/mcp-carol"));
+    assert_eq!(write["_meta"]["quilt-mcp/role_arn"], write_role.as_str());
+
+    let health: Value = http().get(server.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["roles"]["read"]["status"], "assumed");
+    assert_eq!(health["roles"]["write"]["arn"], write_role.as_str());
+    assert!(health["roles"]["read"]["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{health}");
+}
+
+#[tokio::test]
+async fn write_intent_uses_the_read_role_when_there_is_no_write_role() {
+    let moto = Moto::start().await;
+    let read_role = moto.role("OnlyReadRole", "*", allow_all()).await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.read_role_arn = Some(read_role);
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let write = call_tool(&server.mcp(), Some(&token_for("gina")), "test_whoami_write", json!({})).await;
+    assert_eq!(write.result()["structuredContent"]["arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/OnlyReadRole/mcp-gina"));
+}
+
+#[tokio::test]
+async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("dave-catalog", allow_all()).await;
+    let token = token_for("dave");
+    let catalog = Catalog::start(token.clone(), CatalogAnswer::Credentials { akid, secret }).await;
+    let url = catalog.url.clone();
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.registry_url = Some(url);
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(arn(&whoami(&server, &token).await), format!("arn:aws:iam::{ACCOUNT}:user/dave-catalog"));
+    }
+    assert_eq!(catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst), 1, "cached per token");
+
+    // Another caller's token is refused by the registry: access_denied, nothing cached.
+    let (code, message, source) = error(&whoami(&server, &token_for("mallory")).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("access_denied", Some("catalog")), "{message}");
+
+    // A registry URL that answers the web page.
+    let html = Catalog::start(token.clone(), CatalogAnswer::Html).await;
+    let url = html.url.clone();
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog", "ambient"])(c);
+        c.registry_url = Some(url);
+    })
+    .await;
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("upstream_unavailable", Some("catalog")));
+    assert!(message.contains("answered HTML") && message.contains("QUILT_REGISTRY_URL"), "{message}");
+}
+
+#[tokio::test]
+async fn ambient_is_used_only_when_listed() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("server-identity", allow_all()).await;
+    let listed = TestServer::start_with_aws(aws_config(&moto, &["jwt", "ambient"]), Some(moto.identity(&akid, &secret)), Arc::new(SystemClock)).await;
+    assert_eq!(arn(&whoami(&listed, &token_for("henry")).await), format!("arn:aws:iam::{ACCOUNT}:user/server-identity"));
+
+    let unlisted = TestServer::start_with_aws(aws_config(&moto, &["jwt", "stack_roles"]), Some(moto.identity(&akid, &secret)), Arc::new(SystemClock)).await;
+    let result = whoami(&unlisted, &token_for("henry")).await;
+    let (code, message, source) = error(&result);
+    assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", None));
+    assert!(message.contains("no credential source applies"), "{message}");
+    // auth_status without the AWS identity still answers, with no source.
+    let plain = auth_status(&unlisted.mcp(), &token_for("henry")).await;
+    assert_eq!(plain["credential_source"], Value::Null);
+}
+
+#[tokio::test]
+async fn sources_are_tried_in_the_configured_order() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("ivy-key", allow_all()).await;
+    let role = moto.role("IvyRole", "*", allow_all()).await;
+    let token = hs256(
+        &claims("ivy", json!({"role_arn": role, "aws_credentials": {"access_key_id": akid, "secret_access_key": secret}})),
+        SECRET,
+    );
+    for (sources, expected) in [
+        (["jwt", "role_claim"], format!("arn:aws:iam::{ACCOUNT}:user/ivy-key")),
+        (["role_claim", "jwt"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/IvyRole/mcp-ivy")),
+    ] {
+        let server = TestServer::start_with_aws(
+            |c| {
+                aws_config(&moto, &sources)(c);
+                c.role_arn_allow = vec!["*".into()];
+            },
+            Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+            Arc::new(SystemClock),
+        )
+        .await;
+        assert_eq!(arn(&whoami(&server, &token).await), expected, "{sources:?}");
+    }
+}
+
+#[tokio::test]
+async fn expired_embedded_credentials_are_refused() {
+    let moto = Moto::start().await;
+    let server = TestServer::start(aws_config(&moto, &["jwt", "ambient"])).await;
+    let token = hs256(
+        &claims("jack", json!({"aws_credentials": {"access_key_id": "ASIAEXPIREDEXPIRED01", "secret_access_key": "s", "expiration": "2020-01-01T00:00:00Z"}})),
+        SECRET,
+    );
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("access_denied", Some("jwt")));
+    assert!(message.contains("expired"), "{message}");
+}
+
+#[tokio::test]
+async fn role_assumption_is_single_flight_and_refreshed_before_expiry() {
+    let moto = Moto::start().await;
+    let role = moto.role("FlightRole", "*", allow_all()).await;
+    let clock = ManualClock::new();
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.read_role_arn = Some(role.clone());
+            c.max_in_flight = 1024;
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(clock.clone()),
+    )
+    .await;
+    let token = token_for("kim");
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let (url, token) = (server.mcp(), token.clone());
+            tokio::spawn(async move { call_tool(&url, Some(&token), "auth_status", json!({"include_aws_identity": true})).await })
+        })
+        .collect();
+    for call in calls {
+        let r = call.await.expect("join");
+        assert!(arn(r.result()).ends_with("assumed-role/FlightRole/mcp-kim"));
+    }
+    let broker = server.app.aws.broker();
+    assert_eq!(broker.assume_role_calls(), 1, "100 simultaneous first calls, one AssumeRole");
+
+    // Still fresh 54 minutes in (the session lasts 60): no new call.
+    clock.advance(Duration::from_secs(54 * 60));
+    whoami(&server, &token).await;
+    assert_eq!(broker.assume_role_calls(), 1);
+    // Inside the 5-minute margin: refreshed.
+    clock.advance(Duration::from_secs(2 * 60));
+    whoami(&server, &token).await;
+    assert_eq!(broker.assume_role_calls(), 2);
+    // A different subject gets its own session.
+    assert!(arn(&whoami(&server, &token_for("lee")).await).ends_with("mcp-lee"));
+    assert_eq!(broker.assume_role_calls(), 3);
+}
+
+#[tokio::test]
+async fn sts_outage_is_upstream_unavailable_degraded_and_recovers() {
+    let moto = Moto::start().await;
+    let role = moto.role("OutageRole", "*", allow_all()).await;
+    let switch = Switch::start(&moto.url).await;
+    switch.set_up(false);
+    let settings = quilt_mcp_aws::AwsSettings::new("us-east-1", Some(switch.url.clone()));
+    let identity = quilt_mcp_aws::ServerIdentity::from_static_keys("AKIASERVERSERVER0001", "server-secret", settings);
+    let url = switch.url.clone();
+    let server = TestServer::start_with_aws(
+        |c| {
+            c.aws_endpoint_url = Some(url);
+            c.credential_sources = vec!["stack_roles".into()];
+            c.read_role_arn = Some(role.clone());
+            c.role_check_interval_s = 1;
+        },
+        Some(identity),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let health = http().get(server.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["roles"]["read"]["status"], "failed");
+    assert!(health["roles"]["read"]["error"].as_str().is_some_and(|e| !e.is_empty()));
+
+    let token = token_for("mo");
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!((code.as_str(), source.as_deref()), ("upstream_unavailable", Some("stack_roles")), "{message}");
+
+    switch.set_up(true);
+    assert!(arn(&whoami(&server, &token).await).ends_with("assumed-role/OutageRole/mcp-mo"), "recovered without a restart");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h: Value = http().get(server.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
+        if h["status"] == "ok" && h["roles"]["read"]["status"] == "assumed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never recovered: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn strict_health_answers_503_while_a_role_fails() {
+    let moto = Moto::start().await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            // A role that does not exist cannot be assumed once IAM is enforced; with moto's
+            // auth off the server has no identity at all here, so the check fails.
+            c.read_role_arn = Some(format!("arn:aws:iam::{ACCOUNT}:role/Missing"));
+            c.healthz_strict = true;
+        },
+        None,
+        Arc::new(SystemClock),
+    )
+    .await;
+    let health = http().get(server.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 503);
+    let h: Value = health.json().await.expect("json");
+    assert_eq!(h["status"], "degraded");
+    assert!(h["roles"]["read"]["error"].as_str().expect("error").contains("no AWS identity"), "{h}");
+}
