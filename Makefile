@@ -10,7 +10,7 @@ DEV_LISTEN ?= 127.0.0.1:8000
 # Development only: a fixed secret so `make token` and `make dev` agree.
 DEV_SECRET ?= dev-only-secret-change-me-0123456789abcdef
 
-.PHONY: help build dev token test test-rust conformance lint fmt venv clean
+.PHONY: help build dev token test test-rust conformance bench lint fmt venv clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,15 +18,16 @@ help:
 build: ## Build everything (debug)
 	cargo build --locked --workspace --bins
 
-dev: ## Run the server locally on 127.0.0.1:8000 (HS256 with a development secret)
-	MCP_LISTEN=$(DEV_LISTEN) MCP_JWT_SECRET=$(DEV_SECRET) cargo run --locked -p quilt-mcp-server -- serve
+dev: venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator, with demo data
+	DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
 
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
 	@MCP_JWT_SECRET=$(DEV_SECRET) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
 
-test: venv ## Run every test: Rust unit + integration suites, then the MCP conformance suite
+test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance
 	cargo build --locked --workspace --bins
 	cargo nextest run --locked --workspace --no-fail-fast
+	tests/dev/smoke.sh
 	tests/conformance/run.sh
 
 test-rust: venv ## Only the Rust suites
@@ -34,6 +35,9 @@ test-rust: venv ## Only the Rust suites
 
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh
+
+bench: venv ## Benchmarks (Criterion); figures go in docs/PERFORMANCE.md
+	cargo bench --locked -p quilt-mcp-aws --bench broker
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check

@@ -47,9 +47,22 @@ impl ServerIdentity {
 
     /// An identity with fixed keys instead of the ambient chain: for tests (a honeypot key
     /// they can recognise) and for local emulators.
-    pub fn from_static_keys(access_key_id: &str, secret_access_key: &str, settings: AwsSettings) -> Self {
-        let creds = aws_credential_types::Credentials::new(access_key_id, secret_access_key, None, None, "quilt-mcp-static");
-        Self { provider: SharedCredentialsProvider::new(creds), settings }
+    pub fn from_static_keys(
+        access_key_id: &str,
+        secret_access_key: &str,
+        settings: AwsSettings,
+    ) -> Self {
+        let creds = aws_credential_types::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "quilt-mcp-static",
+        );
+        Self {
+            provider: SharedCredentialsProvider::new(creds),
+            settings,
+        }
     }
 
     /// STS with the server's identity: for AssumeRole and GetCallerIdentity only.

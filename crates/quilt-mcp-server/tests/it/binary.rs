@@ -280,6 +280,10 @@ async fn stdio_serves_the_local_user_with_the_same_tools() {
     let status = &answers[1]["result"]["structuredContent"];
     assert_eq!(status["subject"], "local:desk");
     assert_eq!(status["auth_method"], "local");
+    assert_eq!(
+        status["credential_source"], "ambient",
+        "stdio defaults to the process's own credentials"
+    );
     drop(stdin);
     let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await

@@ -15,14 +15,22 @@ use crate::support::*;
 
 /// `auth_status` with the AWS identity; returns the whole result.
 async fn whoami(server: &TestServer, token: &str) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), "auth_status", json!({"include_aws_identity": true})).await;
+    let r = call_tool(
+        &server.mcp(),
+        Some(token),
+        "auth_status",
+        json!({"include_aws_identity": true}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.result().clone()
 }
 
 fn arn(result: &Value) -> &str {
     assert_eq!(result["isError"], false, "{result}");
-    result["structuredContent"]["aws_identity"]["arn"].as_str().expect("arn")
+    result["structuredContent"]["aws_identity"]["arn"]
+        .as_str()
+        .expect("arn")
 }
 
 /// A tool error's (code, message, credential source).
@@ -50,12 +58,24 @@ async fn jwt_source_uses_the_embedded_key() {
     let moto = Moto::start().await;
     let (akid, secret) = moto.user("alice-embedded", allow_all()).await;
     let server = TestServer::start(aws_config(&moto, &["jwt"])).await;
-    let token = hs256(&claims("alice", json!({"aws_credentials": {"access_key_id": akid, "secret_access_key": secret}})), SECRET);
+    let token = hs256(
+        &claims(
+            "alice",
+            json!({"aws_credentials": {"access_key_id": akid, "secret_access_key": secret}}),
+        ),
+        SECRET,
+    );
     let result = whoami(&server, &token).await;
-    assert_eq!(arn(&result), format!("arn:aws:iam::{ACCOUNT}:user/alice-embedded"));
+    assert_eq!(
+        arn(&result),
+        format!("arn:aws:iam::{ACCOUNT}:user/alice-embedded")
+    );
     assert_eq!(result["structuredContent"]["credential_source"], "jwt");
     assert_eq!(result["_meta"]["quilt-mcp/credential_source"], "jwt");
-    assert!(!result.to_string().contains(&secret), "secret in tool output");
+    assert!(
+        !result.to_string().contains(&secret),
+        "secret in tool output"
+    );
 }
 
 #[tokio::test]
@@ -71,9 +91,18 @@ async fn role_claim_assumes_the_allow_listed_role_as_the_subject() {
         Arc::new(SystemClock),
     )
     .await;
-    let token = hs256(&claims("bob@example.com", json!({"role_arn": role, "session_tags": {"team": "lab"}})), SECRET);
+    let token = hs256(
+        &claims(
+            "bob@example.com",
+            json!({"role_arn": role, "session_tags": {"team": "lab"}}),
+        ),
+        SECRET,
+    );
     let result = whoami(&server, &token).await;
-    assert_eq!(arn(&result), format!("arn:aws:sts::{ACCOUNT}:assumed-role/ClaimRole/mcp-bob@example.com"));
+    assert_eq!(
+        arn(&result),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/ClaimRole/mcp-bob@example.com")
+    );
     assert_eq!(result["_meta"]["quilt-mcp/credential_source"], "role_claim");
     assert_eq!(result["_meta"]["quilt-mcp/role_arn"], role.as_str());
 
@@ -82,8 +111,14 @@ async fn role_claim_assumes_the_allow_listed_role_as_the_subject() {
     let before = server.app.aws.broker().assume_role_calls();
     let token = hs256(&claims("bob", json!({"role_arn": other})), SECRET);
     let (code, message, source) = error(&whoami(&server, &token).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", Some("role_claim")));
-    assert!(message.contains("not allowed by MCP_ROLE_ARN_ALLOW"), "{message}");
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("not_permitted", Some("role_claim"))
+    );
+    assert!(
+        message.contains("not allowed by MCP_ROLE_ARN_ALLOW"),
+        "{message}"
+    );
     assert_eq!(server.app.aws.broker().assume_role_calls(), before);
 }
 
@@ -103,11 +138,18 @@ async fn role_claim_with_an_empty_allow_list_is_refused_and_never_steps_down() {
     .await;
     let token = hs256(&claims("eve", json!({"role_arn": claim_role})), SECRET);
     let (code, message, source) = error(&whoami(&server, &token).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", Some("role_claim")), "{message}");
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("not_permitted", Some("role_claim")),
+        "{message}"
+    );
     assert!(message.contains("MCP_ROLE_ARN_ALLOW is empty"), "{message}");
     // The same server serves a caller without a role claim from the stack role.
     let plain = whoami(&server, &token_for("frank")).await;
-    assert_eq!(arn(&plain), format!("arn:aws:sts::{ACCOUNT}:assumed-role/ReadRole/mcp-frank"));
+    assert_eq!(
+        arn(&plain),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/ReadRole/mcp-frank")
+    );
 }
 
 fn token_for(subject: &str) -> String {
@@ -130,17 +172,35 @@ async fn stack_roles_follow_the_intent() {
     )
     .await;
     let token = token_for("carol");
-    assert_eq!(arn(&whoami(&server, &token).await), format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketReadRole-X/mcp-carol"));
+    assert_eq!(
+        arn(&whoami(&server, &token).await),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketReadRole-X/mcp-carol")
+    );
     let write = call_tool(&server.mcp(), Some(&token), "test_whoami_write", json!({})).await;
     let write = write.result();
-    assert_eq!(write["structuredContent"]["arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketWriteRole-X/mcp-carol"));
+    assert_eq!(
+        write["structuredContent"]["arn"],
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketWriteRole-X/mcp-carol")
+    );
     assert_eq!(write["_meta"]["quilt-mcp/role_arn"], write_role.as_str());
 
-    let health: Value = http().get(server.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
+    let health: Value = http()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["roles"]["read"]["status"], "assumed");
     assert_eq!(health["roles"]["write"]["arn"], write_role.as_str());
-    assert!(health["roles"]["read"]["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{health}");
+    assert!(
+        health["roles"]["read"]["expires_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{health}"
+    );
 }
 
 #[tokio::test]
@@ -156,8 +216,17 @@ async fn write_intent_uses_the_read_role_when_there_is_no_write_role() {
         Arc::new(SystemClock),
     )
     .await;
-    let write = call_tool(&server.mcp(), Some(&token_for("gina")), "test_whoami_write", json!({})).await;
-    assert_eq!(write.result()["structuredContent"]["arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/OnlyReadRole/mcp-gina"));
+    let write = call_tool(
+        &server.mcp(),
+        Some(&token_for("gina")),
+        "test_whoami_write",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        write.result()["structuredContent"]["arn"],
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/OnlyReadRole/mcp-gina")
+    );
 }
 
 #[tokio::test]
@@ -173,13 +242,24 @@ async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
     })
     .await;
     for _ in 0..3 {
-        assert_eq!(arn(&whoami(&server, &token).await), format!("arn:aws:iam::{ACCOUNT}:user/dave-catalog"));
+        assert_eq!(
+            arn(&whoami(&server, &token).await),
+            format!("arn:aws:iam::{ACCOUNT}:user/dave-catalog")
+        );
     }
-    assert_eq!(catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst), 1, "cached per token");
+    assert_eq!(
+        catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "cached per token"
+    );
 
     // Another caller's token is refused by the registry: access_denied, nothing cached.
     let (code, message, source) = error(&whoami(&server, &token_for("mallory")).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("access_denied", Some("catalog")), "{message}");
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("access_denied", Some("catalog")),
+        "{message}"
+    );
 
     // A registry URL that answers the web page.
     let html = Catalog::start(token.clone(), CatalogAnswer::Html).await;
@@ -190,22 +270,44 @@ async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
     })
     .await;
     let (code, message, source) = error(&whoami(&server, &token).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("upstream_unavailable", Some("catalog")));
-    assert!(message.contains("answered HTML") && message.contains("QUILT_REGISTRY_URL"), "{message}");
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("upstream_unavailable", Some("catalog"))
+    );
+    assert!(
+        message.contains("answered HTML") && message.contains("QUILT_REGISTRY_URL"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn ambient_is_used_only_when_listed() {
     let moto = Moto::start().await;
     let (akid, secret) = moto.user("server-identity", allow_all()).await;
-    let listed = TestServer::start_with_aws(aws_config(&moto, &["jwt", "ambient"]), Some(moto.identity(&akid, &secret)), Arc::new(SystemClock)).await;
-    assert_eq!(arn(&whoami(&listed, &token_for("henry")).await), format!("arn:aws:iam::{ACCOUNT}:user/server-identity"));
+    let listed = TestServer::start_with_aws(
+        aws_config(&moto, &["jwt", "ambient"]),
+        Some(moto.identity(&akid, &secret)),
+        Arc::new(SystemClock),
+    )
+    .await;
+    assert_eq!(
+        arn(&whoami(&listed, &token_for("henry")).await),
+        format!("arn:aws:iam::{ACCOUNT}:user/server-identity")
+    );
 
-    let unlisted = TestServer::start_with_aws(aws_config(&moto, &["jwt", "stack_roles"]), Some(moto.identity(&akid, &secret)), Arc::new(SystemClock)).await;
+    let unlisted = TestServer::start_with_aws(
+        aws_config(&moto, &["jwt", "stack_roles"]),
+        Some(moto.identity(&akid, &secret)),
+        Arc::new(SystemClock),
+    )
+    .await;
     let result = whoami(&unlisted, &token_for("henry")).await;
     let (code, message, source) = error(&result);
     assert_eq!((code.as_str(), source.as_deref()), ("not_permitted", None));
-    assert!(message.contains("no credential source applies"), "{message}");
+    assert!(
+        message.contains("no credential source applies"),
+        "{message}"
+    );
     // auth_status without the AWS identity still answers, with no source.
     let plain = auth_status(&unlisted.mcp(), &token_for("henry")).await;
     assert_eq!(plain["credential_source"], Value::Null);
@@ -217,12 +319,21 @@ async fn sources_are_tried_in_the_configured_order() {
     let (akid, secret) = moto.user("ivy-key", allow_all()).await;
     let role = moto.role("IvyRole", "*", allow_all()).await;
     let token = hs256(
-        &claims("ivy", json!({"role_arn": role, "aws_credentials": {"access_key_id": akid, "secret_access_key": secret}})),
+        &claims(
+            "ivy",
+            json!({"role_arn": role, "aws_credentials": {"access_key_id": akid, "secret_access_key": secret}}),
+        ),
         SECRET,
     );
     for (sources, expected) in [
-        (["jwt", "role_claim"], format!("arn:aws:iam::{ACCOUNT}:user/ivy-key")),
-        (["role_claim", "jwt"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/IvyRole/mcp-ivy")),
+        (
+            ["jwt", "role_claim"],
+            format!("arn:aws:iam::{ACCOUNT}:user/ivy-key"),
+        ),
+        (
+            ["role_claim", "jwt"],
+            format!("arn:aws:sts::{ACCOUNT}:assumed-role/IvyRole/mcp-ivy"),
+        ),
     ] {
         let server = TestServer::start_with_aws(
             |c| {
@@ -242,11 +353,17 @@ async fn expired_embedded_credentials_are_refused() {
     let moto = Moto::start().await;
     let server = TestServer::start(aws_config(&moto, &["jwt", "ambient"])).await;
     let token = hs256(
-        &claims("jack", json!({"aws_credentials": {"access_key_id": "ASIAEXPIREDEXPIRED01", "secret_access_key": "s", "expiration": "2020-01-01T00:00:00Z"}})),
+        &claims(
+            "jack",
+            json!({"aws_credentials": {"access_key_id": "ASIAEXPIREDEXPIRED01", "secret_access_key": "s", "expiration": "2020-01-01T00:00:00Z"}}),
+        ),
         SECRET,
     );
     let (code, message, source) = error(&whoami(&server, &token).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("access_denied", Some("jwt")));
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("access_denied", Some("jwt"))
+    );
     assert!(message.contains("expired"), "{message}");
 }
 
@@ -269,7 +386,15 @@ async fn role_assumption_is_single_flight_and_refreshed_before_expiry() {
     let calls: Vec<_> = (0..100)
         .map(|_| {
             let (url, token) = (server.mcp(), token.clone());
-            tokio::spawn(async move { call_tool(&url, Some(&token), "auth_status", json!({"include_aws_identity": true})).await })
+            tokio::spawn(async move {
+                call_tool(
+                    &url,
+                    Some(&token),
+                    "auth_status",
+                    json!({"include_aws_identity": true}),
+                )
+                .await
+            })
         })
         .collect();
     for call in calls {
@@ -277,7 +402,11 @@ async fn role_assumption_is_single_flight_and_refreshed_before_expiry() {
         assert!(arn(r.result()).ends_with("assumed-role/FlightRole/mcp-kim"));
     }
     let broker = server.app.aws.broker();
-    assert_eq!(broker.assume_role_calls(), 1, "100 simultaneous first calls, one AssumeRole");
+    assert_eq!(
+        broker.assume_role_calls(),
+        1,
+        "100 simultaneous first calls, one AssumeRole"
+    );
 
     // Still fresh 54 minutes in (the session lasts 60): no new call.
     clock.advance(Duration::from_secs(54 * 60));
@@ -299,7 +428,11 @@ async fn sts_outage_is_upstream_unavailable_degraded_and_recovers() {
     let switch = Switch::start(&moto.url).await;
     switch.set_up(false);
     let settings = quilt_mcp_aws::AwsSettings::new("us-east-1", Some(switch.url.clone()));
-    let identity = quilt_mcp_aws::ServerIdentity::from_static_keys("AKIASERVERSERVER0001", "server-secret", settings);
+    let identity = quilt_mcp_aws::ServerIdentity::from_static_keys(
+        "AKIASERVERSERVER0001",
+        "server-secret",
+        settings,
+    );
     let url = switch.url.clone();
     let server = TestServer::start_with_aws(
         |c| {
@@ -312,22 +445,44 @@ async fn sts_outage_is_upstream_unavailable_degraded_and_recovers() {
         Arc::new(SystemClock),
     )
     .await;
-    let health = http().get(server.url("/healthz")).send().await.expect("healthz");
+    let health = http()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 200);
     let health: Value = health.json().await.expect("json");
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["roles"]["read"]["status"], "failed");
-    assert!(health["roles"]["read"]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(
+        health["roles"]["read"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
 
     let token = token_for("mo");
     let (code, message, source) = error(&whoami(&server, &token).await);
-    assert_eq!((code.as_str(), source.as_deref()), ("upstream_unavailable", Some("stack_roles")), "{message}");
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("upstream_unavailable", Some("stack_roles")),
+        "{message}"
+    );
 
     switch.set_up(true);
-    assert!(arn(&whoami(&server, &token).await).ends_with("assumed-role/OutageRole/mcp-mo"), "recovered without a restart");
+    assert!(
+        arn(&whoami(&server, &token).await).ends_with("assumed-role/OutageRole/mcp-mo"),
+        "recovered without a restart"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let h: Value = http().get(server.url("/healthz")).send().await.expect("healthz").json().await.expect("json");
+        let h: Value = http()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .json()
+            .await
+            .expect("json");
         if h["status"] == "ok" && h["roles"]["read"]["status"] == "assumed" {
             break;
         }
@@ -351,9 +506,153 @@ async fn strict_health_answers_503_while_a_role_fails() {
         Arc::new(SystemClock),
     )
     .await;
-    let health = http().get(server.url("/healthz")).send().await.expect("healthz");
+    let health = http()
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 503);
     let h: Value = health.json().await.expect("json");
     assert_eq!(h["status"], "degraded");
-    assert!(h["roles"]["read"]["error"].as_str().expect("error").contains("no AWS identity"), "{h}");
+    assert!(
+        h["roles"]["read"]["error"]
+            .as_str()
+            .expect("error")
+            .contains("no AWS identity"),
+        "{h}"
+    );
+}
+
+#[tokio::test]
+async fn stack_name_finds_the_roles_and_a_missing_role_is_only_a_warning() {
+    let moto = Moto::start().await;
+    moto.quilt_stack("quilt-prod", true).await;
+    moto.quilt_stack("quilt-half", false).await;
+    let identity = || Some(moto.identity("AKIASERVERSERVER0001", "server-secret"));
+
+    let full = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.stack_name = Some("quilt-prod".into());
+        },
+        identity(),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let h: Value = http()
+        .get(full.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        h["roles"]["read"]["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/quilt-prod-T4BucketReadRole-ABC123")
+    );
+    assert_eq!(
+        h["roles"]["write"]["arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/quilt-prod-T4BucketWriteRole-DEF456")
+    );
+    assert_eq!(h["roles"]["read"]["status"], "assumed");
+    let write = call_tool(
+        &full.mcp(),
+        Some(&token_for("nia")),
+        "test_whoami_write",
+        json!({}),
+    )
+    .await;
+    assert!(
+        write.result()["structuredContent"]["arn"]
+            .as_str()
+            .expect("arn")
+            .contains("quilt-prod-T4BucketWriteRole-DEF456/mcp-nia")
+    );
+
+    // No write role in the stack: the server starts, write intent uses the read role.
+    let half = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.stack_name = Some("quilt-half".into());
+        },
+        identity(),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let h: Value = http()
+        .get(half.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (h["status"].as_str(), h["roles"]["write"]["status"].as_str()),
+        (Some("ok"), Some("not_configured"))
+    );
+    let write = call_tool(
+        &half.mcp(),
+        Some(&token_for("nia")),
+        "test_whoami_write",
+        json!({}),
+    )
+    .await;
+    assert!(
+        write.result()["structuredContent"]["arn"]
+            .as_str()
+            .expect("arn")
+            .contains("quilt-half-T4BucketReadRole-ABC123/mcp-nia")
+    );
+
+    // A stack that does not exist: still serving, no stack roles, a clear answer to callers.
+    let missing = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["stack_roles"])(c);
+            c.stack_name = Some("no-such-stack".into());
+        },
+        identity(),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let (code, _, _) = error(&whoami(&missing, &token_for("nia")).await);
+    assert_eq!(code, "not_permitted");
+}
+
+#[tokio::test]
+async fn discover_stack_prints_the_role_arns() {
+    let moto = Moto::start().await;
+    moto.quilt_stack("quilt-cli", true).await;
+    let run = |stack: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
+            .args(["discover-stack", "--stack-name", stack])
+            .env_clear()
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")
+            .env("AWS_SECRET_ACCESS_KEY", "server-secret")
+            .output()
+    };
+    let out = run("quilt-cli").await.expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "QUILT_READ_ROLE_ARN=arn:aws:iam::{ACCOUNT}:role/quilt-cli-T4BucketReadRole-ABC123"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "QUILT_WRITE_ROLE_ARN=arn:aws:iam::{ACCOUNT}:role/quilt-cli-T4BucketWriteRole-DEF456"
+        )),
+        "{stdout}"
+    );
+    let out = run("no-such-stack").await.expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DescribeStackResources no-such-stack"));
 }

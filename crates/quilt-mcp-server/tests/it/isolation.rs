@@ -20,8 +20,21 @@ const BUCKET: &str = "isolation-bucket";
 async fn every_request_is_signed_with_its_callers_credentials() {
     let mut moto = Moto::start().await;
     moto.create_admin().await;
-    moto.s3().create_bucket().bucket(BUCKET).send().await.expect("bucket");
-    let (honeypot_key, honeypot_secret) = moto.user("server-honeypot", allow(&["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"], &["*"])).await;
+    moto.s3()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("bucket");
+    let (honeypot_key, honeypot_secret) = moto
+        .user(
+            "server-honeypot",
+            allow(
+                &["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+                &["*"],
+            ),
+        )
+        .await;
     let honeypot_arn = format!("arn:aws:iam::{ACCOUNT}:user/server-honeypot");
     for i in 0..SUBJECTS {
         let own = format!("arn:aws:s3:::{BUCKET}/user-{i}/*");
@@ -29,13 +42,24 @@ async fn every_request_is_signed_with_its_callers_credentials() {
             {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [own]},
             {"Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"},
         ]});
-        moto.role(&format!("subject-{i}-role"), &honeypot_arn, policy).await;
+        moto.role(&format!("subject-{i}-role"), &honeypot_arn, policy)
+            .await;
     }
     moto.enforce_iam().await;
 
     // Negative control: the honeypot cannot touch S3 itself.
-    let denied = moto.s3_as(&honeypot_key, &honeypot_secret).put_object().bucket(BUCKET).key("user-0/x").body(b"x".to_vec().into()).send().await;
-    assert!(denied.is_err(), "IAM enforcement is off: the honeypot could write");
+    let denied = moto
+        .s3_as(&honeypot_key, &honeypot_secret)
+        .put_object()
+        .bucket(BUCKET)
+        .key("user-0/x")
+        .body(b"x".to_vec().into())
+        .send()
+        .await;
+    assert!(
+        denied.is_err(),
+        "IAM enforcement is off: the honeypot could write"
+    );
 
     let identity = moto.identity(&honeypot_key, &honeypot_secret);
     let url = moto.url.clone();
@@ -50,12 +74,34 @@ async fn every_request_is_signed_with_its_callers_credentials() {
         Arc::new(SystemClock),
     )
     .await;
-    let token_of = |i: usize| hs256(&claims(&format!("subject-{i}"), json!({"role_arn": format!("arn:aws:iam::{ACCOUNT}:role/subject-{i}-role")})), SECRET);
+    let token_of = |i: usize| {
+        hs256(
+            &claims(
+                &format!("subject-{i}"),
+                json!({"role_arn": format!("arn:aws:iam::{ACCOUNT}:role/subject-{i}-role")}),
+            ),
+            SECRET,
+        )
+    };
 
     // Negative control: a subject cannot write into another subject's prefix.
-    let cross = call_tool(&server.mcp(), Some(&token_of(0)), "test_s3_roundtrip", json!({"bucket": BUCKET, "key": "user-1/intrusion", "body": "x"})).await;
-    assert_eq!(cross.result()["isError"], true, "role policies are not enforced: {}", cross.body);
-    assert_eq!(cross.result()["structuredContent"]["error"]["code"], "access_denied");
+    let cross = call_tool(
+        &server.mcp(),
+        Some(&token_of(0)),
+        "test_s3_roundtrip",
+        json!({"bucket": BUCKET, "key": "user-1/intrusion", "body": "x"}),
+    )
+    .await;
+    assert_eq!(
+        cross.result()["isError"],
+        true,
+        "role policies are not enforced: {}",
+        cross.body
+    );
+    assert_eq!(
+        cross.result()["structuredContent"]["error"]["code"],
+        "access_denied"
+    );
 
     let calls: Vec<_> = (0..SUBJECTS * CALLS_PER_SUBJECT)
         .map(|n| {
@@ -64,9 +110,21 @@ async fn every_request_is_signed_with_its_callers_credentials() {
             tokio::spawn(async move {
                 let body = format!("written by subject-{i}, call {n}");
                 let r = if n % 4 == 3 {
-                    call_tool(&url, Some(&token), "auth_status", json!({"include_aws_identity": true})).await
+                    call_tool(
+                        &url,
+                        Some(&token),
+                        "auth_status",
+                        json!({"include_aws_identity": true}),
+                    )
+                    .await
                 } else {
-                    call_tool(&url, Some(&token), "test_s3_roundtrip", json!({"bucket": BUCKET, "key": format!("user-{i}/obj-{n}"), "body": body})).await
+                    call_tool(
+                        &url,
+                        Some(&token),
+                        "test_s3_roundtrip",
+                        json!({"bucket": BUCKET, "key": format!("user-{i}/obj-{n}"), "body": body}),
+                    )
+                    .await
                 };
                 (i, n, body, r)
             })
@@ -77,14 +135,24 @@ async fn every_request_is_signed_with_its_callers_credentials() {
         let (i, n, body, r) = call.await.expect("join");
         let result = r.result();
         let s = &result["structuredContent"];
-        let arn = s["arn"].as_str().or_else(|| s["aws_identity"]["arn"].as_str()).unwrap_or_default();
-        let expected_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/subject-{i}-role/mcp-subject-{i}");
+        let arn = s["arn"]
+            .as_str()
+            .or_else(|| s["aws_identity"]["arn"].as_str())
+            .unwrap_or_default();
+        let expected_arn =
+            format!("arn:aws:sts::{ACCOUNT}:assumed-role/subject-{i}-role/mcp-subject-{i}");
         let body_ok = n % 4 == 3 || s["body"] == body.as_str();
         if result["isError"] != false || arn != expected_arn || !body_ok {
             failures.push(format!("subject {i} call {n}: {result}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} calls not served as their own caller:\n{}", failures.len(), SUBJECTS * CALLS_PER_SUBJECT, failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} calls not served as their own caller:\n{}",
+        failures.len(),
+        SUBJECTS * CALLS_PER_SUBJECT,
+        failures.join("\n")
+    );
     // One role session per subject, reused by all its calls.
     assert_eq!(server.app.aws.broker().assume_role_calls(), SUBJECTS as u64);
 }

@@ -20,7 +20,11 @@ fn workspace_root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A moto server of this test's own.
@@ -33,7 +37,11 @@ pub struct Moto {
 impl Moto {
     pub async fn start() -> Self {
         let bin = workspace_root().join(".venv/bin/moto_server");
-        assert!(bin.exists(), "{} is missing: run `make venv` (make test does)", bin.display());
+        assert!(
+            bin.exists(),
+            "{} is missing: run `make venv` (make test does)",
+            bin.display()
+        );
         let port = free_port();
         let child = std::process::Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -45,13 +53,22 @@ impl Moto {
         let deadline = Instant::now() + Duration::from_secs(30);
         let http = reqwest::Client::new();
         loop {
-            if http.get(format!("{url}/moto-api/")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if http
+                .get(format!("{url}/moto-api/"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 break;
             }
             assert!(Instant::now() < deadline, "moto did not start on {url}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { url, child, admin: ("AKIAADMINADMINADMIN0".into(), "admin-secret".into()) }
+        Self {
+            url,
+            child,
+            admin: ("AKIAADMINADMINADMIN0".into(), "admin-secret".into()),
+        }
     }
 
     pub fn settings(&self) -> AwsSettings {
@@ -79,7 +96,9 @@ impl Moto {
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
             .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(akid, secret, None, None, "test"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                akid, secret, None, None, "test",
+            ))
             .build();
         aws_sdk_s3::Client::from_conf(c)
     }
@@ -88,14 +107,70 @@ impl Moto {
         self.s3_as(&self.admin.0.clone(), &self.admin.1.clone())
     }
 
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        let c = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+            .region(aws_sdk_cloudformation::config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+                &self.admin.0,
+                &self.admin.1,
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_cloudformation::Client::from_conf(c)
+    }
+
+    /// A Quilt-like stack: the two bucket roles, a bucket, and a resource type moto does not
+    /// model (it comes back without a logical id).
+    pub async fn quilt_stack(&self, name: &str, with_write_role: bool) {
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]});
+        let mut resources = json!({
+            "T4BucketReadRole": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": format!("{name}-T4BucketReadRole-ABC123"), "AssumeRolePolicyDocument": trust}},
+            "DataBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": format!("{name}-data")}},
+            "Odd": {"Type": "AWS::WAFv2::IPSet", "Properties": {"Name": "odd", "Scope": "REGIONAL", "IPAddressVersion": "IPV4", "Addresses": []}},
+        });
+        if with_write_role {
+            resources["T4BucketWriteRole"] = json!({"Type": "AWS::IAM::Role", "Properties": {"RoleName": format!("{name}-T4BucketWriteRole-DEF456"), "AssumeRolePolicyDocument": trust}});
+        }
+        let template = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
+        self.cloudformation()
+            .create_stack()
+            .stack_name(name)
+            .template_body(template.to_string())
+            .send()
+            .await
+            .expect("create stack");
+    }
+
     /// An IAM user with an inline policy and an access key.
     pub async fn user(&self, name: &str, policy: Value) -> (String, String) {
         let iam = self.iam();
-        iam.create_user().user_name(name).send().await.expect("create user");
-        iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy.to_string()).send().await.expect("policy");
-        let key = iam.create_access_key().user_name(name).send().await.expect("key");
+        iam.create_user()
+            .user_name(name)
+            .send()
+            .await
+            .expect("create user");
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("p")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("policy");
+        let key = iam
+            .create_access_key()
+            .user_name(name)
+            .send()
+            .await
+            .expect("key");
         let key = key.access_key().expect("access key");
-        (key.access_key_id().to_owned(), key.secret_access_key().to_owned())
+        (
+            key.access_key_id().to_owned(),
+            key.secret_access_key().to_owned(),
+        )
     }
 
     /// A role trusting `trusted` (an ARN, or `*`), with an inline policy.
@@ -104,8 +179,20 @@ impl Moto {
             "Effect": "Allow", "Principal": {"AWS": trusted},
             "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]});
         let iam = self.iam();
-        let role = iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.expect("role");
-        iam.put_role_policy().role_name(name).policy_name("p").policy_document(policy.to_string()).send().await.expect("policy");
+        let role = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("role");
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name("p")
+            .policy_document(policy.to_string())
+            .send()
+            .await
+            .expect("policy");
         role.role().expect("role").arn().to_owned()
     }
 
@@ -157,8 +244,13 @@ pub struct Switch {
 
 impl Switch {
     pub async fn start(target: &str) -> Self {
-        let target: SocketAddr = target.trim_start_matches("http://").parse().expect("target addr");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let target: SocketAddr = target
+            .trim_start_matches("http://")
+            .parse()
+            .expect("target addr");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let up = Arc::new(AtomicBool::new(true));
         let flag = up.clone();
@@ -204,11 +296,15 @@ impl Catalog {
         let router = axum::Router::new().route(
             "/api/auth/get_credentials",
             axum::routing::get(move |headers: axum::http::HeaderMap| {
-                let (answer, expected, count) = (answer.clone(), expected_token.clone(), count.clone());
+                let (answer, expected, count) =
+                    (answer.clone(), expected_token.clone(), count.clone());
                 async move {
                     use axum::response::IntoResponse;
                     count.fetch_add(1, Ordering::SeqCst);
-                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
                     if auth != format!("Bearer {expected}") {
                         return axum::http::StatusCode::UNAUTHORIZED.into_response();
                     }
@@ -227,7 +323,9 @@ impl Catalog {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self { url, exchanges }
