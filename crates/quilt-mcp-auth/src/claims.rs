@@ -1,8 +1,11 @@
 //! Claims → [`Principal`]: the one place that knows the claim names and their aliases.
 //!
 //! Signature, `exp`, `nbf`, `iss` and `aud` are checked by the verifier before this runs;
-//! here every claim the server uses is parsed and validated, and a claim that is present but
-//! unusable refuses the whole token (a half-understood token must not act for anyone).
+//! here every claim the server uses is parsed and validated. A bad subject, scope or bucket
+//! grant refuses the whole token (a half-understood token must not act for anyone). A bad
+//! credential claim (`aws_credentials`, `role_arn`, session tags) is recorded in
+//! `Principal::claim_errors` instead: the credential source it feeds then fails with that
+//! message as a tool error the caller can read, and nothing is signed with it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,30 +24,47 @@ pub(crate) fn principal_from_claims(
     claims: &Map<String, Value>,
     bearer_token: &str,
 ) -> Result<Principal, AuthError> {
+    // Claims that only matter for AWS credentials do not refuse the token: a malformed one is
+    // recorded, and the credential source it feeds fails with that message when it is used.
+    let mut claim_errors = BTreeMap::new();
+    let aws_credentials = lenient(aws_credentials(claims), &mut claim_errors);
+    let role_arn = lenient(role_arn(claims), &mut claim_errors);
+    let session_tags = lenient(session_tags(claims), &mut claim_errors);
+    let transitive_tag_keys = lenient(transitive_tag_keys(claims), &mut claim_errors);
+    if let Some(bad) = transitive_tag_keys
+        .iter()
+        .find(|k| !session_tags.contains_key(*k))
+    {
+        claim_errors.insert(
+            "transitive_tag_keys",
+            format!("{bad:?} is not a session tag"),
+        );
+    }
     Ok(Principal {
         subject: subject(claims)?,
         issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
         scopes: scopes(claims)?,
         buckets: buckets(claims)?,
-        aws_credentials: aws_credentials(claims)?,
-        role_arn: role_arn(claims)?,
-        session_tags: session_tags(claims)?,
-        transitive_tag_keys: transitive_tag_keys(claims)?,
+        aws_credentials,
+        role_arn,
+        session_tags,
+        transitive_tag_keys,
+        claim_errors,
         expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
         bearer_token: Some(Secret::new(bearer_token)),
     })
-    .and_then(|p| {
-        if let Some(bad) = p
-            .transitive_tag_keys
-            .iter()
-            .find(|k| !p.session_tags.contains_key(*k))
-        {
-            return Err(invalid(
-                "transitive_tag_keys",
-                format!("{bad:?} is not a session tag"),
-            ));
+}
+
+/// The claim's value, or (recording why) its default when the claim is unusable.
+fn lenient<T: Default>(
+    result: Result<T, AuthError>,
+    errors: &mut BTreeMap<&'static str, String>,
+) -> T {
+    result.unwrap_or_else(|e| {
+        if let AuthError::InvalidClaim { claim, reason } = e {
+            errors.insert(claim, reason);
         }
-        Ok(p)
+        T::default()
     })
 }
 
@@ -320,16 +340,14 @@ mod tests {
         let c = p.aws_credentials.expect("creds");
         assert_eq!(c.secret_access_key.expose(), "s");
         assert_eq!(c.session_token.as_ref().map(Secret::expose), Some("t"));
-        let err = parse(
+        let p = parse(
             json!({"sub": "a", "aws_credentials": {"access_key_id": "ASIAAAAAAAAAAAAAAAAA"}}),
         )
-        .expect_err("no secret");
-        assert!(
-            err.to_string().contains("secret_access_key is missing"),
-            "{err}"
-        );
-        let err = parse(json!({"sub": "a", "aws_credentials": "AKIA"})).expect_err("not object");
-        assert!(err.to_string().contains("must be an object"));
+        .expect("kept: the jwt source reports it");
+        assert!(p.aws_credentials.is_none());
+        assert!(p.claim_errors["aws_credentials"].contains("secret_access_key is missing"));
+        let p = parse(json!({"sub": "a", "aws_credentials": "AKIA"})).expect("kept");
+        assert!(p.claim_errors["aws_credentials"].contains("must be an object"));
     }
 
     #[test]
@@ -340,15 +358,9 @@ mod tests {
             p.role_arn.expect("arn").as_str(),
             "arn:aws:iam::123456789012:role/R"
         );
-        let err =
-            parse(json!({"sub": "a", "role_arn": "arn:aws:iam::1:role/R"})).expect_err("bad arn");
-        assert!(matches!(
-            err,
-            AuthError::InvalidClaim {
-                claim: "role_arn",
-                ..
-            }
-        ));
+        let p = parse(json!({"sub": "a", "role_arn": "arn:aws:iam::1:role/R"})).expect("kept");
+        assert!(p.role_arn.is_none());
+        assert!(p.claim_errors["role_arn"].contains("not an IAM role ARN"));
     }
 
     #[test]
@@ -358,14 +370,14 @@ mod tests {
         let p = parse(json!({"sub": "a", "session_tags": [{"Key": "team", "Value": "lab"}]}))
             .expect("ok");
         assert_eq!(p.session_tags.get("team").map(String::as_str), Some("lab"));
-        let err = parse(
+        let p = parse(
             json!({"sub": "a", "session_tags": {"team": "lab"}, "transitive_tag_keys": ["other"]}),
         )
-        .expect_err("bad");
-        assert!(err.to_string().contains("not a session tag"));
-        let err =
-            parse(json!({"sub": "a", "session_tags": {"bad\u{7}key": "v"}})).expect_err("bad key");
-        assert!(err.to_string().contains("session tag key"));
+        .expect("kept");
+        assert!(p.claim_errors["transitive_tag_keys"].contains("not a session tag"));
+        let p = parse(json!({"sub": "a", "session_tags": {"bad\u{7}key": "v"}})).expect("kept");
+        assert!(p.claim_errors["session_tags"].contains("session tag key"));
+        assert!(p.session_tags.is_empty());
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Principal {
     pub session_tags: BTreeMap<String, String>,
     /// Session tag keys that should be transitive.
     pub transitive_tag_keys: Vec<String>,
+    /// Credential claims that were present but unusable, by claim name, with the reason
+    /// (never the claim's secret parts). The credential source they feed fails with it.
+    pub claim_errors: BTreeMap<&'static str, String>,
     /// `exp` as Unix seconds (0 for local principals, which do not expire).
     pub expires_at: u64,
     /// The bearer token itself, kept for sources that must present it upstream (the catalog).
@@ -49,6 +52,7 @@ impl Principal {
             role_arn: None,
             session_tags: BTreeMap::new(),
             transitive_tag_keys: Vec::new(),
+            claim_errors: BTreeMap::new(),
             expires_at: 0,
             bearer_token: None,
         }

@@ -10,6 +10,10 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use crate::credentials::AwsCredentials;
+
+/// Control-plane calls retry once, quickly: a caller waiting on AssumeRole should learn of an
+/// STS outage in well under a second, and the stack-role health check retries on its own.
+const RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 use crate::settings::AwsSettings;
 
 /// The server's own identity. See the module docs.
@@ -74,7 +78,11 @@ impl ServerIdentity {
             ))
             .credentials_provider(self.provider.clone())
             .timeout_config(self.settings.timeouts())
-            .retry_config(aws_sdk_sts::config::retry::RetryConfig::standard().with_max_attempts(2));
+            .retry_config(
+                aws_sdk_sts::config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(RETRY_BACKOFF),
+            );
         if let Some(url) = &self.settings.endpoint_url {
             b = b.endpoint_url(url);
         }
@@ -91,7 +99,9 @@ impl ServerIdentity {
             .credentials_provider(self.provider.clone())
             .timeout_config(self.settings.timeouts())
             .retry_config(
-                aws_sdk_cloudformation::config::retry::RetryConfig::standard().with_max_attempts(2),
+                aws_sdk_cloudformation::config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(RETRY_BACKOFF),
             );
         if let Some(url) = &self.settings.endpoint_url {
             b = b.endpoint_url(url);

@@ -174,8 +174,12 @@ impl CredentialBroker {
 
     fn applies(&self, source: CredentialSource, p: &Principal, intent: AccessIntent) -> bool {
         match source {
-            CredentialSource::Jwt => p.aws_credentials.is_some(),
-            CredentialSource::RoleClaim => p.role_arn.is_some(),
+            CredentialSource::Jwt => {
+                p.aws_credentials.is_some() || p.claim_errors.contains_key("aws_credentials")
+            }
+            CredentialSource::RoleClaim => {
+                p.role_arn.is_some() || p.claim_errors.contains_key("role_arn")
+            }
             CredentialSource::Catalog => self.catalog.is_some() && p.bearer_token.is_some(),
             CredentialSource::StackRoles => self.stack.role_for(intent).is_some(),
             CredentialSource::Ambient => true,
@@ -196,8 +200,19 @@ impl CredentialBroker {
             });
         };
         let fail = |kind, message: String| CredentialError::failed(source, kind, message);
+        let unusable = |claim: &str| {
+            principal.claim_errors.get(claim).map(|reason| {
+                fail(
+                    ErrorKind::InvalidCredentials,
+                    format!("the token's {claim} claim is unusable: {reason}"),
+                )
+            })
+        };
         match source {
             CredentialSource::Jwt => {
+                if let Some(error) = unusable("aws_credentials") {
+                    return Err(error);
+                }
                 let Some(embedded) = &principal.aws_credentials else {
                     unreachable!("jwt applies only with aws_credentials")
                 };
@@ -229,6 +244,9 @@ impl CredentialBroker {
                 })
             }
             CredentialSource::RoleClaim => {
+                if let Some(error) = unusable("role_arn") {
+                    return Err(error);
+                }
                 let Some(role) = principal.role_arn.clone() else {
                     unreachable!("role_claim applies only with role_arn")
                 };
@@ -301,6 +319,16 @@ impl CredentialBroker {
         role: RoleArn,
         principal: &Principal,
     ) -> Result<Resolved, CredentialError> {
+        for claim in ["session_tags", "transitive_tag_keys"] {
+            if let Some(reason) = principal.claim_errors.get(claim) {
+                let message = format!("the token's {claim} claim is unusable: {reason}");
+                return Err(CredentialError::failed(
+                    source,
+                    ErrorKind::InvalidCredentials,
+                    message,
+                ));
+            }
+        }
         let Some(assumer) = &self.assumer else {
             return Err(CredentialError::failed(
                 source,

@@ -2,6 +2,8 @@
 //! error can say which one; none carries secret material. [`CredentialError::kind`] says
 //! what a client should make of it (the server maps it to a tool error code).
 
+use aws_sdk_sts::config::http::HttpResponse;
+
 use crate::source::CredentialSource;
 
 /// What kind of failure, for mapping to tool error codes.
@@ -75,17 +77,26 @@ impl CredentialError {
 }
 
 /// Describes an SDK error without secrets: code, message and request id when AWS sent them.
-pub fn describe_sdk_error<E, R>(err: &aws_sdk_sts::error::SdkError<E, R>) -> (ErrorKind, String)
+pub fn describe_sdk_error<E>(
+    err: &aws_sdk_sts::error::SdkError<E, HttpResponse>,
+) -> (ErrorKind, String)
 where
     E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_sts::error::SdkError;
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
-            let code = e.code().unwrap_or("Unknown");
-            let message = e.message().unwrap_or("no message");
+            let status = service.raw().status().as_u16();
+            // Some answers carry no parseable error code (emulators, proxies): fall back to the
+            // HTTP status so a 403 is still a denial and a 5xx still an outage.
+            let code = e.code().unwrap_or(match status {
+                401 | 403 => "AccessDenied",
+                404 => "NotFound",
+                500..=599 => "ServiceUnavailable",
+                _ => "Unknown",
+            });
+            let message = e.message().unwrap_or("no message in the answer");
             let request_id = e
                 .meta()
                 .extra("aws_request_id")
@@ -114,7 +125,10 @@ where
                 | "ResourceNotFoundException" => ErrorKind::NotFound,
                 _ => ErrorKind::AccessDenied,
             };
-            (kind, format!("{code}: {message}{request_id}"))
+            (
+                kind,
+                format!("{code} (HTTP {status}): {message}{request_id}"),
+            )
         }
         SdkError::TimeoutError(_) => (ErrorKind::Unavailable, "timed out".into()),
         SdkError::DispatchFailure(d) => {

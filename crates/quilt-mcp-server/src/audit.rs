@@ -1,11 +1,12 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
-//! called what, the outcome and how long it took. Never arguments' secret parts, never tokens.
+//! called what, the credential source and role, the buckets/keys touched, the AWS request ids,
+//! the outcome and how long it took. Never arguments' secret parts, never tokens.
 
 use std::time::Duration;
 
 use quilt_mcp_auth::RequestContext;
 
-use crate::aws::Used;
+use crate::aws::CallRecord;
 
 /// The outcome of one tool call, as audited.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +22,10 @@ pub fn tool_call(
     ctx: &RequestContext,
     tool: &str,
     outcome: Outcome<'_>,
-    used: &[Used],
+    record: &CallRecord,
     elapsed: Duration,
 ) {
+    let used = &record.used;
     let credential_source = used.first().map(|u| u.source.as_str()).unwrap_or_default();
     let role_arn = used
         .first()
@@ -44,6 +46,8 @@ pub fn tool_call(
         tool,
         credential_source,
         role_arn,
+        touched = record.touched.join(" "),
+        aws_request_ids = record.aws_request_ids.join(" "),
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

@@ -33,21 +33,67 @@ pub struct Used {
     pub role_arn: Option<RoleArn>,
 }
 
-tokio::task_local! {
-    static USED: Arc<Mutex<Vec<Used>>>;
+/// What one tool call did in AWS, for `_meta` and the audit line.
+#[derive(Debug, Clone, Default)]
+pub struct CallRecord {
+    /// Credentials used, in order of first use.
+    pub used: Vec<Used>,
+    /// Buckets and keys touched (`bucket` or `bucket/key`), in order, deduplicated.
+    pub touched: Vec<String>,
+    /// AWS request ids of the calls made.
+    pub aws_request_ids: Vec<String>,
 }
 
-/// Runs `fut` recording the credentials it uses; returns them with its output.
-pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, Vec<Used>) {
-    let used = Arc::new(Mutex::new(Vec::new()));
-    let out = USED.scope(used.clone(), fut).await;
-    let used = used.lock().map(|u| u.clone()).unwrap_or_default();
-    (out, used)
+/// At most this many touched objects and request ids are kept per call (a bounded audit line).
+const RECORD_LIMIT: usize = 32;
+
+tokio::task_local! {
+    static RECORD: Arc<Mutex<CallRecord>>;
+}
+
+/// Runs `fut` recording what it does in AWS; returns the record with its output.
+pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, CallRecord) {
+    let record = Arc::new(Mutex::new(CallRecord::default()));
+    let out = RECORD.scope(record.clone(), fut).await;
+    let record = record.lock().map(|r| r.clone()).unwrap_or_default();
+    (out, record)
+}
+
+fn with_record(f: impl FnOnce(&mut CallRecord)) {
+    let _ = RECORD.try_with(|record| {
+        if let Ok(mut record) = record.lock() {
+            f(&mut record);
+        }
+    });
+}
+
+/// Notes that the current tool call touched `bucket` (and `key`, when given).
+pub fn touched(bucket: &str, key: Option<&str>) {
+    let entry = match key {
+        Some(key) => format!("{bucket}/{key}"),
+        None => bucket.to_owned(),
+    };
+    with_record(|r| {
+        if r.touched.len() < RECORD_LIMIT && !r.touched.contains(&entry) {
+            r.touched.push(entry);
+        }
+    });
+}
+
+/// Notes the AWS request id of a call the current tool made.
+pub fn aws_request(request_id: Option<&str>) {
+    if let Some(id) = request_id {
+        with_record(|r| {
+            if r.aws_request_ids.len() < RECORD_LIMIT {
+                r.aws_request_ids.push(id.to_owned());
+            }
+        });
+    }
 }
 
 /// The `_meta` entries for what a call used.
-pub fn meta(used: &[Used]) -> Option<Map<String, Value>> {
-    let first = used.first()?;
+pub fn meta(record: &CallRecord) -> Option<Map<String, Value>> {
+    let first = record.used.first()?;
     let mut meta = Map::new();
     meta.insert("quilt-mcp/credential_source".into(), json!(first.source));
     meta.insert(
@@ -58,12 +104,10 @@ pub fn meta(used: &[Used]) -> Option<Map<String, Value>> {
 }
 
 fn record(source: CredentialSource, role_arn: Option<RoleArn>) {
-    let _ = USED.try_with(|used| {
-        if let Ok(mut used) = used.lock() {
-            let entry = Used { source, role_arn };
-            if !used.contains(&entry) {
-                used.push(entry);
-            }
+    with_record(|r| {
+        let entry = Used { source, role_arn };
+        if !r.used.contains(&entry) {
+            r.used.push(entry);
         }
     });
 }
@@ -207,10 +251,12 @@ impl From<CredentialError> for ToolError {
 }
 
 /// A tool error for a failed AWS call (code, message and request id kept; no secrets).
-pub fn sdk_error<E, R>(what: &str, err: &aws_sdk_sts::error::SdkError<E, R>) -> ToolError
+pub fn sdk_error<E>(
+    what: &str,
+    err: &aws_sdk_sts::error::SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
+) -> ToolError
 where
     E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let (kind, message) = quilt_mcp_aws::error::describe_sdk_error(err);
     let code = match kind {

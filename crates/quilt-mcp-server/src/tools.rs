@@ -146,12 +146,12 @@ impl ToolRegistry {
             return Called::UnknownTool;
         };
         let started = Instant::now();
-        let (result, used) = if !Self::permits(ctx.principal(), entry.scope) {
+        let (result, record) = if !Self::permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
                 entry.scope.unwrap_or_default()
             ));
-            (Err(error), Vec::new())
+            (Err(error), aws::CallRecord::default())
         } else {
             let args = Value::Object(arguments.unwrap_or_default());
             aws::recording(ctx.clone().scope((entry.handler)(args))).await
@@ -160,12 +160,12 @@ impl ToolRegistry {
             Ok(_) => audit::Outcome::Ok,
             Err(e) => audit::Outcome::Error(e.code.as_str()),
         };
-        audit::tool_call(&ctx, name, outcome, &used, started.elapsed());
+        audit::tool_call(&ctx, name, outcome, &record, started.elapsed());
         let result = match result {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => error.into_result(),
         };
-        Called::Result(result.with_meta(aws::meta(&used).map(MetaObject::from)))
+        Called::Result(result.with_meta(aws::meta(&record).map(MetaObject::from)))
     }
 }
 

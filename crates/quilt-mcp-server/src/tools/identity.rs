@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_sts::operation::RequestId as _;
 use quilt_mcp_auth::{AuthMethod, RequestContext};
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
@@ -56,6 +57,8 @@ pub struct AuthStatus {
     pub session_tag_keys: Vec<String>,
     /// Token expiry (Unix seconds); null for local callers.
     pub expires_at: Option<u64>,
+    /// Credential claims that are present but unusable, with the reason.
+    pub claim_errors: std::collections::BTreeMap<String, String>,
     /// The credential source the server would use for this caller (read intent), or null
     /// when none applies.
     pub credential_source: Option<String>,
@@ -86,6 +89,7 @@ async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus
             .send()
             .await
             .map_err(|e| sdk_error("GetCallerIdentity", &e))?;
+        crate::aws::aws_request(who.request_id());
         Some(AwsIdentity {
             account: who.account().map(str::to_owned),
             arn: who.arn().map(str::to_owned),
@@ -115,6 +119,11 @@ async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus
         role_arn: p.role_arn.as_ref().map(ToString::to_string),
         session_tag_keys: p.session_tags.keys().cloned().collect(),
         expires_at: (p.expires_at > 0).then_some(p.expires_at),
+        claim_errors: p
+            .claim_errors
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
         credential_source: aws
             .broker()
             .source_for(p, AccessIntent::Read)

@@ -461,7 +461,10 @@ async fn sts_outage_is_upstream_unavailable_degraded_and_recovers() {
     );
 
     let token = token_for("mo");
+    let started = Instant::now();
     let (code, message, source) = error(&whoami(&server, &token).await);
+    // A figure for the notes, not an assertion (shared machines make timings flaky).
+    eprintln!("sts outage: tool error after {:?}", started.elapsed());
     assert_eq!(
         (code.as_str(), source.as_deref()),
         ("upstream_unavailable", Some("stack_roles")),
@@ -655,4 +658,179 @@ async fn discover_stack_prints_the_role_arns() {
     let out = run("no-such-stack").await.expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DescribeStackResources no-such-stack"));
+}
+
+#[tokio::test]
+async fn malformed_credential_claims_are_tool_errors_and_sign_nothing() {
+    let moto = Moto::start().await;
+    let read_role = moto.role("FallbackRole", "*", allow_all()).await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["jwt", "role_claim", "stack_roles"])(c);
+            c.read_role_arn = Some(read_role);
+            c.role_arn_allow = vec!["*".into()];
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let cases = [
+        (
+            json!({"aws_credentials": {"access_key_id": "ASIAAAAAAAAAAAAAAAAA"}}),
+            "jwt",
+            "secret_access_key is missing",
+        ),
+        (
+            json!({"aws_credentials": "AKIA-in-a-string"}),
+            "jwt",
+            "must be an object",
+        ),
+        (
+            json!({"role_arn": "arn:aws:iam::12:role/x"}),
+            "role_claim",
+            "not an IAM role ARN",
+        ),
+        (
+            json!({"role_arn": "arn:aws:iam::123456789012:role/R", "session_tags": {"bad\u{7}": "v"}}),
+            "role_claim",
+            "session_tags",
+        ),
+    ];
+    for (extra, source, reason) in cases {
+        let token = hs256(&claims("oscar", extra.clone()), SECRET);
+        let (code, message, got_source) = error(&whoami(&server, &token).await);
+        assert_eq!(
+            (code.as_str(), got_source.as_deref()),
+            ("access_denied", Some(source)),
+            "{extra}"
+        );
+        assert!(
+            message.contains(reason) && message.contains("unusable"),
+            "{extra}: {message}"
+        );
+    }
+    // Nothing was assumed for oscar: the fallback stack role was never used.
+    assert_eq!(server.app.aws.broker().assume_role_calls(), 0);
+}
+
+#[tokio::test]
+async fn the_audit_line_names_the_source_role_and_aws_request() {
+    let moto = Moto::start().await;
+    let role = moto.role("AuditRole", "*", allow_all()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
+        .env_clear()
+        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_LOG_FORMAT", "json")
+        .env("RUST_LOG", "audit=info")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")
+        .env("AWS_SECRET_ACCESS_KEY", "server-secret")
+        .env("QUILT_READ_ROLE_ARN", &role)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http()
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "server never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = token_for("pat");
+    let r = call_tool(
+        &format!("{url}/mcp"),
+        Some(&token),
+        "auth_status",
+        json!({"include_aws_identity": true}),
+    )
+    .await;
+    assert!(arn(r.result()).ends_with("assumed-role/AuditRole/mcp-pat"));
+    let pid = server.id().expect("pid").to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    server.wait().await.expect("exit");
+    let mut logs = String::new();
+    tokio::io::AsyncReadExt::read_to_string(server.stderr.as_mut().expect("stderr"), &mut logs)
+        .await
+        .expect("read");
+    let audit: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "audit" && l["event"] == "tool_call")
+        .collect();
+    assert_eq!(
+        audit.len(),
+        1,
+        "exactly one audit line per tool call: {logs}"
+    );
+    let line = &audit[0];
+    assert_eq!(line["subject"], "pat");
+    assert_eq!(line["tool"], "auth_status");
+    assert_eq!(line["credential_source"], "stack_roles");
+    assert_eq!(line["role_arn"], role.as_str());
+    assert_eq!(line["result"], "ok");
+    assert!(
+        line["aws_request_ids"]
+            .as_str()
+            .is_some_and(|ids| !ids.is_empty()),
+        "{line}"
+    );
+    assert!(line["elapsed_ms"].is_u64());
+    assert!(!logs.contains(&token) && !logs.contains("server-secret"));
+}
+
+#[tokio::test]
+async fn a_denied_assume_role_is_access_denied_and_not_cached() {
+    let mut moto = Moto::start().await;
+    moto.create_admin().await;
+    let role = moto.role("DeniedRole", "*", allow_all()).await;
+    // The server's identity may list buckets, nothing else: AssumeRole is denied by IAM.
+    let (akid, secret) = moto
+        .user(
+            "server-without-sts",
+            allow(&["s3:ListAllMyBuckets"], &["*"]),
+        )
+        .await;
+    moto.enforce_iam().await;
+    let server = TestServer::start_with_aws(
+        |c| {
+            aws_config(&moto, &["role_claim"])(c);
+            c.role_arn_allow = vec![role.clone()];
+        },
+        Some(moto.identity(&akid, &secret)),
+        Arc::new(SystemClock),
+    )
+    .await;
+    let token = hs256(&claims("quinn", json!({"role_arn": role})), SECRET);
+    for attempt in 1..=2 {
+        let (code, message, source) = error(&whoami(&server, &token).await);
+        assert_eq!(
+            (code.as_str(), source.as_deref()),
+            ("access_denied", Some("role_claim")),
+            "{message}"
+        );
+        assert!(
+            message.contains("AssumeRole") && message.contains("AccessDenied"),
+            "{message}"
+        );
+        assert_eq!(
+            server.app.aws.broker().assume_role_calls(),
+            attempt,
+            "the failure was not cached"
+        );
+    }
 }

@@ -154,5 +154,9 @@ async fn every_request_is_signed_with_its_callers_credentials() {
         failures.join("\n")
     );
     // One role session per subject, reused by all its calls.
-    assert_eq!(server.app.aws.broker().assume_role_calls(), SUBJECTS as u64);
+    assert_eq!(
+        server.app.aws.broker().assume_role_calls(),
+        SUBJECTS as u64,
+        "one session per subject"
+    );
 }

@@ -215,26 +215,38 @@ async fn previous_secret_keeps_working_during_rotation() {
 }
 
 #[tokio::test]
-async fn unusable_claims_refuse_the_token() {
+async fn unusable_claims_refuse_the_token_unless_they_only_feed_credentials() {
     let server = TestServer::start(|_| {}).await;
-    let bad_arn = hs256(
-        &claims("a", json!({"role_arn": "arn:aws:iam::12:role/x"})),
-        SECRET,
-    );
-    assert!(
-        description(&refused(&server, &bad_arn).await)
-            .starts_with("token claim role_arn is invalid")
-    );
     let bad_bucket = hs256(&claims("a", json!({"buckets": ["Not_A_Bucket"]})), SECRET);
     assert!(
         description(&refused(&server, &bad_bucket).await)
             .starts_with("token claim buckets is invalid")
+    );
+    let bad_scope = hs256(&claims("a", json!({"scopes": [1, 2]})), SECRET);
+    assert!(
+        description(&refused(&server, &bad_scope).await)
+            .starts_with("token claim scopes is invalid")
     );
     let no_subject = hs256(&json!({"exp": now() + 60}), SECRET);
     assert_eq!(
         description(&refused(&server, &no_subject).await),
         "token lacks the required claim sub"
     );
+    // A malformed credential claim does not refuse the token; it is reported, and the
+    // credential source it feeds fails with it (credentials.rs).
+    let bad_arn = hs256(
+        &claims("a", json!({"role_arn": "arn:aws:iam::12:role/x"})),
+        SECRET,
+    );
+    let status = auth_status(&server.mcp(), &bad_arn).await;
+    assert!(
+        status["claim_errors"]["role_arn"]
+            .as_str()
+            .expect("reason")
+            .contains("not an IAM role ARN"),
+        "{status}"
+    );
+    assert_eq!(status["role_arn"], Value::Null);
 }
 
 #[tokio::test]
