@@ -98,6 +98,7 @@ pub struct CredentialBroker {
     clock: Arc<dyn Clock>,
     assume_calls: AtomicU64,
     catalog_calls: AtomicU64,
+    resolutions: AtomicU64,
 }
 
 impl CredentialBroker {
@@ -137,6 +138,7 @@ impl CredentialBroker {
             clock,
             assume_calls: AtomicU64::new(0),
             catalog_calls: AtomicU64::new(0),
+            resolutions: AtomicU64::new(0),
         })
     }
 
@@ -153,6 +155,11 @@ impl CredentialBroker {
     /// AssumeRole calls made for callers so far (health checks excluded).
     pub fn assume_role_calls(&self) -> u64 {
         self.assume_calls.load(Ordering::Relaxed)
+    }
+
+    /// Credential resolutions so far (one per client built for a caller).
+    pub fn resolutions(&self) -> u64 {
+        self.resolutions.load(Ordering::Relaxed)
     }
 
     /// Catalog credential exchanges made so far.
@@ -192,6 +199,7 @@ impl CredentialBroker {
         ctx: &RequestContext,
         intent: AccessIntent,
     ) -> Result<Resolved, CredentialError> {
+        self.resolutions.fetch_add(1, Ordering::Relaxed);
         let principal = ctx.principal();
         let Some(source) = self.source_for(principal, intent) else {
             return Err(CredentialError::NoSource {

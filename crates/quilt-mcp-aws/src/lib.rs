@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod clients;
 pub mod credentials;
 pub mod error;
+pub mod s3uri;
 pub mod settings;
 pub mod source;
 pub mod stack;

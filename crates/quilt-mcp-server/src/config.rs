@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use quilt_mcp_auth::{JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions};
+use quilt_mcp_auth::{BucketGrants, JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions};
 use quilt_mcp_aws::CredentialSource;
 
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
@@ -129,6 +129,24 @@ pub struct Config {
     #[arg(long, env = "QUILT_REGISTRY_URL")]
     pub registry_url: Option<String>,
 
+    /// Buckets (or bucket/prefix/) this deployment serves, comma separated; a caller may use
+    /// a bucket only if this list (when set) and the token's buckets claim (when present) both
+    /// allow it.
+    #[arg(long, env = "QUILT_BUCKETS", value_delimiter = ',')]
+    pub buckets: Vec<String>,
+
+    /// Server-side encryption on every write: AES256, aws:kms or none.
+    #[arg(long, env = "S3_SSE", default_value = "AES256")]
+    pub s3_sse: String,
+
+    /// KMS key for S3_SSE=aws:kms (default: the bucket's AWS-managed key).
+    #[arg(long, env = "S3_SSE_KMS_KEY_ID")]
+    pub s3_sse_kms_key_id: Option<String>,
+
+    /// Puts larger than this use multipart upload (bytes, at least 5 MiB).
+    #[arg(long, env = "S3_MULTIPART_THRESHOLD_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub s3_multipart_threshold_bytes: usize,
+
     /// AWS region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub aws_region: String,
@@ -136,6 +154,16 @@ pub struct Config {
     /// AWS endpoint override, for local emulators (e.g. http://127.0.0.1:5000).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
+
+    /// Whether tools need their scope (quilt:read, quilt:write, athena:query) in the token.
+    /// Turn off for issuers that do not put scopes in tokens.
+    #[arg(long, env = "MCP_REQUIRE_SCOPES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_scopes: bool,
+
+    /// Scope names as the token issuer spells them: server_scope=token_scope, comma
+    /// separated (e.g. quilt:read=catalog.read).
+    #[arg(long, env = "MCP_SCOPE_MAP", value_delimiter = ',')]
+    pub scope_map: Vec<String>,
 
     /// Answer /healthz with 503 (not 200 "degraded") when a configured role cannot be assumed.
     #[arg(long, env = "MCP_HEALTHZ_STRICT", default_value_t = false, action = clap::ArgAction::Set)]
@@ -171,8 +199,9 @@ pub enum Mode {
 }
 
 impl Config {
-    /// A configuration from the given flags and environment-free defaults (for tests).
-    pub fn for_tests(listen: SocketAddr) -> Self {
+    /// The defaults of every setting, listening on `listen`, without reading the environment
+    /// (tests, and commands that need no flags of their own).
+    pub fn with_defaults(listen: SocketAddr) -> Self {
         Self {
             listen,
             public_url: None,
@@ -198,6 +227,12 @@ impl Config {
             write_role_arn: None,
             stack_name: None,
             registry_url: None,
+            buckets: Vec::new(),
+            require_scopes: true,
+            scope_map: Vec::new(),
+            s3_sse: "AES256".into(),
+            s3_sse_kms_key_id: None,
+            s3_multipart_threshold_bytes: 8 * 1024 * 1024,
             aws_region: "us-east-1".into(),
             aws_endpoint_url: None,
             healthz_strict: false,
@@ -336,6 +371,46 @@ impl Config {
                 "must be https (plain http only on loopback)",
             ));
         }
+        self.scope_map.retain(|m| !m.trim().is_empty());
+        for entry in &self.scope_map {
+            match entry.split_once('=') {
+                Some((ours, theirs))
+                    if crate::metadata::SCOPES.contains(&ours.trim())
+                        && !theirs.trim().is_empty() => {}
+                _ => {
+                    return Err(err(
+                        "MCP_SCOPE_MAP",
+                        format!(
+                            "{entry:?} is not server_scope=token_scope with server_scope one of {}",
+                            crate::metadata::SCOPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        self.buckets.retain(|b| !b.trim().is_empty());
+        BucketGrants::parse(self.buckets.iter().map(String::as_str))
+            .map_err(|m| err("QUILT_BUCKETS", m))?;
+        self.s3_sse = match self.s3_sse.trim().to_ascii_lowercase().as_str() {
+            "aes256" => "AES256".into(),
+            "aws:kms" => "aws:kms".into(),
+            "none" | "" => "none".into(),
+            other => {
+                return Err(err(
+                    "S3_SSE",
+                    format!("{other:?} is not AES256, aws:kms or none"),
+                ));
+            }
+        };
+        if self.s3_sse_kms_key_id.is_some() && self.s3_sse != "aws:kms" {
+            return Err(err("S3_SSE_KMS_KEY_ID", "set, but S3_SSE is not aws:kms"));
+        }
+        if self.s3_multipart_threshold_bytes < 5 * 1024 * 1024 {
+            return Err(err(
+                "S3_MULTIPART_THRESHOLD_BYTES",
+                "must be at least 5 MiB (S3's smallest part)",
+            ));
+        }
         if let Some(url) = &self.aws_endpoint_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -372,6 +447,14 @@ impl Config {
         hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// `QUILT_BUCKETS`, parsed; `None` when unset (call after [`Config::validate`]).
+    pub fn bucket_grants(&self) -> Option<BucketGrants> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        BucketGrants::parse(self.buckets.iter().map(String::as_str)).ok()
     }
 
     /// The credential sources, parsed (call after [`Config::validate`]).
@@ -479,7 +562,7 @@ mod tests {
     use super::*;
 
     fn base() -> Config {
-        let mut c = Config::for_tests("127.0.0.1:8000".parse().expect("addr"));
+        let mut c = Config::with_defaults("127.0.0.1:8000".parse().expect("addr"));
         c.jwt_secret = Some("s".repeat(32));
         c
     }

@@ -5,6 +5,7 @@
 //! - [`config`]: every setting, parsed and validated once.
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
+//! - [`access`]: which buckets and prefixes a caller may touch (before any AWS call).
 //! - [`admission`]: the in-flight bound (503 + `Retry-After` when full).
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
@@ -13,8 +14,10 @@
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`audit`]: one line per tool call.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
-//! - [`token`], [`healthcheck`], [`logging`]: the small commands and start-up pieces.
+//! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
+//!   pieces.
 
+pub mod access;
 pub mod admission;
 pub mod app;
 pub mod audit;
@@ -27,6 +30,7 @@ pub mod healthcheck;
 pub mod logging;
 pub mod mcp;
 pub mod metadata;
+pub mod policy_test;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

@@ -42,6 +42,22 @@ enum Command {
     },
     /// Mint an HS256 token for development and tests.
     Token(TokenArgs),
+    /// Check that a bucket enforces SSE-S3: three probe writes (no SSE must be denied, AES256
+    /// accepted, aws:kms denied) with your own AWS credentials; non-zero exit on a failure.
+    S3PolicyTest {
+        /// The bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Key prefix for the probe objects (they are deleted afterwards).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// AWS region.
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        aws_region: String,
+        /// AWS endpoint override (local emulators).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        aws_endpoint_url: Option<String>,
+    },
     /// Print the read/write role ARNs of a Quilt CloudFormation stack.
     DiscoverStack {
         /// The stack.
@@ -81,6 +97,12 @@ fn main() -> ExitCode {
             Some(Command::Token(args)) => token::mint(&args)
                 .map(|t| println!("{t}"))
                 .map_err(anyhow::Error::msg),
+            Some(Command::S3PolicyTest {
+                bucket,
+                prefix,
+                aws_region,
+                aws_endpoint_url,
+            }) => s3_policy_test(&bucket, &prefix, aws_region, aws_endpoint_url).await,
             Some(Command::DiscoverStack {
                 stack_name,
                 aws_region,
@@ -114,7 +136,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
         );
     }
-    let tools = Arc::new(ToolRegistry::product(&aws));
+    let tools = Arc::new(ToolRegistry::product(&aws, &app.config));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });
@@ -126,7 +148,37 @@ async fn stdio(config: Config) -> anyhow::Result<()> {
     let config = config.validate(Mode::Stdio)?;
     logging::init(config.log_format);
     let aws = Aws::bootstrap(&config).await?;
-    transport::stdio::serve(Arc::new(ToolRegistry::product(&aws))).await
+    transport::stdio::serve(Arc::new(ToolRegistry::product(&aws, &config))).await
+}
+
+async fn s3_policy_test(
+    bucket: &str,
+    prefix: &str,
+    region: String,
+    endpoint_url: Option<String>,
+) -> anyhow::Result<()> {
+    // The operator's own credentials, as over stdio: a local principal with the ambient source.
+    let mut config = Config::with_defaults("127.0.0.1:0".parse()?);
+    config.aws_region = region;
+    config.aws_endpoint_url = endpoint_url;
+    let config = config.validate(Mode::Stdio)?;
+    let aws = Aws::bootstrap(&config).await?;
+    let (probes, cleanup) = quilt_mcp_server::policy_test::run(&aws, bucket, prefix).await?;
+    print!(
+        "{}",
+        quilt_mcp_server::policy_test::table(bucket, prefix, &probes)
+    );
+    for problem in &cleanup {
+        eprintln!("warning: {problem}");
+    }
+    let failed = probes.iter().filter(|p| !p.passed()).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} probes did not match the policy's expectation",
+            probes.len()
+        );
+    }
+    Ok(())
 }
 
 async fn discover_stack(

@@ -8,6 +8,7 @@
 //! [`RequestContext`] re-scoped as the task-local and reads it with
 //! `RequestContext::current()`, which fails outside a request: no tool runs anonymously.
 
+pub mod buckets;
 pub mod identity;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use serde_json::Value;
 
 use crate::audit;
 use crate::aws::{self, Aws};
+use crate::config::Config;
 use crate::tool_error::ToolError;
 
 type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -42,6 +44,47 @@ struct Entry {
 pub struct ToolRegistry {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
+    scopes: ScopePolicy,
+}
+
+/// Whether tools need their scope in the token, and how the issuer spells scopes.
+#[derive(Debug, Clone)]
+pub struct ScopePolicy {
+    required: bool,
+    map: HashMap<String, String>,
+}
+
+impl Default for ScopePolicy {
+    fn default() -> Self {
+        Self {
+            required: true,
+            map: HashMap::new(),
+        }
+    }
+}
+
+impl ScopePolicy {
+    /// The policy of `MCP_REQUIRE_SCOPES` and `MCP_SCOPE_MAP`.
+    pub fn from_config(config: &Config) -> Self {
+        let map = config
+            .scope_map
+            .iter()
+            .filter_map(|e| e.split_once('='))
+            .map(|(ours, theirs)| (ours.trim().to_owned(), theirs.trim().to_owned()))
+            .collect();
+        Self {
+            required: config.require_scopes,
+            map,
+        }
+    }
+
+    fn permits(&self, principal: &Principal, scope: Option<&'static str>) -> bool {
+        match scope {
+            None => true,
+            Some(_) if !self.required => true,
+            Some(s) => principal.has_scope(self.map.get(s).map_or(s, String::as_str)),
+        }
+    }
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -66,10 +109,12 @@ impl ToolRegistry {
         Self::default()
     }
 
-    /// The product's tools, reaching AWS through `aws`.
-    pub fn product(aws: &Arc<Aws>) -> Self {
+    /// The product's tools, reaching AWS through `aws`, configured by `config`.
+    pub fn product(aws: &Arc<Aws>, config: &Config) -> Self {
         let mut registry = Self::empty();
+        registry.scopes = ScopePolicy::from_config(config);
         identity::register(&mut registry, aws);
+        buckets::register(&mut registry, aws, config);
         registry
     }
 
@@ -115,16 +160,11 @@ impl ToolRegistry {
         });
     }
 
-    /// Whether `principal` may use a tool that needs `scope`.
-    fn permits(principal: &Principal, scope: Option<&'static str>) -> bool {
-        scope.is_none_or(|s| principal.has_scope(s))
-    }
-
     /// The tools `principal` may use, for `tools/list`.
     pub fn list_for(&self, principal: &Principal) -> Vec<Tool> {
         self.entries
             .iter()
-            .filter(|e| Self::permits(principal, e.scope))
+            .filter(|e| self.scopes.permits(principal, e.scope))
             .map(|e| e.tool.clone())
             .collect()
     }
@@ -146,7 +186,7 @@ impl ToolRegistry {
             return Called::UnknownTool;
         };
         let started = Instant::now();
-        let (result, record) = if !Self::permits(ctx.principal(), entry.scope) {
+        let (result, record) = if !self.scopes.permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
                 entry.scope.unwrap_or_default()

@@ -101,7 +101,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", app.config.listen))?;
     tracing::warn!(listen = %app.config.listen, auth = app.verifier.is_some(), "serving the TEST-ONLY fixture server");
     let fixtures = Arc::new(Fixtures::new()?);
-    let product = Arc::new(product_registry(&aws));
+    let product = Arc::new(product_registry(&aws, &app.config));
     let router = app::router(app.clone(), move || FixtureServer {
         product: McpServer::new(product.clone(), Identity::Http),
         fixtures: fixtures.clone(),
@@ -126,8 +126,8 @@ struct SleepOutput {
     subject: String,
 }
 
-fn product_registry(aws: &Arc<quilt_mcp_server::aws::Aws>) -> ToolRegistry {
-    let mut registry = ToolRegistry::product(aws);
+fn product_registry(aws: &Arc<quilt_mcp_server::aws::Aws>, config: &Config) -> ToolRegistry {
+    let mut registry = ToolRegistry::product(aws, config);
     registry.add(
         "test_sleep",
         "Test only: sleeps `ms` milliseconds (at most 60000), then returns the caller's subject.",

@@ -8,6 +8,7 @@
 
 mod admission;
 mod binary;
+mod buckets;
 mod concurrency;
 mod credentials;
 mod http_surface;

@@ -215,3 +215,99 @@ async fn malformed_json_rpc_and_wrong_content_type_get_protocol_errors() {
     assert_eq!(wrong_type.status(), 415);
     assert_eq!(server.calls.get(), 0);
 }
+
+fn names(list: &Value) -> Vec<String> {
+    tool_names(list)
+}
+
+#[tokio::test]
+async fn scopes_gate_tools_in_the_list_and_on_call() {
+    let server = TestServer::start(|_| {}).await;
+    let unscoped = hs256(&json!({"sub": "no-scopes", "exp": now() + 600}), SECRET);
+    let list = rpc(
+        &server.mcp(),
+        Some(&unscoped),
+        LEGACY,
+        "tools/list",
+        Value::Null,
+    )
+    .await;
+    let visible = names(list.result());
+    assert!(visible.contains(&"auth_status".to_owned()));
+    assert!(
+        !visible.iter().any(|n| n.starts_with("bucket_")),
+        "{visible:?}"
+    );
+    let refused = call_tool(
+        &server.mcp(),
+        Some(&unscoped),
+        "bucket_objects_list",
+        json!({"bucket": "b"}),
+    )
+    .await;
+    let e = &refused.result()["structuredContent"]["error"];
+    assert_eq!(e["code"], "not_permitted");
+    assert!(e["message"].as_str().expect("msg").contains("quilt:read"));
+
+    let read_only = hs256(
+        &json!({"sub": "reader", "exp": now() + 600, "scope": "quilt:read"}),
+        SECRET,
+    );
+    let visible = names(
+        rpc(
+            &server.mcp(),
+            Some(&read_only),
+            LEGACY,
+            "tools/list",
+            Value::Null,
+        )
+        .await
+        .result(),
+    );
+    assert!(
+        visible.contains(&"bucket_objects_list".to_owned())
+            && !visible.contains(&"bucket_objects_put".to_owned()),
+        "{visible:?}"
+    );
+
+    // The issuer's own spelling, mapped.
+    let mapped = TestServer::start(|c| c.scope_map = vec!["quilt:read=catalog.read".into()]).await;
+    let catalog = hs256(
+        &json!({"sub": "c", "exp": now() + 600, "scope": "catalog.read"}),
+        SECRET,
+    );
+    let visible = names(
+        rpc(
+            &mapped.mcp(),
+            Some(&catalog),
+            LEGACY,
+            "tools/list",
+            Value::Null,
+        )
+        .await
+        .result(),
+    );
+    assert!(
+        visible.contains(&"bucket_objects_list".to_owned())
+            && !visible.contains(&"bucket_objects_put".to_owned()),
+        "{visible:?}"
+    );
+
+    // Scope checks off: everything listed.
+    let open = TestServer::start(|c| c.require_scopes = false).await;
+    let visible = names(
+        rpc(
+            &open.mcp(),
+            Some(&unscoped),
+            LEGACY,
+            "tools/list",
+            Value::Null,
+        )
+        .await
+        .result(),
+    );
+    assert!(
+        visible.contains(&"bucket_objects_put".to_owned()),
+        "{visible:?}"
+    );
+}

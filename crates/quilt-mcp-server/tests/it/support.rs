@@ -74,8 +74,12 @@ pub struct CountOutput {
 
 /// The product tools plus test tools: `test_sleep` (slow), `count_calls`, and
 /// `test_whoami_write` (GetCallerIdentity with write intent), `test_s3_roundtrip`.
-pub fn registry_with_test_tools(counter: &CallCounter, aws: &Arc<Aws>) -> ToolRegistry {
-    let mut registry = ToolRegistry::product(aws);
+pub fn registry_with_test_tools(
+    counter: &CallCounter,
+    aws: &Arc<Aws>,
+    config: &Config,
+) -> ToolRegistry {
+    let mut registry = ToolRegistry::product(aws, config);
     let writer = aws.clone();
     registry.add(
         "test_whoami_write",
@@ -196,7 +200,7 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut config = Config::for_tests(addr);
+        let mut config = Config::with_defaults(addr);
         config.jwt_secret = Some(SECRET.into());
         config.jwt_secret_previous = Some(PREVIOUS_SECRET.into());
         configure(&mut config);
@@ -209,7 +213,7 @@ impl TestServer {
             v.prefetch().await;
         }
         let calls = CallCounter::default();
-        let tools = Arc::new(registry_with_test_tools(&calls, &aws));
+        let tools = Arc::new(registry_with_test_tools(&calls, &aws, &app.config));
         let router = app::router(app.clone(), move || {
             McpServer::new(tools.clone(), Identity::Http)
         });
@@ -266,9 +270,9 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// Claims with `sub` and a one-hour `exp`, plus `extra`.
+/// Claims with `sub`, every tool scope and a one-hour `exp`, plus `extra`.
 pub fn claims(sub: &str, extra: Value) -> Value {
-    let mut c = json!({"sub": sub, "iat": now(), "exp": now() + 3600});
+    let mut c = json!({"sub": sub, "iat": now(), "exp": now() + 3600, "scope": "quilt:read quilt:write athena:query"});
     if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), extra) {
         c.extend(extra);
     }

@@ -1,0 +1,1087 @@
+//! The bucket tools: governed S3 access for MCP clients, with the caller's own credentials.
+//!
+//! Every tool first asks [`BucketPolicy`] whether the caller may touch the bucket (and key or
+//! prefix) — a refusal costs no AWS call — then gets a client for the caller with the right
+//! intent from [`Aws`]. Reads are bounded (ranged GETs, never a whole body read to truncate);
+//! writes carry the configured server-side encryption; presigned URLs are computed locally
+//! from the caller's credentials, one credential resolution per call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::operation::RequestId as _;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
+use base64::Engine as _;
+use quilt_mcp_auth::RequestContext;
+use quilt_mcp_aws::s3uri::{self, S3Uri};
+use quilt_mcp_aws::{AccessIntent, Caller};
+use rmcp::model::ToolAnnotations;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::access::BucketPolicy;
+use crate::aws::{self, Aws, sdk_error};
+use crate::config::Config;
+use crate::tool_error::{ErrorCode, ToolError};
+use crate::tools::ToolRegistry;
+
+const READ: &str = "quilt:read";
+const WRITE: &str = "quilt:write";
+const MAX_TEXT_BYTES: u64 = 1024 * 1024;
+const MAX_FETCH_BYTES: u64 = 4 * 1024 * 1024;
+const MAX_LINK_S: u64 = 7 * 24 * 3600;
+const MAX_PUT_ITEMS: usize = 100;
+const MULTIPART_PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Server-side encryption for writes.
+#[derive(Debug, Clone)]
+enum Sse {
+    None,
+    Aes256,
+    Kms(Option<String>),
+}
+
+/// What the bucket tools share.
+struct Buckets {
+    aws: Arc<Aws>,
+    policy: BucketPolicy,
+    sse: Sse,
+    multipart_threshold: usize,
+    max_put_bytes: usize,
+}
+
+pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
+    let sse = match config.s3_sse.as_str() {
+        "AES256" => Sse::Aes256,
+        "aws:kms" => Sse::Kms(config.s3_sse_kms_key_id.clone()),
+        _ => Sse::None,
+    };
+    let b = Arc::new(Buckets {
+        aws: aws.clone(),
+        policy: BucketPolicy::new(config.bucket_grants()),
+        sse,
+        multipart_threshold: config.s3_multipart_threshold_bytes,
+        max_put_bytes: config.max_body_bytes,
+    });
+    let read = || {
+        ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(true)
+    };
+    let t = b.clone();
+    registry.add(
+        "bucket_list",
+        "Buckets you may use, with any prefix you are limited to.",
+        read(),
+        Some(READ),
+        move |i: BucketListInput| {
+            let t = t.clone();
+            async move { t.bucket_list(i).await }
+        },
+    );
+    let t = b.clone();
+    registry.add(
+        "bucket_objects_list",
+        "List objects under a prefix (folders as common_prefixes with a delimiter). max_keys 1-1000; continue with continuation_token; include_signed_urls adds presigned GET URLs.",
+        read(),
+        Some(READ),
+        move |i: ObjectsListInput| {
+            let t = t.clone();
+            async move { t.objects_list(i).await }
+        },
+    );
+    let t = b.clone();
+    registry.add(
+        "bucket_object_info",
+        "Object metadata (HEAD): size, type, etag, version, checksum, encryption. s3_uri may end with ?versionId=.",
+        read(),
+        Some(READ),
+        move |i: UriInput| {
+            let t = t.clone();
+            async move { t.object_info(i).await }
+        },
+    );
+    let t = b.clone();
+    registry.add(
+        "bucket_object_text",
+        "Read up to max_bytes (default 65536, max 1048576) of an object as UTF-8 text from offset; truncated says if more follows.",
+        read(),
+        Some(READ),
+        move |i: TextInput| {
+            let t = t.clone();
+            async move { t.object_text(i).await }
+        },
+    );
+    let t = b.clone();
+    registry.add(
+        "bucket_object_fetch",
+        "Fetch up to max_bytes (default and max 4194304) of an object as base64 (or text with base64_encode=false).",
+        read(),
+        Some(READ),
+        move |i: FetchInput| {
+            let t = t.clone();
+            async move { t.object_fetch(i).await }
+        },
+    );
+    let t = b.clone();
+    registry.add(
+        "bucket_object_link",
+        "Presigned GET URL for an object; expiration seconds (default 3600) never exceeds your credentials' own expiry.",
+        read(),
+        Some(READ),
+        move |i: LinkInput| {
+            let t = t.clone();
+            async move { t.object_link(i).await }
+        },
+    );
+    let t = b;
+    registry.add(
+        "bucket_objects_put",
+        "Write objects: items of {key, text or data (base64), content_type?, metadata?}; server-side encrypted; per-item results.",
+        ToolAnnotations::new().read_only(false).destructive(true).idempotent(true).open_world(true),
+        Some(WRITE),
+        move |i: PutInput| {
+            let t = t.clone();
+            async move { t.objects_put(i).await }
+        },
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Inputs and outputs.
+
+/// No arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketListInput {}
+
+/// A bucket you may use.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BucketEntry {
+    /// The bucket.
+    pub name: String,
+    /// Prefixes you are limited to (empty: the whole bucket).
+    pub prefixes: Vec<String>,
+    /// Your permission level, from the permission engine ("unknown" until it has checked).
+    pub permission: String,
+}
+
+/// Buckets you may use.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BucketListOutput {
+    /// The buckets.
+    pub buckets: Vec<BucketEntry>,
+    /// Where the list came from: "grants" (server and token) or "list_buckets" (your credentials).
+    pub source: String,
+}
+
+/// Arguments of `bucket_objects_list`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsListInput {
+    /// The bucket name.
+    pub bucket: String,
+    /// Only keys starting with this.
+    #[serde(default)]
+    pub prefix: String,
+    /// Group keys by this (usually "/") into common_prefixes.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Keys per page, 1 to 1000 (default 100).
+    #[serde(default)]
+    pub max_keys: Option<i64>,
+    /// From a previous page's next_continuation_token.
+    #[serde(default)]
+    pub continuation_token: Option<String>,
+    /// Add a presigned GET URL to each object.
+    #[serde(default)]
+    pub include_signed_urls: bool,
+}
+
+/// One object in a listing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ObjectEntry {
+    /// The key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Last modified (RFC 3339).
+    pub last_modified: Option<String>,
+    /// ETag.
+    pub etag: Option<String>,
+    /// Storage class.
+    pub storage_class: Option<String>,
+    /// Presigned GET URL, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_url: Option<String>,
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ObjectsListOutput {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix listed (forced inside your granted prefix when you are limited to one).
+    pub prefix: String,
+    /// Objects on this page.
+    pub objects: Vec<ObjectEntry>,
+    /// "Folders" (with a delimiter).
+    pub common_prefixes: Vec<String>,
+    /// Whether more pages follow.
+    pub is_truncated: bool,
+    /// Pass to get the next page.
+    pub next_continuation_token: Option<String>,
+}
+
+/// An object by URI.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UriInput {
+    /// s3://bucket/key, optionally ?versionId=…
+    pub s3_uri: String,
+}
+
+/// Object metadata.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ObjectInfo {
+    /// The bucket.
+    pub bucket: String,
+    /// The key.
+    pub key: String,
+    /// The version (null on unversioned buckets).
+    pub version_id: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// ETag.
+    pub etag: Option<String>,
+    /// Last modified (RFC 3339).
+    pub last_modified: Option<String>,
+    /// User metadata.
+    pub metadata: HashMap<String, String>,
+    /// Base64 SHA-256 checksum, when S3 has one.
+    pub checksum_sha256: Option<String>,
+    /// Server-side encryption.
+    pub server_side_encryption: Option<String>,
+    /// Storage class.
+    pub storage_class: Option<String>,
+}
+
+/// Arguments of `bucket_object_text`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextInput {
+    /// s3://bucket/key, optionally ?versionId=…
+    pub s3_uri: String,
+    /// Most bytes to read (default 65536, max 1048576).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Byte offset to start at (default 0).
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// Text read from an object.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TextOutput {
+    /// The object.
+    pub s3_uri: String,
+    /// The text.
+    pub text: String,
+    /// Bytes of the object returned.
+    pub bytes: u64,
+    /// The offset read from.
+    pub offset: u64,
+    /// The object's size.
+    pub size: Option<u64>,
+    /// Whether the object continues past what was returned.
+    pub truncated: bool,
+}
+
+/// Arguments of `bucket_object_fetch`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FetchInput {
+    /// s3://bucket/key, optionally ?versionId=…
+    pub s3_uri: String,
+    /// Most bytes to return (default and max 4194304).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Return base64 (default true); false returns UTF-8 text.
+    #[serde(default = "yes")]
+    pub base64_encode: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Fetched bytes.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FetchOutput {
+    /// The object.
+    pub s3_uri: String,
+    /// Base64 of the bytes (base64_encode=true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The bytes as text (base64_encode=false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// Bytes returned.
+    pub bytes: u64,
+    /// The object's size.
+    pub size: Option<u64>,
+    /// Whether the object continues past what was returned.
+    pub truncated: bool,
+}
+
+/// Arguments of `bucket_object_link`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    /// s3://bucket/key, optionally ?versionId=…
+    pub s3_uri: String,
+    /// Seconds the URL is valid (default 3600, max 604800; capped at your credentials' expiry).
+    #[serde(default)]
+    pub expiration: Option<u64>,
+}
+
+/// A presigned URL.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LinkOutput {
+    /// The object.
+    pub s3_uri: String,
+    /// The presigned GET URL.
+    pub url: String,
+    /// Seconds it is valid.
+    pub expires_in: u64,
+    /// When it expires (RFC 3339).
+    pub expires_at: String,
+}
+
+/// One object to write.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutItem {
+    /// The key.
+    pub key: String,
+    /// UTF-8 content (give text or data).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Base64 content (give text or data).
+    #[serde(default)]
+    pub data: Option<String>,
+    /// Content type (default text/plain for text, application/octet-stream for data).
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// User metadata.
+    #[serde(default)]
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+/// Arguments of `bucket_objects_put`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutInput {
+    /// The bucket name.
+    pub bucket: String,
+    /// 1 to 100 objects.
+    pub items: Vec<PutItem>,
+}
+
+/// One item's outcome.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PutResult {
+    /// The key.
+    pub key: String,
+    /// Whether it was written.
+    pub ok: bool,
+    /// ETag, when written.
+    pub etag: Option<String>,
+    /// Version, when the bucket is versioned.
+    pub version_id: Option<String>,
+    /// Bytes written.
+    pub size: u64,
+    /// Whether multipart upload was used.
+    pub multipart: bool,
+    /// Why it was not written.
+    pub error: Option<PutError>,
+}
+
+/// Why an item was not written.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PutError {
+    /// Error code (as for tool errors).
+    pub code: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// Outcome of a put batch.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PutOutput {
+    /// The bucket.
+    pub bucket: String,
+    /// Per item, in order.
+    pub results: Vec<PutResult>,
+    /// Items written.
+    pub succeeded: usize,
+    /// Items not written.
+    pub failed: usize,
+}
+
+// ------------------------------------------------------------------------------------------
+// Helpers.
+
+fn uri(s: &str) -> Result<S3Uri, ToolError> {
+    s3uri::parse_s3_uri(s).map_err(|e| ToolError::invalid_argument(format!("s3_uri: {e}")))
+}
+
+fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
+    t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+}
+
+/// S3 reports the version "null" for objects written while versioning was off.
+fn real_version(v: Option<&str>) -> Option<String> {
+    v.filter(|v| *v != "null").map(str::to_owned)
+}
+
+fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
+    Ok(RequestContext::current()?)
+}
+
+/// A tool error for a failed S3 call, naming the credential source and role used.
+fn s3_error<E>(
+    what: &str,
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    caller: &Caller<aws_sdk_s3::Client>,
+) -> ToolError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut e = sdk_error(what, err);
+    if e.code == ErrorCode::AccessDenied {
+        let role = caller
+            .role_arn
+            .as_ref()
+            .map(|r| format!(" as {r}"))
+            .unwrap_or_default();
+        e.message = format!("{} (credential source {}{role})", e.message, caller.source);
+        e.credential_source = Some(caller.source.as_str().to_owned());
+    }
+    e
+}
+
+impl Buckets {
+    fn check_key(&self, bucket: &str, key: &str) -> Result<(), ToolError> {
+        let ctx = caller_context()?;
+        self.policy.check_key(ctx.principal(), bucket, key)
+    }
+
+    async fn bucket_list(&self, _: BucketListInput) -> Result<BucketListOutput, ToolError> {
+        let ctx = caller_context()?;
+        if let Some(named) = self.policy.named_buckets(ctx.principal()) {
+            let buckets = named
+                .into_iter()
+                .map(|b| BucketEntry {
+                    name: b.bucket,
+                    prefixes: b.prefixes,
+                    permission: "unknown".into(),
+                })
+                .collect();
+            return Ok(BucketListOutput {
+                buckets,
+                source: "grants".into(),
+            });
+        }
+        let s3 = self.aws.s3(AccessIntent::Read).await?;
+        let out = s3
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| s3_error("ListBuckets", &e, &s3))?;
+        aws::aws_request(out.request_id());
+        let buckets = out
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter_map(|name| {
+                let prefixes = self.policy.prefixes(ctx.principal(), name).ok()?;
+                Some(BucketEntry {
+                    name: name.to_owned(),
+                    prefixes,
+                    permission: "unknown".into(),
+                })
+            })
+            .collect();
+        Ok(BucketListOutput {
+            buckets,
+            source: "list_buckets".into(),
+        })
+    }
+
+    async fn objects_list(&self, input: ObjectsListInput) -> Result<ObjectsListOutput, ToolError> {
+        s3uri::validate_bucket(&input.bucket)
+            .map_err(|e| ToolError::invalid_argument(e.to_string()))?;
+        let max_keys = input.max_keys.unwrap_or(100);
+        if !(1..=1000).contains(&max_keys) {
+            return Err(ToolError::invalid_argument(format!(
+                "max_keys must be between 1 and 1000, got {max_keys}"
+            )));
+        }
+        let ctx = caller_context()?;
+        let prefix = self
+            .policy
+            .list_prefix(ctx.principal(), &input.bucket, &input.prefix)?;
+        aws::touched(
+            &input.bucket,
+            (!prefix.is_empty()).then_some(prefix.as_str()),
+        );
+        let s3 = self.aws.s3(AccessIntent::Read).await?;
+        let mut req = s3
+            .client
+            .list_objects_v2()
+            .bucket(&input.bucket)
+            .prefix(&prefix)
+            .max_keys(max_keys as i32);
+        if let Some(d) = input.delimiter.as_deref().filter(|d| !d.is_empty()) {
+            req = req.delimiter(d);
+        }
+        if let Some(t) = input
+            .continuation_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            req = req.continuation_token(t);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| s3_error("ListObjectsV2", &e, &s3))?;
+        aws::aws_request(out.request_id());
+        // One presigning config for the page; URLs are signed locally with the caller's
+        // credentials already in hand — no call per object.
+        let presign = if input.include_signed_urls {
+            Some(self.presign_config(&s3, 3600)?)
+        } else {
+            None
+        };
+        let mut objects = Vec::with_capacity(out.contents().len());
+        for o in out.contents() {
+            let key = o.key().unwrap_or_default().to_owned();
+            let signed_url = match &presign {
+                Some(cfg) => Some(
+                    s3.client
+                        .get_object()
+                        .bucket(&input.bucket)
+                        .key(&key)
+                        .presigned(cfg.clone())
+                        .await
+                        .map_err(|e| ToolError::internal(format!("presigning failed: {e}")))?
+                        .uri()
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            objects.push(ObjectEntry {
+                key,
+                size: o.size().unwrap_or_default(),
+                last_modified: o.last_modified().and_then(rfc3339),
+                etag: o.e_tag().map(str::to_owned),
+                storage_class: o.storage_class().map(|c| c.as_str().to_owned()),
+                signed_url,
+            });
+        }
+        Ok(ObjectsListOutput {
+            bucket: input.bucket,
+            prefix,
+            objects,
+            common_prefixes: out
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned))
+                .collect(),
+            is_truncated: out.is_truncated().unwrap_or(false),
+            next_continuation_token: out.next_continuation_token().map(str::to_owned),
+        })
+    }
+
+    /// A presigning config for at most `wanted` seconds, never past the credentials' expiry.
+    fn presign_config(
+        &self,
+        s3: &Caller<aws_sdk_s3::Client>,
+        wanted: u64,
+    ) -> Result<PresigningConfig, ToolError> {
+        let secs = self.link_seconds(s3, wanted)?;
+        PresigningConfig::expires_in(Duration::from_secs(secs))
+            .map_err(|e| ToolError::internal(format!("presigning config: {e}")))
+    }
+
+    fn link_seconds(&self, s3: &Caller<aws_sdk_s3::Client>, wanted: u64) -> Result<u64, ToolError> {
+        let remaining = s3.resolved.credentials.expires_at().map(|e| {
+            e.duration_since(SystemTime::now())
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+        let secs = remaining.map_or(wanted, |r| wanted.min(r));
+        if secs == 0 {
+            return Err(ToolError::new(
+                ErrorCode::AccessDenied,
+                "your credentials have expired; a link would not work",
+            ));
+        }
+        Ok(secs)
+    }
+
+    async fn object_info(&self, input: UriInput) -> Result<ObjectInfo, ToolError> {
+        let u = uri(&input.s3_uri)?;
+        self.check_key(&u.bucket, &u.key)?;
+        aws::touched(&u.bucket, Some(&u.key));
+        let s3 = self.aws.s3(AccessIntent::Read).await?;
+        let out = s3
+            .client
+            .head_object()
+            .bucket(&u.bucket)
+            .key(&u.key)
+            .set_version_id(u.version_id.clone())
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| s3_error("HeadObject", &e, &s3))?;
+        aws::aws_request(out.request_id());
+        Ok(ObjectInfo {
+            bucket: u.bucket,
+            key: u.key,
+            version_id: real_version(out.version_id()),
+            size: out.content_length().unwrap_or_default(),
+            content_type: out.content_type().map(str::to_owned),
+            etag: out.e_tag().map(str::to_owned),
+            last_modified: out.last_modified().and_then(rfc3339),
+            metadata: out.metadata().cloned().unwrap_or_default(),
+            checksum_sha256: out.checksum_sha256().map(str::to_owned),
+            server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_owned()),
+            storage_class: out.storage_class().map(|c| c.as_str().to_owned()),
+        })
+    }
+
+    /// A ranged GET of at most `max` bytes from `offset`: (bytes, total size, content type).
+    async fn ranged(
+        &self,
+        u: &S3Uri,
+        offset: u64,
+        max: u64,
+    ) -> Result<(Vec<u8>, Option<u64>, Option<String>), ToolError> {
+        self.check_key(&u.bucket, &u.key)?;
+        aws::touched(&u.bucket, Some(&u.key));
+        let s3 = self.aws.s3(AccessIntent::Read).await?;
+        let out = s3
+            .client
+            .get_object()
+            .bucket(&u.bucket)
+            .key(&u.key)
+            .set_version_id(u.version_id.clone())
+            .range(format!("bytes={offset}-{}", offset + max - 1))
+            .send()
+            .await
+            .map_err(|e| {
+                let mut err = s3_error("GetObject", &e, &s3);
+                if err.message.contains("InvalidRange") {
+                    err.code = ErrorCode::InvalidArgument;
+                    err.message = format!("offset {offset} is at or past the end of the object");
+                }
+                err
+            })?;
+        aws::aws_request(out.request_id());
+        // "bytes 0-65535/1073741824": the total is after the slash.
+        let total = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse::<u64>().ok());
+        let content_type = out.content_type().map(str::to_owned);
+        let bytes = out.body.collect().await.map_err(|e| {
+            ToolError::new(
+                ErrorCode::UpstreamUnavailable,
+                format!("reading the object failed: {e}"),
+            )
+        })?;
+        let mut bytes = bytes.into_bytes().to_vec();
+        // A server that ignores Range must not make us return more than asked.
+        bytes.truncate(max as usize);
+        Ok((bytes, total, content_type))
+    }
+
+    async fn object_text(&self, input: TextInput) -> Result<TextOutput, ToolError> {
+        let u = uri(&input.s3_uri)?;
+        let max = input.max_bytes.unwrap_or(65536);
+        if !(1..=MAX_TEXT_BYTES).contains(&max) {
+            return Err(ToolError::invalid_argument(format!(
+                "max_bytes must be between 1 and {MAX_TEXT_BYTES}, got {max}"
+            )));
+        }
+        let (bytes, total, _) = self.ranged(&u, input.offset, max).await?;
+        let read = bytes.len() as u64;
+        let truncated = total.is_some_and(|t| input.offset + read < t);
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let utf8 = e.utf8_error();
+                // A character cut in half at the end of a truncated read is not binary data.
+                if utf8.error_len().is_none() && truncated {
+                    let mut bytes = e.into_bytes();
+                    bytes.truncate(utf8.valid_up_to());
+                    String::from_utf8(bytes).map_err(|_| ToolError::internal("utf-8 boundary"))?
+                } else {
+                    return Err(ToolError::invalid_argument(format!(
+                        "the object is not UTF-8 text (invalid byte at offset {})",
+                        input.offset + utf8.valid_up_to() as u64
+                    ))
+                    .with_hint("use bucket_object_fetch for binary data"));
+                }
+            }
+        };
+        Ok(TextOutput {
+            s3_uri: u.to_string(),
+            bytes: text.len() as u64,
+            text,
+            offset: input.offset,
+            size: total,
+            truncated,
+        })
+    }
+
+    async fn object_fetch(&self, input: FetchInput) -> Result<FetchOutput, ToolError> {
+        let u = uri(&input.s3_uri)?;
+        let max = input.max_bytes.unwrap_or(MAX_FETCH_BYTES);
+        if !(1..=MAX_FETCH_BYTES).contains(&max) {
+            return Err(ToolError::invalid_argument(format!(
+                "max_bytes must be between 1 and {MAX_FETCH_BYTES}, got {max}"
+            )));
+        }
+        let (bytes, total, content_type) = self.ranged(&u, 0, max).await?;
+        let n = bytes.len() as u64;
+        let truncated = total.is_some_and(|t| n < t);
+        let (data, text) = if input.base64_encode {
+            (
+                Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
+                None,
+            )
+        } else {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                ToolError::invalid_argument("the object is not UTF-8 text")
+                    .with_hint("fetch it with base64_encode=true")
+            })?;
+            (None, Some(text))
+        };
+        Ok(FetchOutput {
+            s3_uri: u.to_string(),
+            data,
+            text,
+            content_type,
+            bytes: n,
+            size: total,
+            truncated,
+        })
+    }
+
+    async fn object_link(&self, input: LinkInput) -> Result<LinkOutput, ToolError> {
+        let u = uri(&input.s3_uri)?;
+        let wanted = input.expiration.unwrap_or(3600);
+        if !(1..=MAX_LINK_S).contains(&wanted) {
+            return Err(ToolError::invalid_argument(format!(
+                "expiration must be between 1 and {MAX_LINK_S} seconds, got {wanted}"
+            )));
+        }
+        self.check_key(&u.bucket, &u.key)?;
+        aws::touched(&u.bucket, Some(&u.key));
+        let s3 = self.aws.s3(AccessIntent::Read).await?;
+        let secs = self.link_seconds(&s3, wanted)?;
+        let cfg = PresigningConfig::expires_in(Duration::from_secs(secs))
+            .map_err(|e| ToolError::internal(e.to_string()))?;
+        let signed = s3
+            .client
+            .get_object()
+            .bucket(&u.bucket)
+            .key(&u.key)
+            .set_version_id(u.version_id.clone())
+            .presigned(cfg)
+            .await
+            .map_err(|e| ToolError::internal(format!("presigning failed: {e}")))?;
+        let expires_at =
+            aws_smithy_types::DateTime::from(SystemTime::now() + Duration::from_secs(secs));
+        Ok(LinkOutput {
+            s3_uri: u.to_string(),
+            url: signed.uri().to_owned(),
+            expires_in: secs,
+            expires_at: rfc3339(&expires_at).unwrap_or_default(),
+        })
+    }
+
+    async fn objects_put(&self, input: PutInput) -> Result<PutOutput, ToolError> {
+        s3uri::validate_bucket(&input.bucket)
+            .map_err(|e| ToolError::invalid_argument(e.to_string()))?;
+        if input.items.is_empty() || input.items.len() > MAX_PUT_ITEMS {
+            return Err(ToolError::invalid_argument(format!(
+                "items must hold 1 to {MAX_PUT_ITEMS} objects, got {}",
+                input.items.len()
+            )));
+        }
+        // Decode and check everything first: bad input changes nothing.
+        let mut prepared = Vec::with_capacity(input.items.len());
+        for (i, item) in input.items.into_iter().enumerate() {
+            let which = format!("items[{i}] ({:?})", item.key);
+            s3uri::validate_key(&item.key)
+                .map_err(|e| ToolError::invalid_argument(format!("{which}: {e}")))?;
+            let (body, default_type) = match (item.text, item.data) {
+                (Some(t), None) => (t.into_bytes(), "text/plain; charset=utf-8"),
+                (None, Some(d)) => (
+                    base64::engine::general_purpose::STANDARD
+                        .decode(d.trim())
+                        .map_err(|e| {
+                            ToolError::invalid_argument(format!(
+                                "{which}: data is not valid base64: {e}"
+                            ))
+                        })?,
+                    "application/octet-stream",
+                ),
+                _ => {
+                    return Err(ToolError::invalid_argument(format!(
+                        "{which}: give exactly one of text or data"
+                    )));
+                }
+            };
+            if body.len() > self.max_put_bytes {
+                return Err(ToolError::new(
+                    ErrorCode::TooLarge,
+                    format!(
+                        "{which}: {} bytes is over the {} byte limit",
+                        body.len(),
+                        self.max_put_bytes
+                    ),
+                ));
+            }
+            let content_type = item.content_type.unwrap_or_else(|| default_type.to_owned());
+            prepared.push((
+                item.key,
+                body,
+                content_type,
+                item.metadata.unwrap_or_default(),
+            ));
+        }
+        let ctx = caller_context()?;
+        let mut s3: Option<Caller<aws_sdk_s3::Client>> = None;
+        let mut results = Vec::with_capacity(prepared.len());
+        for (key, body, content_type, metadata) in prepared {
+            let size = body.len() as u64;
+            let failed = |e: ToolError| PutResult {
+                key: key.clone(),
+                ok: false,
+                etag: None,
+                version_id: None,
+                size,
+                multipart: false,
+                error: Some(PutError {
+                    code: e.code.as_str().to_owned(),
+                    message: e.message,
+                }),
+            };
+            if let Err(e) = self.policy.check_key(ctx.principal(), &input.bucket, &key) {
+                results.push(failed(e));
+                continue;
+            }
+            let client = match &s3 {
+                Some(c) => c,
+                None => s3.insert(self.aws.s3(AccessIntent::Write).await?),
+            };
+            aws::touched(&input.bucket, Some(&key));
+            let outcome = if body.len() > self.multipart_threshold {
+                self.put_multipart(client, &input.bucket, &key, body, &content_type, &metadata)
+                    .await
+                    .map(|(e, v)| (e, v, true))
+            } else {
+                self.put_single(client, &input.bucket, &key, body, &content_type, &metadata)
+                    .await
+                    .map(|(e, v)| (e, v, false))
+            };
+            results.push(match outcome {
+                Ok((etag, version_id, multipart)) => PutResult {
+                    key,
+                    ok: true,
+                    etag,
+                    version_id,
+                    size,
+                    multipart,
+                    error: None,
+                },
+                Err(e) => failed(e),
+            });
+        }
+        let succeeded = results.iter().filter(|r| r.ok).count();
+        let failed = results.len() - succeeded;
+        if succeeded == 0 {
+            let first = results.first().and_then(|r| r.error.as_ref());
+            let code = first.map(|e| e.code.clone()).unwrap_or_default();
+            let mut e = ToolError::new(
+                code_from(&code),
+                format!(
+                    "no object was written: {}",
+                    first.map(|e| e.message.as_str()).unwrap_or("")
+                ),
+            );
+            e.credential_source = s3.as_ref().map(|c| c.source.as_str().to_owned());
+            return Err(e);
+        }
+        Ok(PutOutput {
+            bucket: input.bucket,
+            results,
+            succeeded,
+            failed,
+        })
+    }
+
+    async fn put_single(
+        &self,
+        s3: &Caller<aws_sdk_s3::Client>,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(Option<String>, Option<String>), ToolError> {
+        let mut req = s3
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        for (k, v) in metadata {
+            req = req.metadata(k, v);
+        }
+        req = match &self.sse {
+            Sse::None => req,
+            Sse::Aes256 => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Sse::Kms(key_id) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .set_ssekms_key_id(key_id.clone()),
+        };
+        let out = req
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", &e, s3))?;
+        aws::aws_request(out.request_id());
+        Ok((
+            out.e_tag().map(str::to_owned),
+            real_version(out.version_id()),
+        ))
+    }
+
+    async fn put_multipart(
+        &self,
+        s3: &Caller<aws_sdk_s3::Client>,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(Option<String>, Option<String>), ToolError> {
+        let mut req = s3
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type);
+        for (k, v) in metadata {
+            req = req.metadata(k, v);
+        }
+        req = match &self.sse {
+            Sse::None => req,
+            Sse::Aes256 => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Sse::Kms(key_id) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .set_ssekms_key_id(key_id.clone()),
+        };
+        let created = req
+            .send()
+            .await
+            .map_err(|e| s3_error("CreateMultipartUpload", &e, s3))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = async {
+            let mut parts = Vec::new();
+            for (i, chunk) in body.chunks(MULTIPART_PART_BYTES).enumerate() {
+                let number = i as i32 + 1;
+                let part = s3
+                    .client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(chunk.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| s3_error("UploadPart", &e, s3))?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                );
+            }
+            let done = s3
+                .client
+                .complete_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))?;
+            aws::aws_request(done.request_id());
+            Ok((
+                done.e_tag().map(str::to_owned),
+                real_version(done.version_id()),
+            ))
+        }
+        .await;
+        if result.is_err() {
+            // Leave no half-written upload behind (it would be billed).
+            let _ = s3
+                .client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+}
+
+fn code_from(code: &str) -> ErrorCode {
+    match code {
+        "not_permitted" => ErrorCode::NotPermitted,
+        "access_denied" => ErrorCode::AccessDenied,
+        "not_found" => ErrorCode::NotFound,
+        "too_large" => ErrorCode::TooLarge,
+        "upstream_unavailable" => ErrorCode::UpstreamUnavailable,
+        "invalid_argument" => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Internal,
+    }
+}
