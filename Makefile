@@ -36,8 +36,10 @@ test-rust: venv ## Only the Rust suites
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh
 
-bench: venv ## Benchmarks (Criterion); figures go in docs/PERFORMANCE.md
+bench: venv ## Benchmarks (Criterion + the perf harness); figures go in docs/PERFORMANCE.md
 	cargo bench --locked -p quilt-mcp-aws --bench broker
+	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
+	.venv/bin/python tests/perf/buckets.py $(CARGO_TARGET_DIR)/release/quilt-mcp-server
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check

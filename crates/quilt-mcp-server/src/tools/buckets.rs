@@ -75,83 +75,96 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
             .idempotent(true)
             .open_world(true)
     };
-    let t = b.clone();
-    registry.add(
+    let write = ToolAnnotations::new()
+        .read_only(false)
+        .destructive(true)
+        .idempotent(true)
+        .open_world(true);
+    let r = registry;
+    tool(
+        r,
+        &b,
         "bucket_list",
         "Buckets you may use, with any prefix you are limited to.",
         read(),
-        Some(READ),
-        move |i: BucketListInput| {
-            let t = t.clone();
-            async move { t.bucket_list(i).await }
-        },
+        READ,
+        Buckets::bucket_list,
     );
-    let t = b.clone();
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_objects_list",
         "List objects under a prefix (folders as common_prefixes with a delimiter). max_keys 1-1000; continue with continuation_token; include_signed_urls adds presigned GET URLs.",
         read(),
-        Some(READ),
-        move |i: ObjectsListInput| {
-            let t = t.clone();
-            async move { t.objects_list(i).await }
-        },
+        READ,
+        Buckets::objects_list,
     );
-    let t = b.clone();
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_object_info",
         "Object metadata (HEAD): size, type, etag, version, checksum, encryption. s3_uri may end with ?versionId=.",
         read(),
-        Some(READ),
-        move |i: UriInput| {
-            let t = t.clone();
-            async move { t.object_info(i).await }
-        },
+        READ,
+        Buckets::object_info,
     );
-    let t = b.clone();
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_object_text",
         "Read up to max_bytes (default 65536, max 1048576) of an object as UTF-8 text from offset; truncated says if more follows.",
         read(),
-        Some(READ),
-        move |i: TextInput| {
-            let t = t.clone();
-            async move { t.object_text(i).await }
-        },
+        READ,
+        Buckets::object_text,
     );
-    let t = b.clone();
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_object_fetch",
         "Fetch up to max_bytes (default and max 4194304) of an object as base64 (or text with base64_encode=false).",
         read(),
-        Some(READ),
-        move |i: FetchInput| {
-            let t = t.clone();
-            async move { t.object_fetch(i).await }
-        },
+        READ,
+        Buckets::object_fetch,
     );
-    let t = b.clone();
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_object_link",
         "Presigned GET URL for an object; expiration seconds (default 3600) never exceeds your credentials' own expiry.",
         read(),
-        Some(READ),
-        move |i: LinkInput| {
-            let t = t.clone();
-            async move { t.object_link(i).await }
-        },
+        READ,
+        Buckets::object_link,
     );
-    let t = b;
-    registry.add(
+    tool(
+        r,
+        &b,
         "bucket_objects_put",
         "Write objects: items of {key, text or data (base64), content_type?, metadata?}; server-side encrypted; per-item results.",
-        ToolAnnotations::new().read_only(false).destructive(true).idempotent(true).open_world(true),
-        Some(WRITE),
-        move |i: PutInput| {
-            let t = t.clone();
-            async move { t.objects_put(i).await }
-        },
+        write,
+        WRITE,
+        Buckets::objects_put,
     );
+}
+
+/// Registers one bucket tool: `method` runs on the shared [`Buckets`].
+fn tool<I, O, F, Fut>(
+    registry: &mut ToolRegistry,
+    buckets: &Arc<Buckets>,
+    name: &'static str,
+    description: &'static str,
+    annotations: ToolAnnotations,
+    scope: &'static str,
+    method: F,
+) where
+    I: serde::de::DeserializeOwned + JsonSchema + Send + 'static,
+    O: Serialize + JsonSchema + Send + 'static,
+    F: Fn(Arc<Buckets>, I) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<O, ToolError>> + Send + 'static,
+{
+    let buckets = buckets.clone();
+    registry.add(name, description, annotations, Some(scope), move |input| {
+        method(buckets.clone(), input)
+    });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -488,7 +501,10 @@ impl Buckets {
         self.policy.check_key(ctx.principal(), bucket, key)
     }
 
-    async fn bucket_list(&self, _: BucketListInput) -> Result<BucketListOutput, ToolError> {
+    async fn bucket_list(
+        self: Arc<Self>,
+        _: BucketListInput,
+    ) -> Result<BucketListOutput, ToolError> {
         let ctx = caller_context()?;
         if let Some(named) = self.policy.named_buckets(ctx.principal()) {
             let buckets = named
@@ -531,7 +547,10 @@ impl Buckets {
         })
     }
 
-    async fn objects_list(&self, input: ObjectsListInput) -> Result<ObjectsListOutput, ToolError> {
+    async fn objects_list(
+        self: Arc<Self>,
+        input: ObjectsListInput,
+    ) -> Result<ObjectsListOutput, ToolError> {
         s3uri::validate_bucket(&input.bucket)
             .map_err(|e| ToolError::invalid_argument(e.to_string()))?;
         let max_keys = input.max_keys.unwrap_or(100);
@@ -644,7 +663,7 @@ impl Buckets {
         Ok(secs)
     }
 
-    async fn object_info(&self, input: UriInput) -> Result<ObjectInfo, ToolError> {
+    async fn object_info(self: Arc<Self>, input: UriInput) -> Result<ObjectInfo, ToolError> {
         let u = uri(&input.s3_uri)?;
         self.check_key(&u.bucket, &u.key)?;
         aws::touched(&u.bucket, Some(&u.key));
@@ -721,7 +740,7 @@ impl Buckets {
         Ok((bytes, total, content_type))
     }
 
-    async fn object_text(&self, input: TextInput) -> Result<TextOutput, ToolError> {
+    async fn object_text(self: Arc<Self>, input: TextInput) -> Result<TextOutput, ToolError> {
         let u = uri(&input.s3_uri)?;
         let max = input.max_bytes.unwrap_or(65536);
         if !(1..=MAX_TEXT_BYTES).contains(&max) {
@@ -760,7 +779,7 @@ impl Buckets {
         })
     }
 
-    async fn object_fetch(&self, input: FetchInput) -> Result<FetchOutput, ToolError> {
+    async fn object_fetch(self: Arc<Self>, input: FetchInput) -> Result<FetchOutput, ToolError> {
         let u = uri(&input.s3_uri)?;
         let max = input.max_bytes.unwrap_or(MAX_FETCH_BYTES);
         if !(1..=MAX_FETCH_BYTES).contains(&max) {
@@ -794,7 +813,7 @@ impl Buckets {
         })
     }
 
-    async fn object_link(&self, input: LinkInput) -> Result<LinkOutput, ToolError> {
+    async fn object_link(self: Arc<Self>, input: LinkInput) -> Result<LinkOutput, ToolError> {
         let u = uri(&input.s3_uri)?;
         let wanted = input.expiration.unwrap_or(3600);
         if !(1..=MAX_LINK_S).contains(&wanted) {
@@ -827,7 +846,7 @@ impl Buckets {
         })
     }
 
-    async fn objects_put(&self, input: PutInput) -> Result<PutOutput, ToolError> {
+    async fn objects_put(self: Arc<Self>, input: PutInput) -> Result<PutOutput, ToolError> {
         s3uri::validate_bucket(&input.bucket)
             .map_err(|e| ToolError::invalid_argument(e.to_string()))?;
         if input.items.is_empty() || input.items.len() > MAX_PUT_ITEMS {
