@@ -21,6 +21,7 @@ pub mod error;
 pub mod s3uri;
 pub mod settings;
 pub mod source;
+pub mod sql_guard;
 pub mod stack;
 pub mod sts;
 

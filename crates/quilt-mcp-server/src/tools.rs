@@ -8,6 +8,7 @@
 //! [`RequestContext`] re-scoped as the task-local and reads it with
 //! `RequestContext::current()`, which fails outside a request: no tool runs anonymously.
 
+pub mod athena;
 pub mod buckets;
 pub mod identity;
 
@@ -115,6 +116,7 @@ impl ToolRegistry {
         registry.scopes = ScopePolicy::from_config(config);
         identity::register(&mut registry, aws);
         buckets::register(&mut registry, aws, config);
+        athena::register(&mut registry);
         registry
     }
 

@@ -311,3 +311,39 @@ async fn scopes_gate_tools_in_the_list_and_on_call() {
         "{visible:?}"
     );
 }
+
+#[tokio::test]
+async fn athena_query_validate_answers_from_the_parser() {
+    let server = TestServer::start(|_| {}).await;
+    let token = token("analyst");
+    let verdict = |sql: &'static str| {
+        let (url, token) = (server.mcp(), token.clone());
+        async move {
+            let r = call_tool(
+                &url,
+                Some(&token),
+                "athena_query_validate",
+                json!({"query": sql}),
+            )
+            .await;
+            r.result()["structuredContent"].clone()
+        }
+    };
+    let read = verdict("SELECT 'delete' AS \"insert\" FROM t -- DROP TABLE t").await;
+    assert_eq!(
+        (read["valid"].as_bool(), read["statement"].as_str()),
+        (Some(true), Some("SELECT")),
+        "{read}"
+    );
+    let unload = verdict("UNLOAD (SELECT * FROM t) TO 's3://b/p/' WITH (format = 'PARQUET')").await;
+    assert_eq!(unload["valid"], false);
+    assert!(
+        unload["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("UNLOAD"),
+        "{unload}"
+    );
+    let two = verdict("SELECT 1; SELECT 2").await;
+    assert_eq!(two["reason"], "exactly one statement is allowed");
+}
