@@ -117,6 +117,7 @@ impl ToolRegistry {
         identity::register(&mut registry, aws);
         buckets::register(&mut registry, aws, config);
         athena::register(&mut registry);
+        athena::register_glue(&mut registry, aws);
         registry
     }
 

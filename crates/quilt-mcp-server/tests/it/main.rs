@@ -11,6 +11,7 @@ mod binary;
 mod buckets;
 mod concurrency;
 mod credentials;
+mod glue;
 mod http_surface;
 mod isolation;
 mod jwt;

@@ -145,6 +145,22 @@ impl Moto {
             .expect("create stack");
     }
 
+    pub fn glue(&self) -> aws_sdk_glue::Client {
+        let c = aws_sdk_glue::Config::builder()
+            .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
+            .region(aws_sdk_glue::config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_glue::config::Credentials::new(
+                &self.admin.0,
+                &self.admin.1,
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_glue::Client::from_conf(c)
+    }
+
     /// An IAM user with an inline policy and an access key.
     pub async fn user(&self, name: &str, policy: Value) -> (String, String) {
         let iam = self.iam();
