@@ -223,6 +223,22 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     );
     assert_eq!(fetched["content_type"], "application/x-test");
 
+    let as_text = call(
+        &server,
+        &token,
+        "bucket_object_fetch",
+        json!({"s3_uri": uri, "base64_encode": false}),
+    )
+    .await;
+    assert_eq!(ok(&as_text)["text"], text);
+    let binary_as_text = call(
+        &server,
+        &token,
+        "bucket_object_fetch",
+        json!({"s3_uri": "s3://plain-bucket/bin/blob.dat", "base64_encode": false}),
+    )
+    .await;
+    assert_eq!(err(&binary_as_text).0, "invalid_argument");
     let link = call(
         &server,
         &token,
