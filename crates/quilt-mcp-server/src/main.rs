@@ -6,14 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use quilt_mcp_aws::{AwsSettings, ServerIdentity};
 use quilt_mcp_server::aws::Aws;
 use quilt_mcp_server::config::{Config, Mode};
 use quilt_mcp_server::mcp::{Identity, McpServer};
 use quilt_mcp_server::token::TokenArgs;
-use quilt_mcp_server::{App, ToolRegistry, app, healthcheck, logging, token, transport};
+use quilt_mcp_server::{ToolRegistry, app, healthcheck, logging, token, transport};
 
 /// A stateless MCP server for governed access to data in AWS.
 #[derive(Debug, Parser)]
@@ -120,23 +119,9 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let config = config.validate(Mode::Http)?;
-    logging::init(config.log_format);
-    let aws = Aws::bootstrap(&config).await?;
-    let app = App::new(config, aws.clone())?;
-    if let Some(verifier) = &app.verifier {
-        verifier.prefetch().await;
-    }
-    let listener = tokio::net::TcpListener::bind(app.config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+    let (app, listener) = transport::http::prepare(config).await?;
     tracing::info!(listen = %app.config.listen, public_url = app.config.public_url(), auth = app.verifier.is_some(), "serving MCP over HTTP");
-    if app.verifier.is_none() {
-        tracing::warn!(
-            "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
-        );
-    }
-    let tools = Arc::new(ToolRegistry::product(&aws, &app.config));
+    let tools = Arc::new(ToolRegistry::product(&app.aws, &app.config));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });

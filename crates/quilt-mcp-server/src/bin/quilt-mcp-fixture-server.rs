@@ -30,9 +30,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use quilt_mcp_auth::RequestContext;
-use quilt_mcp_server::config::{Config, Mode};
+use quilt_mcp_server::config::Config;
 use quilt_mcp_server::mcp::{Identity, McpServer};
-use quilt_mcp_server::{App, ToolError, ToolRegistry, app, logging, transport};
+use quilt_mcp_server::{ToolError, ToolRegistry, app, transport};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock, CreateMessageResult,
@@ -89,19 +89,10 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let config = config.validate(Mode::Http)?;
-    logging::init(config.log_format);
-    let aws = quilt_mcp_server::aws::Aws::bootstrap(&config).await?;
-    let app = App::new(config, aws.clone())?;
-    if let Some(verifier) = &app.verifier {
-        verifier.prefetch().await;
-    }
-    let listener = tokio::net::TcpListener::bind(app.config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+    let (app, listener) = transport::http::prepare(config).await?;
     tracing::warn!(listen = %app.config.listen, auth = app.verifier.is_some(), "serving the TEST-ONLY fixture server");
     let fixtures = Arc::new(Fixtures::new()?);
-    let product = Arc::new(product_registry(&aws, &app.config));
+    let product = Arc::new(product_registry(&app.aws, &app.config));
     let router = app::router(app.clone(), move || FixtureServer {
         product: McpServer::new(product.clone(), Identity::Http),
         fixtures: fixtures.clone(),

@@ -10,6 +10,30 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::aws::Aws;
+use crate::config::{Config, Mode};
+use crate::logging;
+
+/// Everything `serve` does before serving: validate the configuration, start logging, bring
+/// up AWS access (server identity, stack roles), build the app, fetch the JWKS, and bind.
+pub async fn prepare(config: Config) -> anyhow::Result<(Arc<App>, TcpListener)> {
+    let config = config.validate(Mode::Http)?;
+    logging::init(config.log_format);
+    let aws = Aws::bootstrap(&config).await?;
+    let app = App::new(config, aws)?;
+    if let Some(verifier) = &app.verifier {
+        verifier.prefetch().await;
+    }
+    let listener = TcpListener::bind(app.config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.config.listen))?;
+    if app.verifier.is_none() {
+        tracing::warn!(
+            "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
+        );
+    }
+    Ok((app, listener))
+}
 
 /// Serves `router` on `listener` until `stop` resolves, then drains.
 pub async fn serve(
