@@ -147,6 +147,18 @@ pub struct Config {
     #[arg(long, env = "S3_MULTIPART_THRESHOLD_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub s3_multipart_threshold_bytes: usize,
 
+    /// The Athena workgroup queries run in when the caller names none.
+    #[arg(long, env = "ATHENA_WORKGROUP", default_value = "primary")]
+    pub athena_workgroup: String,
+
+    /// Workgroups callers may use, comma separated (default: only ATHENA_WORKGROUP).
+    #[arg(long, env = "ATHENA_ALLOWED_WORKGROUPS", value_delimiter = ',')]
+    pub athena_allowed_workgroups: Vec<String>,
+
+    /// Where Athena writes results, when the workgroup does not say (s3://bucket/prefix/).
+    #[arg(long, env = "ATHENA_OUTPUT_LOCATION")]
+    pub athena_output_location: Option<String>,
+
     /// AWS region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub aws_region: String,
@@ -233,6 +245,9 @@ impl Config {
             s3_sse: "AES256".into(),
             s3_sse_kms_key_id: None,
             s3_multipart_threshold_bytes: 8 * 1024 * 1024,
+            athena_workgroup: "primary".into(),
+            athena_allowed_workgroups: Vec::new(),
+            athena_output_location: None,
             aws_region: "us-east-1".into(),
             aws_endpoint_url: None,
             healthz_strict: false,
@@ -370,6 +385,16 @@ impl Config {
                 "QUILT_REGISTRY_URL",
                 "must be https (plain http only on loopback)",
             ));
+        }
+        self.athena_allowed_workgroups
+            .retain(|w| !w.trim().is_empty());
+        if self.athena_allowed_workgroups.is_empty() {
+            self.athena_allowed_workgroups = vec![self.athena_workgroup.clone()];
+        }
+        if let Some(loc) = &self.athena_output_location
+            && !loc.starts_with("s3://")
+        {
+            return Err(err("ATHENA_OUTPUT_LOCATION", "must be an s3:// URI"));
         }
         self.scope_map.retain(|m| !m.trim().is_empty());
         for entry in &self.scope_map {

@@ -118,6 +118,11 @@ impl ToolRegistry {
         buckets::register(&mut registry, aws, config);
         athena::register(&mut registry);
         athena::register_glue(&mut registry, aws);
+        athena::register_queries(
+            &mut registry,
+            aws,
+            athena::AthenaSettings::from_config(config),
+        );
         registry
     }
 

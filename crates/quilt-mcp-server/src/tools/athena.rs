@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_glue::operation::RequestId as _;
+use aws_sdk_athena::operation::RequestId as _;
 use quilt_mcp_aws::{AccessIntent, sql_guard};
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -338,4 +338,478 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
             }
         },
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// Query execution.
+
+/// Most rows returned per call.
+const MAX_ROWS: usize = 1000;
+/// Most bytes of row data returned per call (cells counted as their UTF-8 length).
+const MAX_RESULT_BYTES: usize = 1024 * 1024;
+/// Longest wait, under the request timeout.
+const MAX_WAIT_S: u64 = 50;
+
+/// Athena settings shared by the execution tools.
+pub(crate) struct AthenaSettings {
+    workgroup: String,
+    allowed: Vec<String>,
+    output_location: Option<String>,
+}
+
+impl AthenaSettings {
+    pub(crate) fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            workgroup: config.athena_workgroup.clone(),
+            allowed: config.athena_allowed_workgroups.clone(),
+            output_location: config.athena_output_location.clone(),
+        }
+    }
+
+    fn workgroup(&self, requested: Option<String>) -> Result<String, ToolError> {
+        let wg = requested
+            .filter(|w| !w.is_empty())
+            .unwrap_or_else(|| self.workgroup.clone());
+        if self.allowed.contains(&wg) {
+            Ok(wg)
+        } else {
+            Err(ToolError::not_permitted(format!(
+                "workgroup {wg} is not allowed (allowed: {})",
+                self.allowed.join(", ")
+            )))
+        }
+    }
+}
+
+/// No arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkgroupsInput {}
+
+/// A workgroup you may use.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Workgroup {
+    /// Name.
+    pub name: String,
+    /// ENABLED or DISABLED.
+    pub state: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Whether queries run here when none is named.
+    pub default: bool,
+}
+
+/// Workgroups you may use.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkgroupsOutput {
+    /// The workgroups (those allowed by the server that Athena lists for you).
+    pub workgroups: Vec<Workgroup>,
+}
+
+/// Arguments of `athena_query_execute`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteInput {
+    /// One read-only SQL statement.
+    pub query: String,
+    /// Default database.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// Data catalog (default AwsDataCatalog).
+    #[serde(default)]
+    pub catalog: Option<String>,
+    /// Workgroup (default the server's; must be allowed).
+    #[serde(default)]
+    pub workgroup: Option<String>,
+    /// Seconds to wait for the query (default 20, max 50); after that a handle is returned.
+    #[serde(default)]
+    pub max_wait_s: Option<u64>,
+    /// Most rows to return (default 100, max 1000).
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}
+
+/// Arguments of `athena_query_results`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsInput {
+    /// The query execution id (from athena_query_execute).
+    pub execution_id: String,
+    /// From a previous answer's next_token.
+    #[serde(default)]
+    pub next_token: Option<String>,
+    /// Most rows to return (default 100, max 1000).
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}
+
+/// A result column.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ResultColumn {
+    /// Name.
+    pub name: String,
+    /// Athena type.
+    #[serde(rename = "type")]
+    pub column_type: String,
+}
+
+/// A query's state and, when it finished, a page of its results.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct QueryOutput {
+    /// The execution id: pass it to athena_query_results.
+    pub execution_id: String,
+    /// QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.
+    pub state: String,
+    /// Columns (when SUCCEEDED).
+    pub columns: Vec<ResultColumn>,
+    /// Rows of cell values (strings or null), when SUCCEEDED.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Whether more rows exist than were returned (continue with next_token).
+    pub truncated: bool,
+    /// Pass to athena_query_results for the next page.
+    pub next_token: Option<String>,
+    /// Bytes scanned.
+    pub data_scanned_bytes: Option<i64>,
+    /// Engine time in milliseconds.
+    pub engine_time_ms: Option<i64>,
+}
+
+fn state_name(state: Option<&aws_sdk_athena::types::QueryExecutionState>) -> String {
+    state
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|| "UNKNOWN".into())
+}
+
+/// Stops the Athena query if the call is abandoned (the client cancelled or disconnected)
+/// before it finished waiting.
+struct StopOnDrop {
+    client: Option<aws_sdk_athena::Client>,
+    id: String,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let id = std::mem::take(&mut self.id);
+            tokio::spawn(async move {
+                let _ = client
+                    .stop_query_execution()
+                    .query_execution_id(&id)
+                    .send()
+                    .await;
+                tracing::info!(execution_id = %id, "stopped an abandoned Athena query");
+            });
+        }
+    }
+}
+
+pub(crate) fn register_queries(
+    registry: &mut ToolRegistry,
+    aws: &Arc<Aws>,
+    settings: AthenaSettings,
+) {
+    let settings = Arc::new(settings);
+    let (a, s) = (aws.clone(), settings.clone());
+    registry.add(
+        "athena_workgroups_list",
+        "Athena workgroups you may run queries in.",
+        ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(true),
+        Some(ATHENA),
+        move |_: WorkgroupsInput| {
+            let (aws, settings) = (a.clone(), s.clone());
+            async move {
+                let athena = aws.athena(AccessIntent::Read).await?;
+                let out = athena
+                    .client
+                    .list_work_groups()
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("ListWorkGroups", &e))?;
+                let workgroups = out
+                    .work_groups()
+                    .iter()
+                    .filter_map(|w| {
+                        let name = w.name()?.to_owned();
+                        settings.allowed.contains(&name).then(|| Workgroup {
+                            default: name == settings.workgroup,
+                            state: w.state().map(|s| s.as_str().to_owned()),
+                            description: w.description().map(str::to_owned),
+                            name,
+                        })
+                    })
+                    .collect();
+                Ok::<_, ToolError>(WorkgroupsOutput { workgroups })
+            }
+        },
+    );
+    let (a, s) = (aws.clone(), settings.clone());
+    registry.add(
+        "athena_query_execute",
+        "Run one read-only SQL statement; waits up to max_wait_s (default 20), then returns results (capped) or a handle for athena_query_results.",
+        ToolAnnotations::new().read_only(true).destructive(false).idempotent(false).open_world(true),
+        Some(ATHENA),
+        move |input: ExecuteInput| {
+            let (aws, settings) = (a.clone(), s.clone());
+            async move { execute(aws, settings, input).await }
+        },
+    );
+    let a = aws.clone();
+    registry.add(
+        "athena_query_results",
+        "State and a page of results of a query by execution_id; continue with next_token.",
+        ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(true),
+        Some(ATHENA),
+        move |input: ResultsInput| {
+            let aws = a.clone();
+            async move {
+                let max_rows = rows_cap(input.max_results)?;
+                if input.execution_id.is_empty() || input.execution_id.len() > 128 {
+                    return Err(ToolError::invalid_argument(
+                        "execution_id must be 1 to 128 characters",
+                    ));
+                }
+                let athena = aws.athena(AccessIntent::Read).await?;
+                let status = athena
+                    .client
+                    .get_query_execution()
+                    .query_execution_id(&input.execution_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        not_found_if_unknown(
+                            sdk_error("GetQueryExecution", &e),
+                            &input.execution_id,
+                        )
+                    })?;
+                let execution = status.query_execution();
+                let mut output = describe(&input.execution_id, execution);
+                match execution.and_then(|x| x.status()).and_then(|s| s.state()) {
+                    Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
+                        let token = input.next_token.filter(|t| !t.is_empty());
+                        let first = token.is_none();
+                        page(&athena.client, &mut output, token, max_rows, first).await?;
+                        Ok(output)
+                    }
+                    Some(aws_sdk_athena::types::QueryExecutionState::Failed) => {
+                        Err(failed(execution))
+                    }
+                    _ => Ok(output),
+                }
+            }
+        },
+    );
+}
+
+fn rows_cap(max_results: Option<usize>) -> Result<usize, ToolError> {
+    let n = max_results.unwrap_or(100);
+    if !(1..=MAX_ROWS).contains(&n) {
+        return Err(ToolError::invalid_argument(format!(
+            "max_results must be between 1 and {MAX_ROWS}, got {n}"
+        )));
+    }
+    Ok(n)
+}
+
+fn not_found_if_unknown(mut e: ToolError, id: &str) -> ToolError {
+    if e.message.contains("InvalidRequestException")
+        || e.message.contains("was not found")
+        || e.message.contains("not found")
+    {
+        e.code = crate::ErrorCode::NotFound;
+        e.message = format!("no query execution {id}: {}", e.message);
+    }
+    e
+}
+
+fn describe(id: &str, execution: Option<&aws_sdk_athena::types::QueryExecution>) -> QueryOutput {
+    let stats = execution.and_then(|x| x.statistics());
+    QueryOutput {
+        execution_id: id.to_owned(),
+        state: state_name(execution.and_then(|x| x.status()).and_then(|s| s.state())),
+        columns: Vec::new(),
+        rows: Vec::new(),
+        truncated: false,
+        next_token: None,
+        data_scanned_bytes: stats.and_then(|s| s.data_scanned_in_bytes()),
+        engine_time_ms: stats.and_then(|s| s.engine_execution_time_in_millis()),
+    }
+}
+
+fn failed(execution: Option<&aws_sdk_athena::types::QueryExecution>) -> ToolError {
+    let reason = execution
+        .and_then(|x| x.status())
+        .and_then(|s| s.state_change_reason())
+        .unwrap_or("no reason given");
+    ToolError::invalid_argument(format!("the query failed in Athena: {reason}"))
+}
+
+/// Fills `out` with one page of results, within the row and byte caps.
+async fn page(
+    client: &aws_sdk_athena::Client,
+    out: &mut QueryOutput,
+    next_token: Option<String>,
+    max_rows: usize,
+    first_page: bool,
+) -> Result<(), ToolError> {
+    // One extra row on the first page: Athena's first row of a SELECT is the header.
+    let ask = (max_rows + usize::from(first_page)).min(MAX_ROWS) as i32;
+    let results = client
+        .get_query_results()
+        .query_execution_id(&out.execution_id)
+        .set_next_token(next_token)
+        .max_results(ask)
+        .send()
+        .await
+        .map_err(|e| sdk_error("GetQueryResults", &e))?;
+    let Some(set) = results.result_set() else {
+        return Ok(());
+    };
+    out.columns = set
+        .result_set_metadata()
+        .map(|m| {
+            m.column_info()
+                .iter()
+                .map(|c| ResultColumn {
+                    name: c.name().to_owned(),
+                    column_type: c.r#type().to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut rows = set.rows().iter().map(|r| {
+        r.data()
+            .iter()
+            .map(|d| d.var_char_value().map(str::to_owned))
+            .collect::<Vec<_>>()
+    });
+    if first_page {
+        // Skip the header row when it repeats the column names.
+        let names: Vec<Option<String>> = out.columns.iter().map(|c| Some(c.name.clone())).collect();
+        let mut peek = rows.clone();
+        if peek.next().is_some_and(|first| first == names) {
+            rows.next();
+        }
+    }
+    let mut bytes = 0;
+    for row in rows {
+        let size: usize = row.iter().map(|c| c.as_ref().map_or(4, String::len)).sum();
+        if out.rows.len() >= max_rows || bytes + size > MAX_RESULT_BYTES {
+            out.truncated = true;
+            break;
+        }
+        bytes += size;
+        out.rows.push(row);
+    }
+    out.next_token = results.next_token().map(str::to_owned);
+    out.truncated |= out.next_token.is_some();
+    Ok(())
+}
+
+async fn execute(
+    aws: Arc<Aws>,
+    settings: Arc<AthenaSettings>,
+    input: ExecuteInput,
+) -> Result<QueryOutput, ToolError> {
+    let verdict = sql_guard::check(&input.query);
+    if !verdict.allowed {
+        return Err(ToolError::invalid_argument(format!(
+            "{} is refused: {}",
+            verdict.statement,
+            verdict.reason.unwrap_or_default()
+        ))
+        .with_hint(
+            "only one read-only statement (SELECT, WITH, VALUES, SHOW, DESCRIBE, EXPLAIN) may run",
+        ));
+    }
+    let workgroup = settings.workgroup(input.workgroup)?;
+    let max_rows = rows_cap(input.max_results)?;
+    let max_wait = input.max_wait_s.unwrap_or(20);
+    if max_wait > MAX_WAIT_S {
+        return Err(ToolError::invalid_argument(format!(
+            "max_wait_s must be at most {MAX_WAIT_S}, got {max_wait}"
+        )));
+    }
+    let athena = aws.athena(AccessIntent::Read).await?;
+    let mut context = aws_sdk_athena::types::QueryExecutionContext::builder();
+    if let Some(db) = input.database.filter(|d| !d.is_empty()) {
+        context = context.database(db);
+    }
+    if let Some(catalog) = input.catalog.filter(|c| !c.is_empty()) {
+        context = context.catalog(catalog);
+    }
+    let mut start = athena
+        .client
+        .start_query_execution()
+        .query_string(&input.query)
+        .work_group(&workgroup)
+        .query_execution_context(context.build());
+    if let Some(location) = &settings.output_location {
+        start = start.result_configuration(
+            aws_sdk_athena::types::ResultConfiguration::builder()
+                .output_location(location)
+                .build(),
+        );
+    }
+    let started = start
+        .send()
+        .await
+        .map_err(|e| sdk_error("StartQueryExecution", &e))?;
+    crate::aws::aws_request(started.request_id());
+    let id = started.query_execution_id().unwrap_or_default().to_owned();
+    let mut stop = StopOnDrop {
+        client: Some(athena.client.clone()),
+        id: id.clone(),
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(max_wait);
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        let status = athena
+            .client
+            .get_query_execution()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetQueryExecution", &e))?;
+        let execution = status.query_execution();
+        let state = execution
+            .and_then(|x| x.status())
+            .and_then(|s| s.state())
+            .cloned();
+        use aws_sdk_athena::types::QueryExecutionState as S;
+        match state {
+            Some(S::Succeeded) => {
+                stop.client = None;
+                let mut out = describe(&id, execution);
+                page(&athena.client, &mut out, None, max_rows, true).await?;
+                return Ok(out);
+            }
+            Some(S::Failed) => {
+                stop.client = None;
+                return Err(failed(execution));
+            }
+            Some(S::Cancelled) => {
+                stop.client = None;
+                return Err(ToolError::new(
+                    crate::ErrorCode::Conflict,
+                    format!("query {id} was cancelled"),
+                ));
+            }
+            _ => {}
+        }
+        if tokio::time::Instant::now() + delay > deadline {
+            // Not done in time: a handle, not an error; the query keeps running.
+            stop.client = None;
+            return Ok(describe(&id, execution));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(1));
+    }
 }

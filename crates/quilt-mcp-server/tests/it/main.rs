@@ -7,6 +7,7 @@
 )]
 
 mod admission;
+mod athena;
 mod binary;
 mod buckets;
 mod concurrency;
