@@ -19,6 +19,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The thing asked for does not exist.
     NotFound,
+    /// AWS refused the request as malformed (a bad range, a bad parameter, a bad query).
+    Rejected,
 }
 
 /// A failure to get credentials for a caller.
@@ -123,7 +125,12 @@ where
                 | "NoSuchVersion"
                 | "EntityNotFoundException"
                 | "ResourceNotFoundException" => ErrorKind::NotFound,
-                _ => ErrorKind::AccessDenied,
+                // Any other code: the HTTP status says whose fault it is.
+                _ => match status {
+                    401 | 403 => ErrorKind::AccessDenied,
+                    500..=599 => ErrorKind::Unavailable,
+                    _ => ErrorKind::Rejected,
+                },
             };
             (
                 kind,

@@ -243,6 +243,7 @@ impl From<CredentialError> for ToolError {
             ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
             ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
             ErrorKind::NotFound => ErrorCode::NotFound,
+            ErrorKind::Rejected => ErrorCode::InvalidArgument,
         };
         let mut error = ToolError::new(code, e.to_string());
         error.credential_source = e.source_name().map(|s| s.as_str().to_owned());
@@ -264,6 +265,7 @@ where
         ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
         ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
         ErrorKind::NotFound => ErrorCode::NotFound,
+        ErrorKind::Rejected => ErrorCode::InvalidArgument,
     };
     ToolError::new(code, format!("{what}: {message}"))
 }

@@ -618,6 +618,8 @@ fn rows_cap(max_results: Option<usize>) -> Result<usize, ToolError> {
     Ok(n)
 }
 
+/// Athena answers an unknown execution id with `InvalidRequestException` (no code of its own),
+/// so the message is the only way to tell "no such query" from other bad requests.
 fn not_found_if_unknown(mut e: ToolError, id: &str) -> ToolError {
     if e.message.contains("InvalidRequestException")
         || e.message.contains("was not found")
