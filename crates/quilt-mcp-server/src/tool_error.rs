@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 /// The error codes of DESIGN.md "Tools".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Arguments failed validation (including schema violations).

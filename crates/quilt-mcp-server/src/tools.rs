@@ -168,6 +168,28 @@ impl ToolRegistry {
         });
     }
 
+    /// Registers a tool whose handler needs shared state: `handler(state, input)`.
+    pub fn add_with<S, I, O, F, Fut>(
+        &mut self,
+        state: &Arc<S>,
+        name: &'static str,
+        description: &'static str,
+        annotations: ToolAnnotations,
+        scope: Option<&'static str>,
+        handler: F,
+    ) where
+        S: Send + Sync + 'static,
+        I: DeserializeOwned + JsonSchema + Send + 'static,
+        O: Serialize + JsonSchema + Send + 'static,
+        F: Fn(Arc<S>, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    {
+        let state = state.clone();
+        self.add(name, description, annotations, scope, move |input| {
+            handler(state.clone(), input)
+        });
+    }
+
     /// The tools `principal` may use, for `tools/list`.
     pub fn list_for(&self, principal: &Principal) -> Vec<Tool> {
         self.entries

@@ -210,132 +210,123 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
             .idempotent(true)
             .open_world(true)
     };
-    let a = aws.clone();
-    registry.add(
+    registry.add_with(
+        aws,
         "athena_databases_list",
         "Glue databases you can see (paginated: max_results, next_token).",
         read(),
         Some(ATHENA),
-        move |input: DatabasesInput| {
-            let aws = a.clone();
-            async move {
-                let size = page_size(input.max_results)?;
-                let glue = aws.glue(AccessIntent::Read).await?;
-                let out = glue
-                    .client
-                    .get_databases()
-                    .max_results(size)
-                    .set_next_token(input.next_token.filter(|t| !t.is_empty()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("GetDatabases", &e))?;
-                crate::aws::aws_request(out.request_id());
-                Ok::<_, ToolError>(DatabasesOutput {
-                    databases: out
-                        .database_list()
-                        .iter()
-                        .map(|d| Database {
-                            name: d.name().to_owned(),
-                            description: d.description().map(str::to_owned),
-                            location: d.location_uri().map(str::to_owned),
-                        })
-                        .collect(),
-                    next_token: out.next_token().map(str::to_owned),
-                })
-            }
+        |aws: Arc<Aws>, input: DatabasesInput| async move {
+            let size = page_size(input.max_results)?;
+            let glue = aws.glue(AccessIntent::Read).await?;
+            let out = glue
+                .client
+                .get_databases()
+                .max_results(size)
+                .set_next_token(input.next_token.filter(|t| !t.is_empty()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetDatabases", &e))?;
+            crate::aws::aws_request(out.request_id());
+            Ok::<_, ToolError>(DatabasesOutput {
+                databases: out
+                    .database_list()
+                    .iter()
+                    .map(|d| Database {
+                        name: d.name().to_owned(),
+                        description: d.description().map(str::to_owned),
+                        location: d.location_uri().map(str::to_owned),
+                    })
+                    .collect(),
+                next_token: out.next_token().map(str::to_owned),
+            })
         },
     );
-    let a = aws.clone();
-    registry.add(
+    registry.add_with(
+        aws,
         "athena_tables_list",
         "Tables of a Glue database, optionally matching name_pattern (paginated).",
         read(),
         Some(ATHENA),
-        move |input: TablesInput| {
-            let aws = a.clone();
-            async move {
-                name_ok("database", &input.database)?;
-                let size = page_size(input.max_results)?;
-                let glue = aws.glue(AccessIntent::Read).await?;
-                let out = glue
-                    .client
-                    .get_tables()
-                    .database_name(&input.database)
-                    .set_expression(input.name_pattern.filter(|p| !p.is_empty()))
-                    .max_results(size)
-                    .set_next_token(input.next_token.filter(|t| !t.is_empty()))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("GetTables", &e))?;
-                crate::aws::aws_request(out.request_id());
-                Ok::<_, ToolError>(TablesOutput {
-                    database: input.database,
-                    tables: out
-                        .table_list()
-                        .iter()
-                        .map(|t| TableSummary {
-                            name: t.name().to_owned(),
-                            table_type: t.table_type().map(str::to_owned),
-                            columns: t.storage_descriptor().map_or(0, |s| s.columns().len()),
-                            partition_keys: t
-                                .partition_keys()
-                                .iter()
-                                .map(|k| k.name().to_owned())
-                                .collect(),
-                            location: t
-                                .storage_descriptor()
-                                .and_then(|s| s.location())
-                                .map(str::to_owned),
-                        })
-                        .collect(),
-                    next_token: out.next_token().map(str::to_owned),
-                })
-            }
+        |aws: Arc<Aws>, input: TablesInput| async move {
+            name_ok("database", &input.database)?;
+            let size = page_size(input.max_results)?;
+            let glue = aws.glue(AccessIntent::Read).await?;
+            let out = glue
+                .client
+                .get_tables()
+                .database_name(&input.database)
+                .set_expression(input.name_pattern.filter(|p| !p.is_empty()))
+                .max_results(size)
+                .set_next_token(input.next_token.filter(|t| !t.is_empty()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetTables", &e))?;
+            crate::aws::aws_request(out.request_id());
+            Ok::<_, ToolError>(TablesOutput {
+                database: input.database,
+                tables: out
+                    .table_list()
+                    .iter()
+                    .map(|t| TableSummary {
+                        name: t.name().to_owned(),
+                        table_type: t.table_type().map(str::to_owned),
+                        columns: t.storage_descriptor().map_or(0, |s| s.columns().len()),
+                        partition_keys: t
+                            .partition_keys()
+                            .iter()
+                            .map(|k| k.name().to_owned())
+                            .collect(),
+                        location: t
+                            .storage_descriptor()
+                            .and_then(|s| s.location())
+                            .map(str::to_owned),
+                    })
+                    .collect(),
+                next_token: out.next_token().map(str::to_owned),
+            })
         },
     );
-    let a = aws.clone();
-    registry.add(
+    registry.add_with(
+        aws,
         "athena_table_schema",
         "A table's columns, partition keys, location and format/SerDe.",
         read(),
         Some(ATHENA),
-        move |input: SchemaInput| {
-            let aws = a.clone();
-            async move {
-                name_ok("database", &input.database)?;
-                name_ok("table", &input.table)?;
-                let glue = aws.glue(AccessIntent::Read).await?;
-                let out = glue
-                    .client
-                    .get_table()
-                    .database_name(&input.database)
-                    .name(&input.table)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("GetTable", &e))?;
-                crate::aws::aws_request(out.request_id());
-                let Some(t) = out.table() else {
-                    return Err(ToolError::new(
-                        crate::ErrorCode::NotFound,
-                        format!("table {}.{} not found", input.database, input.table),
-                    ));
-                };
-                let sd = t.storage_descriptor();
-                Ok(SchemaOutput {
-                    database: input.database.clone(),
-                    table: t.name().to_owned(),
-                    table_type: t.table_type().map(str::to_owned),
-                    columns: sd.map(|s| columns(s.columns())).unwrap_or_default(),
-                    partition_keys: columns(t.partition_keys()),
-                    location: sd.and_then(|s| s.location()).map(str::to_owned),
-                    input_format: sd.and_then(|s| s.input_format()).map(str::to_owned),
-                    output_format: sd.and_then(|s| s.output_format()).map(str::to_owned),
-                    serde: sd
-                        .and_then(|s| s.serde_info())
-                        .and_then(|s| s.serialization_library())
-                        .map(str::to_owned),
-                })
-            }
+        |aws: Arc<Aws>, input: SchemaInput| async move {
+            name_ok("database", &input.database)?;
+            name_ok("table", &input.table)?;
+            let glue = aws.glue(AccessIntent::Read).await?;
+            let out = glue
+                .client
+                .get_table()
+                .database_name(&input.database)
+                .name(&input.table)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetTable", &e))?;
+            crate::aws::aws_request(out.request_id());
+            let Some(t) = out.table() else {
+                return Err(ToolError::new(
+                    crate::ErrorCode::NotFound,
+                    format!("table {}.{} not found", input.database, input.table),
+                ));
+            };
+            let sd = t.storage_descriptor();
+            Ok(SchemaOutput {
+                database: input.database.clone(),
+                table: t.name().to_owned(),
+                table_type: t.table_type().map(str::to_owned),
+                columns: sd.map(|s| columns(s.columns())).unwrap_or_default(),
+                partition_keys: columns(t.partition_keys()),
+                location: sd.and_then(|s| s.location()).map(str::to_owned),
+                input_format: sd.and_then(|s| s.input_format()).map(str::to_owned),
+                output_format: sd.and_then(|s| s.output_format()).map(str::to_owned),
+                serde: sd
+                    .and_then(|s| s.serde_info())
+                    .and_then(|s| s.serialization_library())
+                    .map(str::to_owned),
+            })
         },
     );
 }
@@ -503,14 +494,23 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// What the query tools share.
+struct Queries {
+    aws: Arc<Aws>,
+    settings: Arc<AthenaSettings>,
+}
+
 pub(crate) fn register_queries(
     registry: &mut ToolRegistry,
     aws: &Arc<Aws>,
     settings: AthenaSettings,
 ) {
-    let settings = Arc::new(settings);
-    let (a, s) = (aws.clone(), settings.clone());
-    registry.add(
+    let state = Arc::new(Queries {
+        aws: aws.clone(),
+        settings: Arc::new(settings),
+    });
+    registry.add_with(
+        &state,
         "athena_workgroups_list",
         "Athena workgroups you may run queries in.",
         ToolAnnotations::new()
@@ -519,46 +519,42 @@ pub(crate) fn register_queries(
             .idempotent(true)
             .open_world(true),
         Some(ATHENA),
-        move |_: WorkgroupsInput| {
-            let (aws, settings) = (a.clone(), s.clone());
-            async move {
-                let athena = aws.athena(AccessIntent::Read).await?;
-                let out = athena
-                    .client
-                    .list_work_groups()
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("ListWorkGroups", &e))?;
-                let workgroups = out
-                    .work_groups()
-                    .iter()
-                    .filter_map(|w| {
-                        let name = w.name()?.to_owned();
-                        settings.allowed.contains(&name).then(|| Workgroup {
-                            default: name == settings.workgroup,
-                            state: w.state().map(|s| s.as_str().to_owned()),
-                            description: w.description().map(str::to_owned),
-                            name,
-                        })
+        |state: Arc<Queries>, _: WorkgroupsInput| async move {
+            let (aws, settings) = (state.aws.clone(), state.settings.clone());
+            let athena = aws.athena(AccessIntent::Read).await?;
+            let out = athena
+                .client
+                .list_work_groups()
+                .send()
+                .await
+                .map_err(|e| sdk_error("ListWorkGroups", &e))?;
+            let workgroups = out
+                .work_groups()
+                .iter()
+                .filter_map(|w| {
+                    let name = w.name()?.to_owned();
+                    settings.allowed.contains(&name).then(|| Workgroup {
+                        default: name == settings.workgroup,
+                        state: w.state().map(|s| s.as_str().to_owned()),
+                        description: w.description().map(str::to_owned),
+                        name,
                     })
-                    .collect();
-                Ok::<_, ToolError>(WorkgroupsOutput { workgroups })
-            }
+                })
+                .collect();
+            Ok::<_, ToolError>(WorkgroupsOutput { workgroups })
         },
     );
-    let (a, s) = (aws.clone(), settings.clone());
-    registry.add(
+    registry.add_with(
+        &state,
         "athena_query_execute",
         "Run one read-only SQL statement; waits up to max_wait_s (default 20), then returns results (capped) or a handle for athena_query_results.",
         ToolAnnotations::new().read_only(true).destructive(false).idempotent(false).open_world(true),
         Some(ATHENA),
-        move |input: ExecuteInput| {
-            let (aws, settings) = (a.clone(), s.clone());
-            async move { execute(aws, settings, input).await }
-        },
+        |state: Arc<Queries>, input: ExecuteInput| async move {
+            let (aws, settings) = (state.aws.clone(), state.settings.clone()); execute(aws, settings, input).await },
     );
-    let a = aws.clone();
-    registry.add(
+    registry.add_with(
+        aws,
         "athena_query_results",
         "State and a page of results of a query by execution_id; continue with next_token.",
         ToolAnnotations::new()
@@ -567,42 +563,34 @@ pub(crate) fn register_queries(
             .idempotent(true)
             .open_world(true),
         Some(ATHENA),
-        move |input: ResultsInput| {
-            let aws = a.clone();
-            async move {
-                let max_rows = rows_cap(input.max_results)?;
-                if input.execution_id.is_empty() || input.execution_id.len() > 128 {
-                    return Err(ToolError::invalid_argument(
-                        "execution_id must be 1 to 128 characters",
-                    ));
+        |aws: Arc<Aws>, input: ResultsInput| async move {
+            let max_rows = rows_cap(input.max_results)?;
+            if input.execution_id.is_empty() || input.execution_id.len() > 128 {
+                return Err(ToolError::invalid_argument(
+                    "execution_id must be 1 to 128 characters",
+                ));
+            }
+            let athena = aws.athena(AccessIntent::Read).await?;
+            let status = athena
+                .client
+                .get_query_execution()
+                .query_execution_id(&input.execution_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    not_found_if_unknown(sdk_error("GetQueryExecution", &e), &input.execution_id)
+                })?;
+            let execution = status.query_execution();
+            let mut output = describe(&input.execution_id, execution);
+            match execution.and_then(|x| x.status()).and_then(|s| s.state()) {
+                Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
+                    let token = input.next_token.filter(|t| !t.is_empty());
+                    let first = token.is_none();
+                    page(&athena.client, &mut output, token, max_rows, first).await?;
+                    Ok(output)
                 }
-                let athena = aws.athena(AccessIntent::Read).await?;
-                let status = athena
-                    .client
-                    .get_query_execution()
-                    .query_execution_id(&input.execution_id)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        not_found_if_unknown(
-                            sdk_error("GetQueryExecution", &e),
-                            &input.execution_id,
-                        )
-                    })?;
-                let execution = status.query_execution();
-                let mut output = describe(&input.execution_id, execution);
-                match execution.and_then(|x| x.status()).and_then(|s| s.state()) {
-                    Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
-                        let token = input.next_token.filter(|t| !t.is_empty());
-                        let first = token.is_none();
-                        page(&athena.client, &mut output, token, max_rows, first).await?;
-                        Ok(output)
-                    }
-                    Some(aws_sdk_athena::types::QueryExecutionState::Failed) => {
-                        Err(failed(execution))
-                    }
-                    _ => Ok(output),
-                }
+                Some(aws_sdk_athena::types::QueryExecutionState::Failed) => Err(failed(execution)),
+                _ => Ok(output),
             }
         },
     );

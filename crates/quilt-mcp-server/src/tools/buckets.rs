@@ -38,12 +38,11 @@ const MAX_LINK_S: u64 = 7 * 24 * 3600;
 const MAX_PUT_ITEMS: usize = 100;
 const MULTIPART_PART_BYTES: usize = 8 * 1024 * 1024;
 
-/// Server-side encryption for writes.
+/// Server-side encryption for writes, as the two request fields every write sets.
 #[derive(Debug, Clone)]
-enum Sse {
-    None,
-    Aes256,
-    Kms(Option<String>),
+struct Sse {
+    mode: Option<ServerSideEncryption>,
+    kms_key_id: Option<String>,
 }
 
 /// What the bucket tools share.
@@ -56,10 +55,13 @@ struct Buckets {
 }
 
 pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
-    let sse = match config.s3_sse.as_str() {
-        "AES256" => Sse::Aes256,
-        "aws:kms" => Sse::Kms(config.s3_sse_kms_key_id.clone()),
-        _ => Sse::None,
+    let sse = Sse {
+        mode: match config.s3_sse.as_str() {
+            "AES256" => Some(ServerSideEncryption::Aes256),
+            "aws:kms" => Some(ServerSideEncryption::AwsKms),
+            _ => None,
+        },
+        kms_key_id: config.s3_sse_kms_key_id.clone(),
     };
     let b = Arc::new(Buckets {
         aws: aws.clone(),
@@ -80,91 +82,63 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
         .destructive(true)
         .idempotent(true)
         .open_world(true);
-    let r = registry;
-    tool(
-        r,
+
+    registry.add_with(
         &b,
         "bucket_list",
         "Buckets you may use, with any prefix you are limited to.",
         read(),
-        READ,
+        Some(READ),
         Buckets::bucket_list,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_objects_list",
         "List objects under a prefix (folders as common_prefixes with a delimiter). max_keys 1-1000; continue with continuation_token; include_signed_urls adds presigned GET URLs.",
         read(),
-        READ,
+        Some(READ),
         Buckets::objects_list,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_object_info",
         "Object metadata (HEAD): size, type, etag, version, checksum, encryption. s3_uri may end with ?versionId=.",
         read(),
-        READ,
+        Some(READ),
         Buckets::object_info,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_object_text",
         "Read up to max_bytes (default 65536, max 1048576) of an object as UTF-8 text from offset; truncated says if more follows.",
         read(),
-        READ,
+        Some(READ),
         Buckets::object_text,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_object_fetch",
         "Fetch up to max_bytes (default and max 4194304) of an object as base64 (or text with base64_encode=false).",
         read(),
-        READ,
+        Some(READ),
         Buckets::object_fetch,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_object_link",
         "Presigned GET URL for an object; expiration seconds (default 3600) never exceeds your credentials' own expiry.",
         read(),
-        READ,
+        Some(READ),
         Buckets::object_link,
     );
-    tool(
-        r,
+    registry.add_with(
         &b,
         "bucket_objects_put",
         "Write objects: items of {key, text or data (base64), content_type?, metadata?}; server-side encrypted; per-item results.",
         write,
-        WRITE,
+        Some(WRITE),
         Buckets::objects_put,
     );
-}
-
-/// Registers one bucket tool: `method` runs on the shared [`Buckets`].
-fn tool<I, O, F, Fut>(
-    registry: &mut ToolRegistry,
-    buckets: &Arc<Buckets>,
-    name: &'static str,
-    description: &'static str,
-    annotations: ToolAnnotations,
-    scope: &'static str,
-    method: F,
-) where
-    I: serde::de::DeserializeOwned + JsonSchema + Send + 'static,
-    O: Serialize + JsonSchema + Send + 'static,
-    F: Fn(Arc<Buckets>, I) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<O, ToolError>> + Send + 'static,
-{
-    let buckets = buckets.clone();
-    registry.add(name, description, annotations, Some(scope), move |input| {
-        method(buckets.clone(), input)
-    });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -435,7 +409,7 @@ pub struct PutResult {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PutError {
     /// Error code (as for tool errors).
-    pub code: String,
+    pub code: ErrorCode,
     /// What happened.
     pub message: String,
 }
@@ -910,7 +884,7 @@ impl Buckets {
                 size,
                 multipart: false,
                 error: Some(PutError {
-                    code: e.code.as_str().to_owned(),
+                    code: e.code,
                     message: e.message,
                 }),
             };
@@ -949,9 +923,9 @@ impl Buckets {
         let failed = results.len() - succeeded;
         if succeeded == 0 {
             let first = results.first().and_then(|r| r.error.as_ref());
-            let code = first.map(|e| e.code.clone()).unwrap_or_default();
+            let code = first.map_or(ErrorCode::Internal, |e| e.code);
             let mut e = ToolError::new(
-                code_from(&code),
+                code,
                 format!(
                     "no object was written: {}",
                     first.map(|e| e.message.as_str()).unwrap_or("")
@@ -987,13 +961,9 @@ impl Buckets {
         for (k, v) in metadata {
             req = req.metadata(k, v);
         }
-        req = match &self.sse {
-            Sse::None => req,
-            Sse::Aes256 => req.server_side_encryption(ServerSideEncryption::Aes256),
-            Sse::Kms(key_id) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .set_ssekms_key_id(key_id.clone()),
-        };
+        req = req
+            .set_server_side_encryption(self.sse.mode.clone())
+            .set_ssekms_key_id(self.sse.kms_key_id.clone());
         let out = req
             .send()
             .await
@@ -1023,13 +993,9 @@ impl Buckets {
         for (k, v) in metadata {
             req = req.metadata(k, v);
         }
-        req = match &self.sse {
-            Sse::None => req,
-            Sse::Aes256 => req.server_side_encryption(ServerSideEncryption::Aes256),
-            Sse::Kms(key_id) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .set_ssekms_key_id(key_id.clone()),
-        };
+        req = req
+            .set_server_side_encryption(self.sse.mode.clone())
+            .set_ssekms_key_id(self.sse.kms_key_id.clone());
         let created = req
             .send()
             .await
@@ -1090,17 +1056,5 @@ impl Buckets {
                 .await;
         }
         result
-    }
-}
-
-fn code_from(code: &str) -> ErrorCode {
-    match code {
-        "not_permitted" => ErrorCode::NotPermitted,
-        "access_denied" => ErrorCode::AccessDenied,
-        "not_found" => ErrorCode::NotFound,
-        "too_large" => ErrorCode::TooLarge,
-        "upstream_unavailable" => ErrorCode::UpstreamUnavailable,
-        "invalid_argument" => ErrorCode::InvalidArgument,
-        _ => ErrorCode::Internal,
     }
 }

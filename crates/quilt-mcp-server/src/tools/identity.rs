@@ -69,13 +69,13 @@ pub struct AuthStatus {
 }
 
 pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
-    let aws = aws.clone();
-    registry.add(
+    registry.add_with(
+        aws,
         "auth_status",
         "Who the server thinks you are: subject, scopes, bucket grants, the AWS credential source it would use, and (include_aws_identity) who AWS says you are.",
         ToolAnnotations::new().read_only(true).destructive(false).idempotent(true).open_world(false),
         None,
-        move |input| auth_status(aws.clone(), input),
+        auth_status,
     );
 }
 
