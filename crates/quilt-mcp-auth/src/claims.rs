@@ -50,8 +50,21 @@ pub(crate) fn principal_from_claims(
         session_tags,
         transitive_tag_keys,
         claim_errors,
-        expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
+        expires_at: expires_at(claims),
         bearer_token: Some(Secret::new(bearer_token)),
+    })
+}
+
+/// `exp` as whole Unix seconds. The verifier accepts any JSON number (RFC 7519 NumericDate
+/// may be fractional), so a fractional `exp` must not read as "no expiry" (0).
+fn expires_at(claims: &Map<String, Value>) -> u64 {
+    let Some(exp) = claims.get("exp") else {
+        return 0;
+    };
+    exp.as_u64().unwrap_or_else(|| {
+        exp.as_f64()
+            .filter(|e| e.is_finite() && *e >= 1.0)
+            .map_or(0, |e| e as u64)
     })
 }
 
@@ -294,6 +307,19 @@ mod tests {
             panic!("object")
         };
         principal_from_claims(&m, "tok")
+    }
+
+    #[test]
+    fn a_fractional_exp_is_still_an_expiry() {
+        // Found by the `token` fuzz target: `exp: 4102444800.5` verified, then read as 0.
+        let p = parse(json!({"sub": "a", "exp": 4102444800.5})).expect("ok");
+        assert_eq!(p.expires_at, 4102444800);
+        assert_eq!(
+            parse(json!({"sub": "a", "exp": 17}))
+                .expect("ok")
+                .expires_at,
+            17
+        );
     }
 
     #[test]
