@@ -114,7 +114,18 @@ impl ServerHandler for McpServer {
         context: rmcp::service::RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let ctx = self.context(&context)?;
-        match self.tools.call(ctx, &request.name, request.arguments).await {
+        // rmcp runs the handler on a task of its own and only signals cancellation (the
+        // client's `notifications/cancelled`, or its connection closing) through the token:
+        // drop the tool's future then, so what it holds is released (an Athena wait stops
+        // its query).
+        let called = tokio::select! {
+            called = self.tools.call(ctx, &request.name, request.arguments) => called,
+            () = context.ct.cancelled() => {
+                tracing::info!(tool = %request.name, "call cancelled by the client");
+                return Err(ErrorData::internal_error("the call was cancelled", None));
+            }
+        };
+        match called {
             Called::Result(result) => Ok(result.into()),
             Called::UnknownTool => Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),

@@ -1,7 +1,9 @@
-//! The Athena and Glue tools, with the caller's credentials (read intent). So far: Glue
-//! catalog browsing (`athena_databases_list`, `athena_tables_list`, `athena_table_schema`)
-//! and `athena_query_validate` — the read-only guard that query execution will use, exposed
-//! so a client can check a query first. Query execution, results and history follow (issue 7).
+//! The Athena and Glue tools, with the caller's credentials (read intent): Glue catalog
+//! browsing (`athena_databases_list`, `athena_tables_list`, `athena_table_schema`),
+//! `athena_query_validate` (the read-only guard execution uses, exposed so a client can check a
+//! query first), `athena_workgroups_list`, `athena_query_execute` (bounded wait, then a
+//! handle), `athena_query_results` (pages with this server's own continuation token) and
+//! `athena_query_history` (recent executions in the allowed workgroups).
 
 use std::sync::Arc;
 
@@ -459,6 +461,8 @@ pub struct QueryOutput {
     pub truncated: bool,
     /// Pass to athena_query_results for the next page.
     pub next_token: Option<String>,
+    /// How many rows the result has in all, when known without reading further pages.
+    pub total_rows: Option<usize>,
     /// Bytes scanned.
     pub data_scanned_bytes: Option<i64>,
     /// Engine time in milliseconds.
@@ -554,6 +558,16 @@ pub(crate) fn register_queries(
             let (aws, settings) = (state.aws.clone(), state.settings.clone()); execute(aws, settings, input).await },
     );
     registry.add_with(
+        &state,
+        "athena_query_history",
+        "Recent Athena query executions (newest first) in the workgroups you may use, with state, failure reason, SQL and bytes scanned.",
+        ToolAnnotations::new().read_only(true).destructive(false).idempotent(true).open_world(true),
+        Some(ATHENA),
+        |state: Arc<Queries>, input: HistoryInput| async move {
+            history(state.aws.clone(), state.settings.clone(), input).await
+        },
+    );
+    registry.add_with(
         aws,
         "athena_query_results",
         "State and a page of results of a query by execution_id; continue with next_token.",
@@ -565,6 +579,10 @@ pub(crate) fn register_queries(
         Some(ATHENA),
         |aws: Arc<Aws>, input: ResultsInput| async move {
             let max_rows = rows_cap(input.max_results)?;
+            let token = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => PageToken::decode(t)?,
+                None => PageToken::default(),
+            };
             if input.execution_id.is_empty() || input.execution_id.len() > 128 {
                 return Err(ToolError::invalid_argument(
                     "execution_id must be 1 to 128 characters",
@@ -584,9 +602,7 @@ pub(crate) fn register_queries(
             let mut output = describe(&input.execution_id, execution);
             match execution.and_then(|x| x.status()).and_then(|s| s.state()) {
                 Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
-                    let token = input.next_token.filter(|t| !t.is_empty());
-                    let first = token.is_none();
-                    page(&athena.client, &mut output, token, max_rows, first).await?;
+                    page(&athena.client, &mut output, token, max_rows).await?;
                     Ok(output)
                 }
                 Some(aws_sdk_athena::types::QueryExecutionState::Failed) => Err(failed(execution)),
@@ -594,6 +610,145 @@ pub(crate) fn register_queries(
             }
         },
     );
+}
+
+/// Most executions `athena_query_history` returns.
+const MAX_HISTORY: usize = 50;
+/// Longest query text `athena_query_history` returns per execution, in characters.
+const HISTORY_QUERY_CHARS: usize = 1000;
+
+/// Arguments of `athena_query_history`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryInput {
+    /// Only this workgroup (must be allowed); default: every allowed workgroup.
+    #[serde(default)]
+    pub workgroup: Option<String>,
+    /// Most executions to return, newest first (default 20, max 50).
+    #[serde(default)]
+    pub max_results: Option<usize>,
+}
+
+/// One past or running query.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HistoryEntry {
+    /// The execution id (for athena_query_results).
+    pub execution_id: String,
+    /// QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.
+    pub state: String,
+    /// Why it failed or was cancelled, as Athena says.
+    pub state_reason: Option<String>,
+    /// Workgroup.
+    pub workgroup: Option<String>,
+    /// Default database.
+    pub database: Option<String>,
+    /// The SQL (first 1000 characters).
+    pub query: Option<String>,
+    /// When it was submitted (RFC 3339).
+    pub submitted: Option<String>,
+    /// Bytes scanned.
+    pub data_scanned_bytes: Option<i64>,
+    /// Engine time in milliseconds.
+    pub engine_time_ms: Option<i64>,
+}
+
+/// Recent query executions.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HistoryOutput {
+    /// Newest first.
+    pub executions: Vec<HistoryEntry>,
+    /// The workgroups that were looked at.
+    pub workgroups: Vec<String>,
+}
+
+fn history_entry(x: &aws_sdk_athena::types::QueryExecution) -> HistoryEntry {
+    let status = x.status();
+    let stats = x.statistics();
+    HistoryEntry {
+        execution_id: x.query_execution_id().unwrap_or_default().to_owned(),
+        state: state_name(status.and_then(|s| s.state())),
+        state_reason: status
+            .and_then(|s| s.state_change_reason())
+            .map(str::to_owned),
+        workgroup: x.work_group().map(str::to_owned),
+        database: x
+            .query_execution_context()
+            .and_then(|c| c.database())
+            .map(str::to_owned),
+        query: x
+            .query()
+            .map(|q| q.chars().take(HISTORY_QUERY_CHARS).collect()),
+        submitted: status
+            .and_then(|s| s.submission_date_time())
+            .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+        data_scanned_bytes: stats.and_then(|s| s.data_scanned_in_bytes()),
+        engine_time_ms: stats.and_then(|s| s.engine_execution_time_in_millis()),
+    }
+}
+
+async fn history(
+    aws: Arc<Aws>,
+    settings: Arc<AthenaSettings>,
+    input: HistoryInput,
+) -> Result<HistoryOutput, ToolError> {
+    use futures::StreamExt as _;
+    let n = input.max_results.unwrap_or(20);
+    if !(1..=MAX_HISTORY).contains(&n) {
+        return Err(ToolError::invalid_argument(format!(
+            "max_results must be between 1 and {MAX_HISTORY}, got {n}"
+        )));
+    }
+    let workgroups = match input.workgroup.filter(|w| !w.is_empty()) {
+        Some(w) => vec![settings.workgroup(Some(w))?],
+        None => settings.allowed.clone(),
+    };
+    let athena = aws.athena(AccessIntent::Read).await?;
+    let mut ids = Vec::new();
+    for wg in &workgroups {
+        let out = athena
+            .client
+            .list_query_executions()
+            .work_group(wg)
+            .max_results(n as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListQueryExecutions", &e))?;
+        crate::aws::aws_request(out.request_id());
+        ids.extend(out.query_execution_ids().iter().take(n).cloned());
+    }
+    // One GetQueryExecution per id, a few at a time (BatchGetQueryExecution would be one call,
+    // but the emulator the tests run on does not implement it).
+    let client = &athena.client;
+    let found: Vec<Result<_, ToolError>> = futures::stream::iter(ids)
+        .map(|id| async move {
+            client
+                .get_query_execution()
+                .query_execution_id(&id)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetQueryExecution", &e))
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut executions = Vec::with_capacity(found.len());
+    for got in found {
+        let got = got?;
+        crate::aws::aws_request(got.request_id());
+        if let Some(x) = got.query_execution() {
+            let submitted = x
+                .status()
+                .and_then(|s| s.submission_date_time())
+                .map(|t| (t.secs(), t.subsec_nanos()));
+            executions.push((submitted, history_entry(x)));
+        }
+    }
+    executions.sort_by_key(|e| std::cmp::Reverse(e.0));
+    executions.truncate(n);
+    Ok(HistoryOutput {
+        executions: executions.into_iter().map(|(_, e)| e).collect(),
+        workgroups,
+    })
 }
 
 fn rows_cap(max_results: Option<usize>) -> Result<usize, ToolError> {
@@ -628,6 +783,7 @@ fn describe(id: &str, execution: Option<&aws_sdk_athena::types::QueryExecution>)
         rows: Vec::new(),
         truncated: false,
         next_token: None,
+        total_rows: None,
         data_scanned_bytes: stats.and_then(|s| s.data_scanned_in_bytes()),
         engine_time_ms: stats.and_then(|s| s.engine_execution_time_in_millis()),
     }
@@ -641,24 +797,61 @@ fn failed(execution: Option<&aws_sdk_athena::types::QueryExecution>) -> ToolErro
     ToolError::invalid_argument(format!("the query failed in Athena: {reason}"))
 }
 
+/// Where the next page starts: Athena's own page token (none for its first page) and how many
+/// rows of that page were already returned. Athena's token alone is not enough: when the byte
+/// cap (or the row cap, against an Athena that returns more rows than asked) stops a page
+/// early, the rest of that page would be lost. Sent to the client as base64url JSON.
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+struct PageToken {
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    athena: Option<String>,
+    #[serde(rename = "s", default)]
+    skip: usize,
+}
+
+impl PageToken {
+    fn encode(&self) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    fn decode(token: &str) -> Result<Self, ToolError> {
+        use base64::Engine as _;
+        let bad = || {
+            ToolError::invalid_argument(
+                "next_token is not one this server issued: pass the next_token of a previous answer unchanged",
+            )
+        };
+        if token.len() > 4096 {
+            return Err(bad());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+}
+
 /// Fills `out` with one page of results, within the row and byte caps.
 async fn page(
     client: &aws_sdk_athena::Client,
     out: &mut QueryOutput,
-    next_token: Option<String>,
+    token: PageToken,
     max_rows: usize,
-    first_page: bool,
 ) -> Result<(), ToolError> {
-    // One extra row on the first page: Athena's first row of a SELECT is the header.
-    let ask = (max_rows + usize::from(first_page)).min(MAX_ROWS) as i32;
+    // Athena's first page of a SELECT starts with a header row: ask for one more.
+    let first_page = token.athena.is_none();
+    let ask = (token.skip + max_rows + usize::from(first_page)).min(MAX_ROWS) as i32;
     let results = client
         .get_query_results()
         .query_execution_id(&out.execution_id)
-        .set_next_token(next_token)
+        .set_next_token(token.athena.clone())
         .max_results(ask)
         .send()
         .await
         .map_err(|e| sdk_error("GetQueryResults", &e))?;
+    crate::aws::aws_request(results.request_id());
     let Some(set) = results.result_set() else {
         return Ok(());
     };
@@ -674,32 +867,58 @@ async fn page(
                 .collect()
         })
         .unwrap_or_default();
-    let mut rows = set.rows().iter().map(|r| {
-        r.data()
-            .iter()
-            .map(|d| d.var_char_value().map(str::to_owned))
-            .collect::<Vec<_>>()
-    });
+    let mut data = set.rows();
     if first_page {
         // Skip the header row when it repeats the column names.
-        let names: Vec<Option<String>> = out.columns.iter().map(|c| Some(c.name.clone())).collect();
-        let mut peek = rows.clone();
-        if peek.next().is_some_and(|first| first == names) {
-            rows.next();
+        let is_header = data.first().is_some_and(|row| {
+            row.data().len() == out.columns.len()
+                && row
+                    .data()
+                    .iter()
+                    .zip(&out.columns)
+                    .all(|(d, c)| d.var_char_value() == Some(c.name.as_str()))
+        });
+        if is_header {
+            data = &data[1..];
         }
     }
+    let rows = data.get(token.skip..).unwrap_or_default();
     let mut bytes = 0;
     for row in rows {
-        let size: usize = row.iter().map(|c| c.as_ref().map_or(4, String::len)).sum();
-        if out.rows.len() >= max_rows || bytes + size > MAX_RESULT_BYTES {
-            out.truncated = true;
+        let cells: Vec<Option<String>> = row
+            .data()
+            .iter()
+            .map(|d| d.var_char_value().map(str::to_owned))
+            .collect();
+        let size: usize = cells
+            .iter()
+            .map(|c| c.as_ref().map_or(4, String::len))
+            .sum();
+        // Always return at least one row, so a single huge row cannot stall the pages.
+        if out.rows.len() >= max_rows || (!out.rows.is_empty() && bytes + size > MAX_RESULT_BYTES) {
             break;
         }
         bytes += size;
-        out.rows.push(row);
+        out.rows.push(cells);
     }
-    out.next_token = results.next_token().map(str::to_owned);
-    out.truncated |= out.next_token.is_some();
+    let consumed = token.skip + out.rows.len();
+    let next = if consumed < data.len() {
+        // Rows of this page are left: continue inside it.
+        Some(PageToken {
+            athena: token.athena,
+            skip: consumed,
+        })
+    } else {
+        results.next_token().map(|t| PageToken {
+            athena: Some(t.to_owned()),
+            skip: 0,
+        })
+    };
+    if first_page && next.is_none() {
+        out.total_rows = Some(data.len());
+    }
+    out.truncated = next.is_some();
+    out.next_token = next.map(|t| t.encode());
     Ok(())
 }
 
@@ -778,7 +997,7 @@ async fn execute(
             Some(S::Succeeded) => {
                 stop.client = None;
                 let mut out = describe(&id, execution);
-                page(&athena.client, &mut out, None, max_rows, true).await?;
+                page(&athena.client, &mut out, PageToken::default(), max_rows).await?;
                 return Ok(out);
             }
             Some(S::Failed) => {

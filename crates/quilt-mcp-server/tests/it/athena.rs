@@ -1,19 +1,31 @@
 //! Athena query execution through the server, against moto (which runs no SQL: results are
 //! queued first through its API, and executions can be made to pass through QUEUED/RUNNING):
-//! immediate and delayed completion, the handle and its continuation, row caps, the guard and
-//! workgroup refusals before any query starts, and unknown executions.
+//! immediate and delayed completion, the handle and its continuation, row and byte caps and
+//! pages, the guard and workgroup refusals before any query starts, history, an abandoned wait
+//! stopping its query, and — through [`AthenaShim`], for what moto does not model — Athena's
+//! own result pages, failed queries and unknown executions.
 
 use std::sync::Arc;
 
 use quilt_mcp_aws::cache::SystemClock;
 use serde_json::{Value, json};
 
+use crate::athena_shim::{AthenaShim, FAILS, FAILURE_REASON};
 use crate::moto::*;
 use crate::support::*;
 
 async fn athena_server(moto: &Moto) -> TestServer {
-    let role = moto.role("AthenaReader", "*", allow_all()).await;
-    let url = moto.url.clone();
+    athena_server_at(moto, &moto.url).await
+}
+
+/// A server whose AWS endpoint is `endpoint` (moto, or a shim in front of it).
+async fn athena_server_at(moto: &Moto, endpoint: &str) -> TestServer {
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let role = moto
+        .role(&format!("AthenaReader{n}"), "*", allow_all())
+        .await;
+    let url = endpoint.to_owned();
     TestServer::start_with_aws(
         move |c| {
             c.aws_endpoint_url = Some(url);
@@ -202,18 +214,7 @@ async fn refused_queries_and_workgroups_start_nothing() {
         );
     }
     // Nothing was started in Athena.
-    let listed: Value = reqwest::Client::new()
-        .post(format!("{}/", moto.url))
-        .header("X-Amz-Target", "AmazonAthena.ListQueryExecutions")
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header("Authorization", "AWS4-HMAC-SHA256 Credential=AKIATEST/20260101/us-east-1/athena/aws4_request, SignedHeaders=host, Signature=0")
-        .body("{}")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let listed = athena_api(&moto.url, "ListQueryExecutions", json!({})).await;
     assert_eq!(listed["QueryExecutionIds"], json!([]), "{listed}");
     let history = call(&server, "athena_workgroups_list", json!({})).await;
     assert_eq!(
@@ -246,4 +247,494 @@ async fn refused_queries_and_workgroups_start_nothing() {
         r["structuredContent"]["error"]["code"], "upstream_unavailable",
         "{r}"
     );
+}
+
+/// Calls moto's Athena API directly (moto checks no signature while IAM enforcement is off).
+async fn athena_api(url: &str, action: &str, body: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{url}/"))
+        .header("X-Amz-Target", format!("AmazonAthena.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("Authorization", "AWS4-HMAC-SHA256 Credential=AKIATEST/20260101/us-east-1/athena/aws4_request, SignedHeaders=host, Signature=0")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("athena api")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Follows `first`'s next_token to the end; returns every row and the answers.
+async fn all_pages(
+    server: &TestServer,
+    first: Value,
+    max_results: usize,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut answers = vec![first];
+    loop {
+        let s = &answers.last().expect("answer")["structuredContent"];
+        assert!(s.get("error").is_none(), "{s}");
+        let Some(token) = s["next_token"].as_str() else {
+            break;
+        };
+        assert_eq!(
+            s["truncated"], true,
+            "a page with a next_token is truncated: {s}"
+        );
+        let id = s["execution_id"].as_str().expect("id").to_owned();
+        let next = call(
+            server,
+            "athena_query_results",
+            json!({"execution_id": id, "next_token": token, "max_results": max_results}),
+        )
+        .await;
+        answers.push(next);
+        assert!(answers.len() < 50, "pages never end");
+    }
+    let rows = answers
+        .iter()
+        .flat_map(|a| {
+            a["structuredContent"]["rows"]
+                .as_array()
+                .expect("rows")
+                .clone()
+        })
+        .collect();
+    (rows, answers)
+}
+
+fn as_json(rows: &[Vec<String>]) -> Vec<Value> {
+    rows.iter().map(|r| json!(r)).collect()
+}
+
+#[tokio::test]
+async fn pages_return_every_row_exactly_once_within_the_caps() {
+    let moto = Moto::start().await;
+    let shim = AthenaShim::start(&moto.url).await;
+    let cols = [("gene", "varchar"), ("expression", "double")];
+    // moto returns every row in one answer (no pages); the shim pages as Athena does.
+    for endpoint in [moto.url.clone(), shim.url.clone()] {
+        let server = athena_server_at(&moto, &endpoint).await;
+        let expected = rows(2500);
+        queue_results(&moto, &cols, &expected).await;
+        let first = call(
+            &server,
+            "athena_query_execute",
+            json!({"query": "SELECT * FROM cells", "max_results": 1000}),
+        )
+        .await;
+        let (got, answers) = all_pages(&server, first, 1000).await;
+        assert_eq!(got.len(), expected.len(), "via {endpoint}");
+        assert_eq!(
+            got,
+            as_json(&expected),
+            "every row once, in order, via {endpoint}"
+        );
+        assert_eq!(answers.len(), 3, "1,000-row pages via {endpoint}");
+        let last = &answers.last().expect("last")["structuredContent"];
+        assert_eq!(last["truncated"], false);
+        for page in &answers {
+            let n = page["structuredContent"]["rows"]
+                .as_array()
+                .expect("rows")
+                .len();
+            assert!(n <= 1000, "row cap: {n}");
+        }
+        if endpoint == moto.url {
+            assert_eq!(
+                last["total_rows"], 2500,
+                "moto gave every row, so the total is known"
+            );
+        }
+    }
+    let asked = shim.asked.lock().expect("lock").clone();
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|m| (1..=1000).contains(m)),
+        "Athena's page limit: {asked:?}"
+    );
+
+    // The byte cap (1 MiB of cells) ends a page early without losing the rest of it.
+    let server = athena_server_at(&moto, &shim.url).await;
+    let big: Vec<Vec<String>> = (0..5)
+        .map(|i| vec![format!("{i}{}", "x".repeat(400_000))])
+        .collect();
+    queue_results(&moto, &[("blob", "varchar")], &big).await;
+    let first = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": "SELECT blob FROM blobs"}),
+    )
+    .await;
+    let (got, answers) = all_pages(&server, first, 100).await;
+    assert_eq!(got, as_json(&big), "no row lost at the byte cap");
+    let sizes: Vec<usize> = answers
+        .iter()
+        .map(|a| {
+            a["structuredContent"]["rows"]
+                .as_array()
+                .expect("rows")
+                .len()
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        [2, 2, 1],
+        "two 400 kB rows fit in 1 MiB, three do not"
+    );
+
+    // A token this server did not issue is refused, naming the argument.
+    let id = answers[0]["structuredContent"]["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for bad in [
+        "not base64 !",
+        "eyJub3QiOiJhIHRva2VuIn0x",
+        &"A".repeat(5000),
+    ] {
+        let r = call(
+            &server,
+            "athena_query_results",
+            json!({"execution_id": id, "next_token": bad}),
+        )
+        .await;
+        let e = &r["structuredContent"]["error"];
+        assert_eq!(e["code"], "invalid_argument", "{bad}: {r}");
+        assert!(
+            e["message"]
+                .as_str()
+                .expect("message")
+                .contains("next_token"),
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_query_that_fails_in_athena_passes_its_reason_through() {
+    let moto = Moto::start().await;
+    let shim = AthenaShim::start(&moto.url).await;
+    let server = athena_server_at(&moto, &shim.url).await;
+    let sql = format!("SELECT {FAILS} FROM cells");
+    let r = call(&server, "athena_query_execute", json!({"query": sql})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    let e = &r["structuredContent"]["error"];
+    assert_eq!(e["code"], "invalid_argument", "{r}");
+    assert!(
+        e["message"]
+            .as_str()
+            .expect("message")
+            .contains(FAILURE_REASON),
+        "Athena's reason, verbatim: {e}"
+    );
+    // The same through a handle: a query still running, then failed when continued.
+    slow_executions(&moto, 2).await;
+    let handle = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": sql, "max_wait_s": 0}),
+    )
+    .await;
+    let id = handle["structuredContent"]["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut last = Value::Null;
+    for _ in 0..5 {
+        last = call(&server, "athena_query_results", json!({"execution_id": id})).await;
+        if last["isError"] == true {
+            break;
+        }
+    }
+    assert!(
+        last["structuredContent"]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(FAILURE_REASON)),
+        "{last}"
+    );
+    // An execution id Athena does not know is not_found.
+    let r = call(
+        &server,
+        "athena_query_results",
+        json!({"execution_id": "00000000-0000-0000-0000-000000000000"}),
+    )
+    .await;
+    assert_eq!(r["structuredContent"]["error"]["code"], "not_found", "{r}");
+}
+
+#[tokio::test]
+async fn history_lists_recent_executions_newest_first() {
+    let moto = Moto::start().await;
+    let shim = AthenaShim::start(&moto.url).await;
+    let server = athena_server_at(&moto, &shim.url).await;
+    queue_results(&moto, &[("a", "bigint")], &[vec!["1".into()]]).await;
+    let ok = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": "SELECT 1 AS a", "database": "demo"}),
+    )
+    .await;
+    assert_eq!(ok["isError"], false, "{ok}");
+    let failed = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": format!("SELECT {FAILS} FROM t")}),
+    )
+    .await;
+    assert_eq!(failed["isError"], true);
+    let refused = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": "DROP TABLE t"}),
+    )
+    .await;
+    assert_eq!(refused["isError"], true);
+    queue_results(&moto, &[("b", "bigint")], &[vec!["3".into()]]).await;
+    let last = call(
+        &server,
+        "athena_query_execute",
+        json!({"query": "SELECT 3 AS b"}),
+    )
+    .await;
+    assert_eq!(last["isError"], false, "{last}");
+
+    let r = call(&server, "athena_query_history", json!({})).await;
+    assert_eq!(r["isError"], false, "{r}");
+    let s = &r["structuredContent"];
+    assert_eq!(s["workgroups"], json!(["primary"]));
+    let runs = s["executions"].as_array().expect("executions");
+    let queries: Vec<&str> = runs
+        .iter()
+        .map(|x| x["query"].as_str().expect("query"))
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "SELECT 3 AS b",
+            &format!("SELECT {FAILS} FROM t"),
+            "SELECT 1 AS a"
+        ],
+        "newest first; the refused DROP never reached Athena: {s}"
+    );
+    assert_eq!(
+        runs[0]["execution_id"],
+        last["structuredContent"]["execution_id"]
+    );
+    assert_eq!(runs[0]["state"], "SUCCEEDED");
+    assert_eq!(runs[1]["state"], "FAILED");
+    assert_eq!(runs[1]["state_reason"], FAILURE_REASON);
+    assert_eq!(runs[2]["database"], "demo");
+    assert_eq!(runs[2]["workgroup"], "primary");
+    assert!(
+        runs[2]["submitted"]
+            .as_str()
+            .is_some_and(|t| t.contains('T')),
+        "{}",
+        runs[2]
+    );
+
+    let one = call(&server, "athena_query_history", json!({"max_results": 1})).await;
+    assert_eq!(
+        one["structuredContent"]["executions"]
+            .as_array()
+            .expect("runs")
+            .len(),
+        1
+    );
+    for (args, code) in [
+        (json!({"workgroup": "admin"}), "not_permitted"),
+        (json!({"max_results": 0}), "invalid_argument"),
+        (json!({"max_results": 51}), "invalid_argument"),
+    ] {
+        let r = call(&server, "athena_query_history", args.clone()).await;
+        assert_eq!(r["structuredContent"]["error"]["code"], code, "{args}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_waiting_stops_its_query() {
+    let moto = Moto::start().await;
+    let server = athena_server(&moto).await;
+    slow_executions(&moto, 100_000).await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "athena_query_execute", "arguments": {"query": "SELECT 1", "max_wait_s": 40}}});
+    let gave_up = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(1500))
+        .build()
+        .expect("client")
+        .post(server.mcp())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", LEGACY)
+        .bearer_auth(token("ana"))
+        .json(&body)
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the query should still have been running");
+    // The server notices the closed connection and stops the Athena query.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = athena_api(&moto.url, "ListQueryExecutions", json!({})).await;
+        let ids = listed["QueryExecutionIds"].as_array().expect("ids").clone();
+        assert_eq!(ids.len(), 1, "{listed}");
+        let x = athena_api(
+            &moto.url,
+            "GetQueryExecution",
+            json!({"QueryExecutionId": ids[0]}),
+        )
+        .await;
+        if x["QueryExecution"]["Status"]["State"] == "CANCELLED" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an abandoned query must be stopped: {x}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The server's peak resident memory, from `/proc/<pid>/status` (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// The shipped binary (its own process, so its memory is its own), reading pages of a result
+/// set far larger than a page: its peak memory must not grow with the result set. The shim
+/// pages as Athena does; straight against moto, which ignores MaxResults and sends every row
+/// on every call, this same test fails (the peak grows by more than the whole set).
+#[tokio::test]
+async fn memory_stays_flat_paging_a_large_result_set() {
+    let moto = Moto::start().await;
+    let shim = AthenaShim::start(&moto.url).await;
+    let role = moto.role("AthenaBig", "*", allow_all()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MCP_JWT_SECRET", SECRET)
+        .env("AWS_ENDPOINT_URL", &shim.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")
+        .env("AWS_SECRET_ACCESS_KEY", "server-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("MCP_CREDENTIAL_SOURCES", "stack_roles")
+        .env("QUILT_READ_ROLE_ARN", &role)
+        .env("ATHENA_OUTPUT_LOCATION", "s3://athena-results/out/")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn server");
+    let pid = child.id().expect("pid");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status())
+        .ok()
+        != Some(reqwest::StatusCode::OK)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mcp = format!("{base}/mcp");
+    let tool = |name: &'static str, args: Value| {
+        let mcp = mcp.clone();
+        async move {
+            call_tool(&mcp, Some(&token("ana")), name, args)
+                .await
+                .result()
+                .clone()
+        }
+    };
+    // Warm up on a small result: the baseline includes everything a query path allocates.
+    queue_results(&moto, &[("n", "bigint")], &[vec!["1".into()]]).await;
+    let warm = tool("athena_query_execute", json!({"query": "SELECT 1 AS n"})).await;
+    assert_eq!(warm["isError"], false, "{warm}");
+
+    let n_rows = 100_000;
+    let big: Vec<Vec<String>> = (0..n_rows)
+        .map(|i| {
+            vec![
+                format!("GENE{i:08}"),
+                format!("{i}.25"),
+                format!("sample-{}", i % 97),
+            ]
+        })
+        .collect();
+    queue_results(
+        &moto,
+        &[
+            ("gene", "varchar"),
+            ("expression", "double"),
+            ("sample", "varchar"),
+        ],
+        &big,
+    )
+    .await;
+    let set_bytes: usize = big.iter().flatten().map(String::len).sum();
+    let first = tool(
+        "athena_query_execute",
+        json!({"query": "SELECT * FROM big", "max_results": 1000}),
+    )
+    .await;
+    assert_eq!(first["isError"], false, "{first}");
+    let id = first["structuredContent"]["execution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let before = peak_rss_kib(pid);
+    let mut token = first["structuredContent"]["next_token"]
+        .as_str()
+        .expect("more")
+        .to_owned();
+    let mut seen = first["structuredContent"]["rows"]
+        .as_array()
+        .expect("rows")
+        .len();
+    for _ in 0..20 {
+        let page = tool(
+            "athena_query_results",
+            json!({"execution_id": id, "next_token": token, "max_results": 1000}),
+        )
+        .await;
+        let s = &page["structuredContent"];
+        let rows = s["rows"].as_array().expect("rows");
+        assert_eq!(
+            rows[0][0],
+            format!("GENE{seen:08}"),
+            "pages continue where the last ended"
+        );
+        seen += rows.len();
+        token = s["next_token"].as_str().expect("more pages").to_owned();
+    }
+    let after = peak_rss_kib(pid);
+    let grew_kib = after.saturating_sub(before);
+    eprintln!(
+        "peak RSS {before} KiB -> {after} KiB after {seen} rows in 1,000-row pages of a {n_rows}-row result ({} MiB of cells)",
+        set_bytes / (1 << 20)
+    );
+    assert!(
+        (grew_kib as usize) * 1024 < set_bytes / 2,
+        "peak memory grew by {grew_kib} KiB reading pages of a {set_bytes}-byte result set"
+    );
+    child.kill().await.expect("kill");
 }

@@ -8,6 +8,7 @@
 
 mod admission;
 mod athena;
+mod athena_shim;
 mod binary;
 mod buckets;
 mod concurrency;
