@@ -177,6 +177,26 @@ pub struct Config {
     #[arg(long, env = "MCP_SCOPE_MAP", value_delimiter = ',')]
     pub scope_map: Vec<String>,
 
+    /// Key prefix (e.g. `.quilt-mcp-probe/`) under which the permission engine may write and at
+    /// once delete a zero-byte object to learn whether the caller can write. Unset: no write
+    /// probes (write access is then `unknown`).
+    #[arg(long, env = "MCP_PERMISSION_WRITE_PROBE_PREFIX")]
+    pub permission_write_probe_prefix: Option<String>,
+
+    /// Seconds a permission answer is reused for the same caller, credentials and bucket
+    /// (0: never reused; concurrent identical checks still share one probe).
+    #[arg(long, env = "MCP_PERMISSION_CACHE_TTL_S", default_value_t = 60)]
+    pub permission_cache_ttl_s: u64,
+
+    /// Most buckets one discover_permissions or bucket_list call checks; the rest are
+    /// reported as skipped.
+    #[arg(long, env = "MCP_PERMISSION_MAX_BUCKETS", default_value_t = 25)]
+    pub permission_max_buckets: usize,
+
+    /// Buckets checked at once by one call.
+    #[arg(long, env = "MCP_PERMISSION_CONCURRENCY", default_value_t = 4)]
+    pub permission_concurrency: usize,
+
     /// Answer /healthz with 503 (not 200 "degraded") when a configured role cannot be assumed.
     #[arg(long, env = "MCP_HEALTHZ_STRICT", default_value_t = false, action = clap::ArgAction::Set)]
     pub healthz_strict: bool,
@@ -251,6 +271,10 @@ impl Config {
             aws_region: "us-east-1".into(),
             aws_endpoint_url: None,
             healthz_strict: false,
+            permission_write_probe_prefix: None,
+            permission_cache_ttl_s: 60,
+            permission_max_buckets: 25,
+            permission_concurrency: 4,
             log_format: LogFormat::Text,
         }
     }
@@ -440,6 +464,35 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(err("AWS_ENDPOINT_URL", "must be an http(s) URL"));
+        }
+        if let Some(prefix) = self.permission_write_probe_prefix.take() {
+            let prefix = prefix.trim();
+            if prefix.is_empty() {
+                self.permission_write_probe_prefix = None;
+            } else if prefix.starts_with('/') || !prefix.ends_with('/') {
+                return Err(err(
+                    "MCP_PERMISSION_WRITE_PROBE_PREFIX",
+                    format!(
+                        "{prefix:?} must be a key prefix ending with / (and not starting with one)"
+                    ),
+                ));
+            } else {
+                quilt_mcp_aws::s3uri::validate_key(prefix)
+                    .map_err(|e| err("MCP_PERMISSION_WRITE_PROBE_PREFIX", e.to_string()))?;
+                self.permission_write_probe_prefix = Some(prefix.to_owned());
+            }
+        }
+        if !(1..=1000).contains(&self.permission_max_buckets) {
+            return Err(err(
+                "MCP_PERMISSION_MAX_BUCKETS",
+                "must be between 1 and 1000",
+            ));
+        }
+        if !(1..=64).contains(&self.permission_concurrency) {
+            return Err(err(
+                "MCP_PERMISSION_CONCURRENCY",
+                "must be between 1 and 64",
+            ));
         }
         Ok(self)
     }
@@ -665,5 +718,41 @@ mod tests {
             host_of("https://Example.com/x").as_deref(),
             Some("example.com")
         );
+    }
+
+    #[test]
+    fn permission_settings_are_checked() {
+        let mut c = base();
+        c.permission_write_probe_prefix = Some(" .quilt-mcp-probe/ ".into());
+        let c = c.validate(Mode::Http).expect("valid");
+        assert_eq!(
+            c.permission_write_probe_prefix.as_deref(),
+            Some(".quilt-mcp-probe/")
+        );
+        for bad in ["/probe/", "probe", "pro\u{7}be/"] {
+            let mut c = base();
+            c.permission_write_probe_prefix = Some(bad.into());
+            let e = c.validate(Mode::Http).expect_err(bad);
+            assert!(
+                e.to_string()
+                    .starts_with("MCP_PERMISSION_WRITE_PROBE_PREFIX"),
+                "{e}"
+            );
+        }
+        let mut c = base();
+        c.permission_write_probe_prefix = Some("  ".into());
+        assert_eq!(
+            c.validate(Mode::Http)
+                .expect("blank")
+                .permission_write_probe_prefix,
+            None,
+            "blank: no probes"
+        );
+        let mut c = base();
+        c.permission_max_buckets = 0;
+        assert!(c.validate(Mode::Http).is_err());
+        let mut c = base();
+        c.permission_concurrency = 0;
+        assert!(c.validate(Mode::Http).is_err());
     }
 }

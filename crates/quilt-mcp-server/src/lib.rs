@@ -11,6 +11,8 @@
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
 //! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.
 //! - [`aws`]: tools' door to AWS (the caller's clients from the credential broker).
+//! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
+//!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`audit`]: one line per tool call.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
@@ -30,6 +32,7 @@ pub mod healthcheck;
 pub mod logging;
 pub mod mcp;
 pub mod metadata;
+pub mod permissions;
 pub mod policy_test;
 pub mod token;
 pub mod tool_error;

@@ -11,6 +11,7 @@
 pub mod athena;
 pub mod buckets;
 pub mod identity;
+pub mod permissions;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -79,6 +80,11 @@ impl ScopePolicy {
         }
     }
 
+    /// Whether `principal` holds `scope` (always true when scopes are not required).
+    pub fn allows(&self, principal: &Principal, scope: &'static str) -> bool {
+        self.permits(principal, Some(scope))
+    }
+
     fn permits(&self, principal: &Principal, scope: Option<&'static str>) -> bool {
         match scope {
             None => true,
@@ -115,7 +121,9 @@ impl ToolRegistry {
         let mut registry = Self::empty();
         registry.scopes = ScopePolicy::from_config(config);
         identity::register(&mut registry, aws);
-        buckets::register(&mut registry, aws, config);
+        let engine = Arc::new(crate::permissions::PermissionEngine::new(aws, config));
+        buckets::register(&mut registry, aws, config, &engine);
+        permissions::register(&mut registry, &engine);
         athena::register(&mut registry);
         athena::register_glue(&mut registry, aws);
         athena::register_queries(

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::BucketPolicy;
 use crate::aws::{self, Aws, sdk_error};
 use crate::config::Config;
+use crate::permissions::{BucketAccess, PermissionEngine};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 
@@ -38,33 +39,48 @@ const MAX_LINK_S: u64 = 7 * 24 * 3600;
 const MAX_PUT_ITEMS: usize = 100;
 const MULTIPART_PART_BYTES: usize = 8 * 1024 * 1024;
 
-/// Server-side encryption for writes, as the two request fields every write sets.
+/// Server-side encryption for writes, as the two request fields every write sets (the
+/// permission engine's write probe sets the same).
 #[derive(Debug, Clone)]
-struct Sse {
-    mode: Option<ServerSideEncryption>,
-    kms_key_id: Option<String>,
+pub(crate) struct Sse {
+    pub(crate) mode: Option<ServerSideEncryption>,
+    pub(crate) kms_key_id: Option<String>,
+}
+
+impl Sse {
+    /// `S3_SSE` and `S3_SSE_KMS_KEY_ID`.
+    pub(crate) fn from_config(config: &Config) -> Self {
+        Self {
+            mode: match config.s3_sse.as_str() {
+                "AES256" => Some(ServerSideEncryption::Aes256),
+                "aws:kms" => Some(ServerSideEncryption::AwsKms),
+                _ => None,
+            },
+            kms_key_id: config.s3_sse_kms_key_id.clone(),
+        }
+    }
 }
 
 /// What the bucket tools share.
 struct Buckets {
     aws: Arc<Aws>,
+    engine: Arc<PermissionEngine>,
     policy: BucketPolicy,
     sse: Sse,
     multipart_threshold: usize,
     max_put_bytes: usize,
 }
 
-pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
-    let sse = Sse {
-        mode: match config.s3_sse.as_str() {
-            "AES256" => Some(ServerSideEncryption::Aes256),
-            "aws:kms" => Some(ServerSideEncryption::AwsKms),
-            _ => None,
-        },
-        kms_key_id: config.s3_sse_kms_key_id.clone(),
-    };
+pub(crate) fn register(
+    registry: &mut ToolRegistry,
+    aws: &Arc<Aws>,
+    config: &Config,
+    engine: &Arc<PermissionEngine>,
+) {
+    let sse = Sse::from_config(config);
     let b = Arc::new(Buckets {
         aws: aws.clone(),
+        engine: engine.clone(),
         policy: BucketPolicy::new(config.bucket_grants()),
         sse,
         multipart_threshold: config.s3_multipart_threshold_bytes,
@@ -86,8 +102,9 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
     registry.add_with(
         &b,
         "bucket_list",
-        "Buckets you may use, with any prefix you are limited to.",
-        read(),
+        "Buckets you may use, with any prefix you are limited to, and your list/read/write access to each (true, false or \"unknown\", from the permission engine).",
+        // Write probes (when configured) put and delete an object: not read-only then.
+        read().read_only(!engine.probes_writes()),
         Some(READ),
         Buckets::bucket_list,
     );
@@ -156,8 +173,9 @@ pub struct BucketEntry {
     pub name: String,
     /// Prefixes you are limited to (empty: the whole bucket).
     pub prefixes: Vec<String>,
-    /// Your permission level, from the permission engine ("unknown" until it has checked).
-    pub permission: String,
+    /// Your access, from the permission engine (the same answer as check_bucket_access);
+    /// null for buckets past the per-call cap (listed in not_checked).
+    pub access: Option<BucketAccess>,
 }
 
 /// Buckets you may use.
@@ -167,6 +185,9 @@ pub struct BucketListOutput {
     pub buckets: Vec<BucketEntry>,
     /// Where the list came from: "grants" (server and token) or "list_buckets" (your credentials).
     pub source: String,
+    /// Buckets whose access was not checked (over MCP_PERMISSION_MAX_BUCKETS): ask
+    /// check_bucket_access.
+    pub not_checked: Vec<String>,
 }
 
 /// Arguments of `bucket_objects_list`.
@@ -481,18 +502,8 @@ impl Buckets {
     ) -> Result<BucketListOutput, ToolError> {
         let ctx = caller_context()?;
         if let Some(named) = self.policy.named_buckets(ctx.principal()) {
-            let buckets = named
-                .into_iter()
-                .map(|b| BucketEntry {
-                    name: b.bucket,
-                    prefixes: b.prefixes,
-                    permission: "unknown".into(),
-                })
-                .collect();
-            return Ok(BucketListOutput {
-                buckets,
-                source: "grants".into(),
-            });
+            let buckets = named.into_iter().map(|b| (b.bucket, b.prefixes)).collect();
+            return self.with_access(buckets, "grants").await;
         }
         let s3 = self.aws.s3(AccessIntent::Read).await?;
         let out = s3
@@ -508,16 +519,46 @@ impl Buckets {
             .filter_map(|b| b.name())
             .filter_map(|name| {
                 let prefixes = self.policy.prefixes(ctx.principal(), name).ok()?;
-                Some(BucketEntry {
-                    name: name.to_owned(),
+                Some((name.to_owned(), prefixes))
+            })
+            .collect();
+        self.with_access(buckets, "list_buckets").await
+    }
+
+    /// The entries with each bucket's access from the permission engine (the first
+    /// MCP_PERMISSION_MAX_BUCKETS of them).
+    async fn with_access(
+        &self,
+        buckets: Vec<(String, Vec<String>)>,
+        source: &str,
+    ) -> Result<BucketListOutput, ToolError> {
+        let ctx = caller_context()?;
+        let cap = self.engine.settings().max_buckets;
+        let targets = buckets
+            .iter()
+            .take(cap)
+            .map(|(name, _)| self.engine.target(ctx.principal(), name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut checked = self.engine.check_all(&targets, false).await?.into_iter();
+        let mut not_checked = Vec::new();
+        let buckets = buckets
+            .into_iter()
+            .map(|(name, prefixes)| {
+                let access = checked.next();
+                if access.is_none() {
+                    not_checked.push(name.clone());
+                }
+                BucketEntry {
+                    name,
                     prefixes,
-                    permission: "unknown".into(),
-                })
+                    access,
+                }
             })
             .collect();
         Ok(BucketListOutput {
             buckets,
-            source: "list_buckets".into(),
+            source: source.into(),
+            not_checked,
         })
     }
 

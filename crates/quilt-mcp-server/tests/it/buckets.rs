@@ -676,9 +676,20 @@ async fn grants_are_enforced_before_any_aws_call() {
     let buckets = call(&server, &token, "bucket_list", json!({})).await;
     let buckets = ok(&buckets);
     assert_eq!(buckets["source"], "grants");
+    let entries = buckets["buckets"].as_array().expect("buckets");
+    assert_eq!(entries.len(), 1, "{buckets}");
     assert_eq!(
-        buckets["buckets"],
-        json!([{"name": "alpha-bucket", "prefixes": ["team/"], "permission": "unknown"}])
+        (&entries[0]["name"], &entries[0]["prefixes"]),
+        (&json!("alpha-bucket"), &json!(["team/"]))
+    );
+    // Access from the permission engine, checked inside the granted prefix; no write probes
+    // are configured, so write is not guessed.
+    let access = &entries[0]["access"];
+    assert_eq!(access["prefix"], "team/");
+    assert_eq!(
+        (&access["list"], &access["read"], &access["write"]),
+        (&json!(true), &json!(true), &json!("unknown")),
+        "{access}"
     );
 
     // A put batch: the item outside the grant fails alone; the other is written.

@@ -18,6 +18,7 @@ mod http_surface;
 mod isolation;
 mod jwt;
 mod moto;
+mod permissions;
 mod protocol;
 mod python_client;
 mod shutdown;

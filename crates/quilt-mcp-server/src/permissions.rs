@@ -1,0 +1,925 @@
+//! The permission engine: for the caller in scope and a bucket (or bucket/prefix), whether
+//! they can list, read and write — each `true`, `false` or `"unknown"`, with the evidence.
+//! `discover_permissions`, `check_bucket_access` and `bucket_list` all ask this engine, so two
+//! tools cannot disagree about the same bucket.
+//!
+//! Nothing is guessed; every answer is one AWS request made with the caller's credentials
+//! (the Python peer once reported write access because listing worked):
+//!
+//! | operation | check | credentials |
+//! |---|---|---|
+//! | list | `ListObjectsV2` of the prefix, `MaxKeys=1` | read intent |
+//! | read | a 1-byte ranged `GetObject` of the key that listing found (KMS decryption included) | read intent |
+//! | write | opt-in probe: `PutObject` of a zero-byte object under `MCP_PERMISSION_WRITE_PROBE_PREFIX` with the configured SSE, deleted at once | write intent |
+//!
+//! Without a key to try (listing refused, or nothing under the prefix) read is `unknown`;
+//! without probes (not configured, the token lacks `quilt:write`, or the probe prefix lies
+//! outside the caller's grants) write is `unknown`. IAM policy simulation is not used: it
+//! needs `iam:SimulatePrincipalPolicy` on the caller's own principal, cannot see bucket
+//! policies, SCPs or session policies (so it can say "allowed" where a put fails), and the
+//! emulator the tests run on does not implement it.
+//!
+//! Answers are cached per (subject, credential source, role, access key, bucket, prefix,
+//! operation) for `MCP_PERMISSION_CACHE_TTL_S`; identical checks in flight share one probe
+//! ([`cache`]); `force_refresh` asks for an answer probed after the request began.
+
+mod cache;
+mod denial;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::operation::RequestId as _;
+use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt as _;
+use quilt_mcp_auth::{Principal, RequestContext};
+use quilt_mcp_aws::cache::{Clock, SystemClock};
+use quilt_mcp_aws::error::describe_sdk_error;
+use quilt_mcp_aws::s3uri;
+use quilt_mcp_aws::{AccessIntent, Caller, CredentialSource};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::access::BucketPolicy;
+use crate::aws::{self, Aws};
+use crate::config::Config;
+use crate::tool_error::ToolError;
+use crate::tools::ScopePolicy;
+use crate::tools::buckets::Sse;
+
+use cache::{Origin, ProbeCache, Probed};
+pub use denial::Reason;
+use denial::{Verdict, classify};
+
+/// The write scope a token needs before the server writes a probe on its behalf.
+const WRITE_SCOPE: &str = "quilt:write";
+
+/// `true`, `false` or `"unknown"` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// AWS allowed it.
+    Yes,
+    /// AWS refused it (or the bucket does not exist).
+    No,
+    /// Not determined; the evidence says why.
+    Unknown,
+}
+
+impl Serialize for Access {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Yes => s.serialize_bool(true),
+            Self::No => s.serialize_bool(false),
+            Self::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+impl JsonSchema for Access {
+    fn schema_name() -> Cow<'static, str> {
+        "Access".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"enum": [true, false, "unknown"]})
+    }
+}
+
+/// An operation the engine can check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// List keys (`s3:ListBucket`).
+    List,
+    /// Read objects (`s3:GetObject`, and KMS decrypt for KMS-encrypted objects).
+    Read,
+    /// Write objects (`s3:PutObject` with the configured encryption).
+    Write,
+}
+
+impl Operation {
+    /// All three.
+    pub const ALL: [Self; 3] = [Self::List, Self::Read, Self::Write];
+}
+
+/// Why one answer is what it is.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Evidence {
+    /// What was tried, or why nothing was.
+    pub check: String,
+    /// The reason, machine-readable.
+    pub reason: Reason,
+    /// What AWS answered (error code, HTTP status, message, request id) or what was found.
+    pub detail: String,
+    /// The AWS request id of the request, when AWS sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Identifies one probe: answers that share it (cached or concurrent) carry the same id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_id: Option<String>,
+    /// The credential source of the request, when one was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub credential_source: Option<CredentialSource>,
+    /// The role of the request, when the credentials are an assumed role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// A write-probe object the server could not delete (s3://…): remove it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftover: Option<String>,
+}
+
+impl Evidence {
+    fn without_request(
+        check: impl Into<String>,
+        reason: Reason,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            check: check.into(),
+            reason,
+            detail: detail.into(),
+            request_id: None,
+            probe_id: None,
+            credential_source: None,
+            role_arn: None,
+            leftover: None,
+        }
+    }
+}
+
+/// The evidence of each operation.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EvidenceSet {
+    /// For list.
+    pub list: Evidence,
+    /// For read.
+    pub read: Evidence,
+    /// For write.
+    pub write: Evidence,
+}
+
+/// What the caller can do in one bucket (or under one prefix of it).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BucketAccess {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix checked ("" for the whole bucket; your granted prefix when you are limited to one).
+    pub prefix: String,
+    /// Whether you can list keys under the prefix.
+    pub list: Access,
+    /// Whether you can read objects under the prefix.
+    pub read: Access,
+    /// Whether you can write (tested under the write-probe prefix).
+    pub write: Access,
+    /// Why, per operation.
+    pub evidence: EvidenceSet,
+    /// Whether every answer came from the cache (force_refresh to probe again).
+    pub cached: bool,
+}
+
+impl BucketAccess {
+    /// The answer for `op`.
+    pub fn get(&self, op: Operation) -> Access {
+        match op {
+            Operation::List => self.list,
+            Operation::Read => self.read,
+            Operation::Write => self.write,
+        }
+    }
+}
+
+/// A bucket and the prefix to check in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix ("" for the whole bucket).
+    pub prefix: String,
+}
+
+/// One operation's answer, as cached.
+#[derive(Debug, Clone)]
+struct Check {
+    access: Access,
+    evidence: Evidence,
+    /// The first key the listing found (for the read check).
+    first_key: Option<String>,
+}
+
+impl Probed for Check {
+    fn reusable(&self) -> bool {
+        self.evidence.reason != Reason::Inconclusive
+    }
+
+    fn failed(why: String) -> Self {
+        Check {
+            access: Access::Unknown,
+            evidence: Evidence::without_request("the check", Reason::Inconclusive, why),
+            first_key: None,
+        }
+    }
+}
+
+/// Who a probe runs as; part of the cache key (the access key id, not a secret, tells apart
+/// two tokens of one subject that carry different credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CheckKey {
+    subject: String,
+    source: CredentialSource,
+    role: Option<String>,
+    access_key_id: String,
+    bucket: String,
+    prefix: String,
+    op: Operation,
+}
+
+/// What the engine needs to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Where write probes go (`None`: no probes).
+    pub probe_prefix: Option<String>,
+    /// How long answers are reused.
+    pub ttl: Duration,
+    /// Most buckets per call.
+    pub max_buckets: usize,
+    /// Buckets checked at once.
+    pub concurrency: usize,
+}
+
+impl EngineSettings {
+    /// The settings of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            probe_prefix: config.permission_write_probe_prefix.clone(),
+            ttl: Duration::from_secs(config.permission_cache_ttl_s),
+            max_buckets: config.permission_max_buckets,
+            concurrency: config.permission_concurrency,
+        }
+    }
+}
+
+/// The engine. One per server; see the module docs.
+#[derive(Debug)]
+pub struct PermissionEngine {
+    aws: Arc<Aws>,
+    policy: BucketPolicy,
+    scopes: ScopePolicy,
+    sse: Sse,
+    settings: EngineSettings,
+    cache: ProbeCache<CheckKey, Check>,
+}
+
+/// A failed probe request, described without secrets: the verdict, the detail (code, status,
+/// message, request id) and the request id.
+fn described<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (Verdict, String, Option<String>)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (_, detail) = describe_sdk_error(err);
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(service) => (
+            classify(
+                service.err().code(),
+                Some(service.raw().status().as_u16()),
+                service.err().message(),
+            ),
+            detail,
+            service
+                .err()
+                .meta()
+                .extra("aws_request_id")
+                .map(str::to_owned),
+        ),
+        _ => (Verdict::Inconclusive, detail, None),
+    }
+}
+
+/// Who made a request, for the evidence.
+#[derive(Debug, Clone)]
+struct Who {
+    source: CredentialSource,
+    role_arn: Option<String>,
+}
+
+impl Who {
+    fn of<C>(caller: &Caller<C>) -> Self {
+        Self {
+            source: caller.source,
+            role_arn: caller.role_arn.as_ref().map(|r| r.as_str().to_owned()),
+        }
+    }
+
+    fn evidence(
+        &self,
+        check: String,
+        reason: Reason,
+        detail: String,
+        request_id: Option<&str>,
+    ) -> Evidence {
+        Evidence {
+            check,
+            reason,
+            detail,
+            request_id: request_id.map(str::to_owned),
+            probe_id: Some(uuid::Uuid::new_v4().simple().to_string()),
+            credential_source: Some(self.source),
+            role_arn: self.role_arn.clone(),
+            leftover: None,
+        }
+    }
+}
+
+async fn list_probe(client: aws_sdk_s3::Client, target: Target, who: Who) -> Check {
+    let check = format!(
+        "ListObjectsV2 s3://{}/{} MaxKeys=1",
+        target.bucket, target.prefix
+    );
+    match client
+        .list_objects_v2()
+        .bucket(&target.bucket)
+        .prefix(&target.prefix)
+        .max_keys(1)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let first_key = out
+                .contents()
+                .first()
+                .and_then(|o| o.key())
+                .map(str::to_owned);
+            let found = match &first_key {
+                Some(k) => format!("allowed; found {k:?}"),
+                None => "allowed; no objects under the prefix".into(),
+            };
+            Check {
+                access: Access::Yes,
+                evidence: who.evidence(check, Reason::Allowed, found, out.request_id()),
+                first_key,
+            }
+        }
+        Err(e) => {
+            let (verdict, detail, request_id) = described(&e);
+            let (access, reason) = match verdict {
+                // A bucket-level request that finds nothing: the bucket is not there.
+                Verdict::NoSuchBucket | Verdict::NotFound => (Access::No, Reason::NoSuchBucket),
+                Verdict::Denied(reason) => (Access::No, reason),
+                Verdict::Allowed | Verdict::Inconclusive => (Access::Unknown, Reason::Inconclusive),
+            };
+            Check {
+                access,
+                evidence: who.evidence(check, reason, detail, request_id.as_deref()),
+                first_key: None,
+            }
+        }
+    }
+}
+
+async fn read_probe(client: aws_sdk_s3::Client, bucket: String, key: String, who: Who) -> Check {
+    let check = format!("GetObject s3://{bucket}/{key} Range=bytes=0-0");
+    match client
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .range("bytes=0-0")
+        .send()
+        .await
+    {
+        Ok(out) => Check {
+            access: Access::Yes,
+            evidence: who.evidence(check, Reason::Allowed, "allowed".into(), out.request_id()),
+            first_key: None,
+        },
+        Err(e) => {
+            let (verdict, detail, request_id) = described(&e);
+            let (access, reason, detail) = match verdict {
+                Verdict::Allowed => (
+                    Access::Yes,
+                    Reason::Allowed,
+                    format!("authorised ({detail})"),
+                ),
+                Verdict::Denied(reason) => (Access::No, reason, detail),
+                Verdict::NoSuchBucket => (Access::No, Reason::NoSuchBucket, detail),
+                Verdict::NotFound => (
+                    Access::Unknown,
+                    Reason::Inconclusive,
+                    format!("the object vanished after listing: {detail}"),
+                ),
+                Verdict::Inconclusive => (Access::Unknown, Reason::Inconclusive, detail),
+            };
+            Check {
+                access,
+                evidence: who.evidence(check, reason, detail, request_id.as_deref()),
+                first_key: None,
+            }
+        }
+    }
+}
+
+/// S3 reports the version "null" for objects written while versioning was off.
+fn real_version(v: Option<&str>) -> Option<String> {
+    v.filter(|v| *v != "null").map(str::to_owned)
+}
+
+async fn write_probe(
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    sse: Sse,
+    who: Who,
+) -> Check {
+    let key = format!(
+        "{prefix}quilt-mcp-write-probe-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    let encryption = sse.mode.as_ref().map_or("no SSE header".to_owned(), |m| {
+        format!("SSE {}", m.as_str())
+    });
+    let check = format!("PutObject s3://{bucket}/{key} (0 bytes, {encryption}), then DeleteObject");
+    let put = client
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .content_type("application/octet-stream")
+        .body(ByteStream::from_static(b""))
+        .set_server_side_encryption(sse.mode.clone())
+        .set_ssekms_key_id(sse.kms_key_id.clone())
+        .send()
+        .await;
+    let out = match put {
+        Ok(out) => out,
+        Err(e) => {
+            let (verdict, detail, request_id) = described(&e);
+            let (access, reason) = match verdict {
+                Verdict::Denied(reason) => (Access::No, reason),
+                Verdict::NoSuchBucket | Verdict::NotFound => (Access::No, Reason::NoSuchBucket),
+                Verdict::Allowed | Verdict::Inconclusive => (Access::Unknown, Reason::Inconclusive),
+            };
+            return Check {
+                access,
+                evidence: who.evidence(check, reason, detail, request_id.as_deref()),
+                first_key: None,
+            };
+        }
+    };
+    let version = real_version(out.version_id());
+    let put_id = out.request_id().map(str::to_owned);
+    // Delete exactly the version written: on a versioned bucket a plain delete would leave
+    // the probe stored behind a delete marker.
+    let deleted = client
+        .delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .set_version_id(version.clone())
+        .send()
+        .await;
+    let evidence = match deleted {
+        Ok(_) => who.evidence(
+            check,
+            Reason::Allowed,
+            "allowed; the probe object was deleted".into(),
+            put_id.as_deref(),
+        ),
+        Err(e) => {
+            let (_, detail, _) = described(&e);
+            tracing::warn!(
+                bucket = %bucket,
+                key = %key,
+                "write probe object could not be deleted: {detail}"
+            );
+            let mut evidence = who.evidence(
+                check,
+                Reason::Allowed,
+                format!(
+                    "allowed; but deleting the probe object failed ({detail}): delete it, or allow s3:DeleteObject{} on the probe prefix",
+                    if version.is_some() { "Version" } else { "" }
+                ),
+                put_id.as_deref(),
+            );
+            evidence.leftover = Some(match &version {
+                Some(v) => format!("s3://{bucket}/{key}?versionId={v}"),
+                None => format!("s3://{bucket}/{key}"),
+            });
+            evidence
+        }
+    };
+    Check {
+        access: Access::Yes,
+        evidence,
+        first_key: None,
+    }
+}
+
+/// When any check found that the bucket does not exist, every answer is `false` with that
+/// evidence (one reason, not three different stories).
+fn settle_missing_bucket(access: &mut BucketAccess, asked: &[Operation]) {
+    let missing = [
+        &access.evidence.list,
+        &access.evidence.read,
+        &access.evidence.write,
+    ]
+    .into_iter()
+    .find(|e| e.reason == Reason::NoSuchBucket)
+    .cloned();
+    let Some(missing) = missing else {
+        return;
+    };
+    for op in asked {
+        let (slot, evidence) = match op {
+            Operation::List => (&mut access.list, &mut access.evidence.list),
+            Operation::Read => (&mut access.read, &mut access.evidence.read),
+            Operation::Write => (&mut access.write, &mut access.evidence.write),
+        };
+        *slot = Access::No;
+        if evidence.reason != Reason::NoSuchBucket {
+            *evidence = missing.clone();
+        }
+    }
+}
+
+impl PermissionEngine {
+    /// The engine for `config`, acting through `aws`.
+    pub fn new(aws: &Arc<Aws>, config: &Config) -> Self {
+        Self::with_clock(aws, config, Arc::new(SystemClock))
+    }
+
+    /// Like [`PermissionEngine::new`] with a given clock.
+    pub fn with_clock(aws: &Arc<Aws>, config: &Config, clock: Arc<dyn Clock>) -> Self {
+        let settings = EngineSettings::from_config(config);
+        Self {
+            aws: aws.clone(),
+            policy: BucketPolicy::new(config.bucket_grants()),
+            scopes: ScopePolicy::from_config(config),
+            sse: Sse::from_config(config),
+            cache: ProbeCache::new(settings.ttl, clock),
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Whether write probes are on.
+    pub fn probes_writes(&self) -> bool {
+        self.settings.probe_prefix.is_some()
+    }
+
+    /// The caller's AWS clients.
+    pub fn aws(&self) -> &Arc<Aws> {
+        &self.aws
+    }
+
+    /// The bucket policy (grants) the engine checks against.
+    pub fn policy(&self) -> &BucketPolicy {
+        &self.policy
+    }
+
+    /// What to check for `spec`: `bucket`, `bucket/prefix/` or `s3://bucket/prefix/`. A bucket
+    /// the caller is limited to prefixes of is checked at its first granted prefix; a prefix
+    /// outside the grants is `not_permitted`, a bad name `invalid_argument`.
+    pub fn target(&self, principal: &Principal, spec: &str) -> Result<Target, ToolError> {
+        let spec = spec.trim().trim_start_matches("s3://");
+        let (bucket, prefix) = spec.split_once('/').unwrap_or((spec, ""));
+        s3uri::validate_bucket(bucket).map_err(|e| ToolError::invalid_argument(e.to_string()))?;
+        let prefix = self.policy.list_prefix(principal, bucket, prefix)?;
+        Ok(Target {
+            bucket: bucket.to_owned(),
+            prefix,
+        })
+    }
+
+    fn key<C>(
+        principal: &Principal,
+        caller: &Caller<C>,
+        bucket: &str,
+        prefix: &str,
+        op: Operation,
+    ) -> CheckKey {
+        CheckKey {
+            subject: principal.subject.clone(),
+            source: caller.source,
+            role: caller.role_arn.as_ref().map(|r| r.as_str().to_owned()),
+            access_key_id: caller.resolved.credentials.access_key_id().to_owned(),
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+            op,
+        }
+    }
+
+    /// Checks `ops` on `target` for the caller in scope. Credential failures are tool
+    /// errors; everything AWS answers about the bucket is evidence.
+    pub async fn check(
+        &self,
+        target: &Target,
+        ops: &[Operation],
+        force_refresh: bool,
+    ) -> Result<BucketAccess, ToolError> {
+        let ctx = RequestContext::current()?;
+        let principal = ctx.principal();
+        let not_before: Option<SystemTime> = force_refresh.then(|| self.cache.now());
+        let wants = |op| ops.contains(&op);
+        let not_requested =
+            || Evidence::without_request("not checked", Reason::NotRequested, "not asked for");
+        let mut origins = Vec::new();
+        aws::touched(&target.bucket, None);
+
+        let mut list = None;
+        if wants(Operation::List) || wants(Operation::Read) {
+            let s3 = self.aws.s3(AccessIntent::Read).await?;
+            let key = Self::key(
+                principal,
+                &s3,
+                &target.bucket,
+                &target.prefix,
+                Operation::List,
+            );
+            let (client, t, who) = (s3.client.clone(), target.clone(), Who::of(&s3));
+            let (check, origin) = self
+                .cache
+                .get_or_probe(key, not_before, || list_probe(client, t, who))
+                .await;
+            origins.push(origin);
+            list = Some((check, s3));
+        }
+
+        let read = if !wants(Operation::Read) {
+            Check {
+                access: Access::Unknown,
+                evidence: not_requested(),
+                first_key: None,
+            }
+        } else {
+            match &list {
+                Some((listed, s3)) => match (&listed.access, &listed.first_key) {
+                    (Access::Yes, Some(first)) => {
+                        let key = Self::key(
+                            principal,
+                            s3,
+                            &target.bucket,
+                            &target.prefix,
+                            Operation::Read,
+                        );
+                        let (client, b, k, who) = (
+                            s3.client.clone(),
+                            target.bucket.clone(),
+                            first.clone(),
+                            Who::of(s3),
+                        );
+                        let (check, origin) = self
+                            .cache
+                            .get_or_probe(key, not_before, || read_probe(client, b, k, who))
+                            .await;
+                        origins.push(origin);
+                        check
+                    }
+                    (Access::Yes, None) => Check {
+                        access: Access::Unknown,
+                        evidence: Evidence::without_request(
+                            "GetObject of a listed key",
+                            Reason::NoObject,
+                            format!(
+                                "there is no object under s3://{}/{} to try reading (the prefix is empty)",
+                                target.bucket, target.prefix
+                            ),
+                        ),
+                        first_key: None,
+                    },
+                    (Access::No, _) if listed.evidence.reason == Reason::NoSuchBucket => {
+                        listed.clone()
+                    }
+                    (Access::No, _) => Check {
+                        access: Access::Unknown,
+                        evidence: Evidence::without_request(
+                            "GetObject of a listed key",
+                            Reason::ListDenied,
+                            "listing is refused, so no real key is known to try reading",
+                        ),
+                        first_key: None,
+                    },
+                    (Access::Unknown, _) => Check {
+                        access: Access::Unknown,
+                        evidence: Evidence::without_request(
+                            "GetObject of a listed key",
+                            Reason::Inconclusive,
+                            "listing gave no answer, so no real key is known to try reading",
+                        ),
+                        first_key: None,
+                    },
+                },
+                None => Check::failed("no listing".into()),
+            }
+        };
+
+        let write = if !wants(Operation::Write) {
+            Check {
+                access: Access::Unknown,
+                evidence: not_requested(),
+                first_key: None,
+            }
+        } else {
+            self.write_check(
+                principal,
+                target,
+                list.as_ref().map(|(c, _)| c),
+                not_before,
+                &mut origins,
+            )
+            .await?
+        };
+
+        let list = match list {
+            Some((check, _)) if wants(Operation::List) => check,
+            _ => Check {
+                access: Access::Unknown,
+                evidence: not_requested(),
+                first_key: None,
+            },
+        };
+        for e in [&list.evidence, &read.evidence, &write.evidence] {
+            aws::aws_request(e.request_id.as_deref());
+        }
+        let mut access = BucketAccess {
+            bucket: target.bucket.clone(),
+            prefix: target.prefix.clone(),
+            list: list.access,
+            read: read.access,
+            write: write.access,
+            evidence: EvidenceSet {
+                list: list.evidence,
+                read: read.evidence,
+                write: write.evidence,
+            },
+            cached: !origins.is_empty() && origins.iter().all(|o| *o == Origin::Cached),
+        };
+        settle_missing_bucket(&mut access, ops);
+        Ok(access)
+    }
+
+    async fn write_check(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        listed: Option<&Check>,
+        not_before: Option<SystemTime>,
+        origins: &mut Vec<Origin>,
+    ) -> Result<Check, ToolError> {
+        let unknown = |reason, detail: String| Check {
+            access: Access::Unknown,
+            evidence: Evidence::without_request("write probe", reason, detail),
+            first_key: None,
+        };
+        let Some(prefix) = &self.settings.probe_prefix else {
+            return Ok(unknown(
+                Reason::ProbeDisabled,
+                "write probes are off (MCP_PERMISSION_WRITE_PROBE_PREFIX is unset); write access is not guessed from read or list access".into(),
+            ));
+        };
+        if !self.scopes.allows(principal, WRITE_SCOPE) {
+            return Ok(unknown(
+                Reason::NoWriteScope,
+                format!("the token lacks {WRITE_SCOPE}, so the server writes no probe for you"),
+            ));
+        }
+        let probe_key = format!("{prefix}quilt-mcp-write-probe");
+        if let Err(e) = self.policy.check_key(principal, &target.bucket, &probe_key) {
+            return Ok(unknown(
+                Reason::ProbeOutsideGrants,
+                format!(
+                    "the probe prefix s3://{}/{prefix} is outside what you may use: {}",
+                    target.bucket, e.message
+                ),
+            ));
+        }
+        if let Some(listed) = listed.filter(|c| c.evidence.reason == Reason::NoSuchBucket) {
+            return Ok(listed.clone());
+        }
+        let s3 = self.aws.s3(AccessIntent::Write).await?;
+        let key = Self::key(principal, &s3, &target.bucket, prefix, Operation::Write);
+        let (client, bucket, prefix, sse, who) = (
+            s3.client.clone(),
+            target.bucket.clone(),
+            prefix.clone(),
+            self.sse.clone(),
+            Who::of(&s3),
+        );
+        let (check, origin) = self
+            .cache
+            .get_or_probe(key, not_before, || {
+                write_probe(client, bucket, prefix, sse, who)
+            })
+            .await;
+        origins.push(origin);
+        Ok(check)
+    }
+
+    /// Checks every operation on each target, at most `concurrency` at a time, in order.
+    pub async fn check_all(
+        &self,
+        targets: &[Target],
+        force_refresh: bool,
+    ) -> Result<Vec<BucketAccess>, ToolError> {
+        futures::stream::iter(targets.iter().cloned())
+            .map(|t| async move { self.check(&t, &Operation::ALL, force_refresh).await })
+            .buffered(self.settings.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(reason: Reason) -> Evidence {
+        Evidence::without_request("c", reason, "d")
+    }
+
+    fn access(list: Reason, read: Reason, write: Reason) -> BucketAccess {
+        BucketAccess {
+            bucket: "b".into(),
+            prefix: String::new(),
+            list: Access::Unknown,
+            read: Access::Unknown,
+            write: Access::Unknown,
+            evidence: EvidenceSet {
+                list: evidence(list),
+                read: evidence(read),
+                write: evidence(write),
+            },
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn access_is_true_false_or_unknown_on_the_wire() {
+        assert_eq!(
+            serde_json::to_value([Access::Yes, Access::No, Access::Unknown]).expect("json"),
+            serde_json::json!([true, false, "unknown"])
+        );
+        let schema = serde_json::to_value(schemars::schema_for!(Access)).expect("schema");
+        assert_eq!(schema["enum"], serde_json::json!([true, false, "unknown"]));
+    }
+
+    #[test]
+    fn a_missing_bucket_makes_every_asked_answer_false_with_one_reason() {
+        let mut a = access(
+            Reason::NoSuchBucket,
+            Reason::ListDenied,
+            Reason::ProbeDisabled,
+        );
+        settle_missing_bucket(&mut a, &Operation::ALL);
+        assert_eq!(
+            (a.list, a.read, a.write),
+            (Access::No, Access::No, Access::No)
+        );
+        assert!(
+            [&a.evidence.list, &a.evidence.read, &a.evidence.write]
+                .iter()
+                .all(|e| e.reason == Reason::NoSuchBucket)
+        );
+        // Found by the write probe alone; list was not asked for and stays so.
+        let mut a = access(
+            Reason::NotRequested,
+            Reason::NotRequested,
+            Reason::NoSuchBucket,
+        );
+        settle_missing_bucket(&mut a, &[Operation::Write]);
+        assert_eq!((a.list, a.write), (Access::Unknown, Access::No));
+        assert_eq!(a.evidence.list.reason, Reason::NotRequested);
+    }
+
+    #[test]
+    fn an_existing_bucket_is_left_alone() {
+        let mut a = access(Reason::Allowed, Reason::NoObject, Reason::AccessDenied);
+        a.list = Access::Yes;
+        a.write = Access::No;
+        settle_missing_bucket(&mut a, &Operation::ALL);
+        assert_eq!(
+            (a.list, a.read, a.write),
+            (Access::Yes, Access::Unknown, Access::No)
+        );
+    }
+
+    #[test]
+    fn inconclusive_answers_are_not_reused() {
+        assert!(!Check::failed("boom".into()).reusable());
+        let ok = Check {
+            access: Access::No,
+            evidence: evidence(Reason::AccessDenied),
+            first_key: None,
+        };
+        assert!(ok.reusable());
+    }
+}
