@@ -31,6 +31,8 @@ pub(crate) const JWKS_ALGORITHMS: [Algorithm; 9] = [
 ];
 
 const MAX_JWKS_BYTES: usize = 512 * 1024;
+/// How often a key set that was never fetched is retried.
+const NO_KEYS_RETRY: Duration = Duration::from_secs(1);
 
 /// How to fetch and keep the key set.
 #[derive(Debug, Clone)]
@@ -172,10 +174,17 @@ impl JwksCache {
         }
     }
 
-    /// Whether a fetch is allowed now, given when the last one started.
+    /// Whether a fetch is allowed now, given when the last one started. With no key at all
+    /// every token is refused with 503, so the set is retried once a second (sooner when the
+    /// interval is shorter) instead of once per interval: service comes back within a second
+    /// of the endpoint, not up to a minute later.
     fn may_fetch(&self, keys: &KeySet) -> bool {
-        keys.last_attempt
-            .is_none_or(|t| t.elapsed() >= self.options.refetch_interval)
+        let interval = if keys.fetched_at.is_none() {
+            self.options.refetch_interval.min(NO_KEYS_RETRY)
+        } else {
+            self.options.refetch_interval
+        };
+        keys.last_attempt.is_none_or(|t| t.elapsed() >= interval)
     }
 
     fn is_stale(&self, keys: &KeySet) -> bool {
