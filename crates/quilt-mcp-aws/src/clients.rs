@@ -52,6 +52,7 @@ macro_rules! service_config {
             .timeout_config(
                 $krate::config::timeout::TimeoutConfig::builder()
                     .connect_timeout($self.settings.connect_timeout)
+                    .read_timeout($self.settings.read_timeout)
                     .build(),
             );
         if let Some(url) = &$self.settings.endpoint_url {

@@ -140,7 +140,7 @@ where
         SdkError::TimeoutError(_) => (ErrorKind::Unavailable, "timed out".into()),
         SdkError::DispatchFailure(d) => {
             let what = if d.is_timeout() {
-                "timed out connecting"
+                "timed out (connecting, or waiting for the answer)"
             } else if d.is_io() {
                 "connection failed"
             } else {

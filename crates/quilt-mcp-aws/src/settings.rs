@@ -15,6 +15,11 @@ pub struct AwsSettings {
     pub connect_timeout: Duration,
     /// Time limit of one STS/CloudFormation operation (retries included).
     pub control_plane_timeout: Duration,
+    /// Data plane (S3, Athena, Glue): how long one attempt may wait for the response to
+    /// begin once the request is sent. An upstream that accepts and never answers then
+    /// fails as `upstream_unavailable` after the SDK's retries, before the server's own
+    /// request timeout turns the call into a bare 504. Streaming bodies are not limited.
+    pub read_timeout: Duration,
 }
 
 impl AwsSettings {
@@ -25,6 +30,7 @@ impl AwsSettings {
             endpoint_url,
             connect_timeout: Duration::from_secs(2),
             control_plane_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(10),
         }
     }
 

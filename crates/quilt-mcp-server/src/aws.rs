@@ -118,10 +118,19 @@ pub struct Aws {
     factory: ClientFactory,
 }
 
+/// Where AWS is, and the data plane's per-attempt read timeout: a fifth of the request
+/// timeout, so the SDK's three attempts (and their backoff) end with `upstream_unavailable`
+/// before the request timeout cuts the call off.
+fn settings(config: &Config) -> AwsSettings {
+    let mut settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
+    settings.read_timeout = (config.request_timeout() / 5).max(Duration::from_secs(1));
+    settings
+}
+
 impl Aws {
     /// Loads the server identity and builds the broker described by `config`.
     pub async fn bootstrap(config: &Config) -> anyhow::Result<Arc<Self>> {
-        let settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
+        let settings = settings(config);
         let identity = ServerIdentity::load(settings)
             .await
             .map_err(anyhow::Error::msg)?;
@@ -135,7 +144,7 @@ impl Aws {
         identity: Option<ServerIdentity>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<Self>> {
-        let settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
+        let settings = settings(config);
         let assumer: Option<Arc<dyn RoleAssumer>> = identity
             .as_ref()
             .map(|i| Arc::new(StsAssumer::new(i.sts())) as Arc<dyn RoleAssumer>);
