@@ -185,6 +185,11 @@ fn page_size(max_results: Option<i32>) -> Result<i32, ToolError> {
     Ok(n)
 }
 
+/// What to ask Glue for: the rest of the page a token is inside, plus a page (at most 100).
+fn glue_ask(token: &PageToken, size: i32) -> i32 {
+    (token.skip.saturating_add(size as usize)).min(100) as i32
+}
+
 fn name_ok(what: &str, name: &str) -> Result<(), ToolError> {
     if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
         return Err(ToolError::invalid_argument(format!(
@@ -220,19 +225,21 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
         Some(ATHENA),
         |aws: Arc<Aws>, input: DatabasesInput| async move {
             let size = page_size(input.max_results)?;
+            let token = PageToken::from_input(input.next_token.as_deref())?;
             let glue = aws.glue(AccessIntent::Read).await?;
             let out = glue
                 .client
                 .get_databases()
-                .max_results(size)
-                .set_next_token(input.next_token.filter(|t| !t.is_empty()))
+                .max_results(glue_ask(&token, size))
+                .set_next_token(token.upstream.clone())
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetDatabases", &e))?;
             crate::aws::aws_request(out.request_id());
+            let all = out.database_list();
+            let (range, next_token) = token.window(all.len(), size as usize, out.next_token());
             Ok::<_, ToolError>(DatabasesOutput {
-                databases: out
-                    .database_list()
+                databases: all[range]
                     .iter()
                     .map(|d| Database {
                         name: d.name().to_owned(),
@@ -240,7 +247,7 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
                         location: d.location_uri().map(str::to_owned),
                     })
                     .collect(),
-                next_token: out.next_token().map(str::to_owned),
+                next_token,
             })
         },
     );
@@ -253,22 +260,24 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
         |aws: Arc<Aws>, input: TablesInput| async move {
             name_ok("database", &input.database)?;
             let size = page_size(input.max_results)?;
+            let token = PageToken::from_input(input.next_token.as_deref())?;
             let glue = aws.glue(AccessIntent::Read).await?;
             let out = glue
                 .client
                 .get_tables()
                 .database_name(&input.database)
                 .set_expression(input.name_pattern.filter(|p| !p.is_empty()))
-                .max_results(size)
-                .set_next_token(input.next_token.filter(|t| !t.is_empty()))
+                .max_results(glue_ask(&token, size))
+                .set_next_token(token.upstream.clone())
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetTables", &e))?;
             crate::aws::aws_request(out.request_id());
+            let all = out.table_list();
+            let (range, next_token) = token.window(all.len(), size as usize, out.next_token());
             Ok::<_, ToolError>(TablesOutput {
                 database: input.database,
-                tables: out
-                    .table_list()
+                tables: all[range]
                     .iter()
                     .map(|t| TableSummary {
                         name: t.name().to_owned(),
@@ -285,7 +294,7 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
                             .map(str::to_owned),
                     })
                     .collect(),
-                next_token: out.next_token().map(str::to_owned),
+                next_token,
             })
         },
     );
@@ -579,10 +588,7 @@ pub(crate) fn register_queries(
         Some(ATHENA),
         |aws: Arc<Aws>, input: ResultsInput| async move {
             let max_rows = rows_cap(input.max_results)?;
-            let token = match input.next_token.as_deref().filter(|t| !t.is_empty()) {
-                Some(t) => PageToken::decode(t)?,
-                None => PageToken::default(),
-            };
+            let token = PageToken::from_input(input.next_token.as_deref())?;
             if input.execution_id.is_empty() || input.execution_id.len() > 128 {
                 return Err(ToolError::invalid_argument(
                     "execution_id must be 1 to 128 characters",
@@ -797,14 +803,15 @@ fn failed(execution: Option<&aws_sdk_athena::types::QueryExecution>) -> ToolErro
     ToolError::invalid_argument(format!("the query failed in Athena: {reason}"))
 }
 
-/// Where the next page starts: Athena's own page token (none for its first page) and how many
-/// rows of that page were already returned. Athena's token alone is not enough: when the byte
-/// cap (or the row cap, against an Athena that returns more rows than asked) stops a page
-/// early, the rest of that page would be lost. Sent to the client as base64url JSON.
+/// Where the next page starts: the service's own page token (none for its first page) and how
+/// many items of that page were already returned. The service's token alone is not enough:
+/// when a cap (bytes, or items against a service that returns more than asked, as the emulator
+/// does) stops a page early, the rest of that page would be lost. Sent to the client as
+/// base64url JSON; used by the Athena result and Glue listing tools.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct PageToken {
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
-    athena: Option<String>,
+    upstream: Option<String>,
     #[serde(rename = "s", default)]
     skip: usize,
 }
@@ -831,6 +838,38 @@ impl PageToken {
             .map_err(|_| bad())?;
         serde_json::from_slice(&bytes).map_err(|_| bad())
     }
+
+    /// The client's `next_token`, or the first page.
+    fn from_input(token: Option<&str>) -> Result<Self, ToolError> {
+        match token.filter(|t| !t.is_empty()) {
+            Some(t) => Self::decode(t),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// Of `len` items of the service's page fetched with this token, the ones to return (at
+    /// most `max`) and where the next page starts.
+    fn window(
+        &self,
+        len: usize,
+        max: usize,
+        upstream_next: Option<&str>,
+    ) -> (std::ops::Range<usize>, Option<String>) {
+        let start = self.skip.min(len);
+        let end = start.saturating_add(max).min(len);
+        let next = if end < len {
+            Some(Self {
+                upstream: self.upstream.clone(),
+                skip: end,
+            })
+        } else {
+            upstream_next.map(|t| Self {
+                upstream: Some(t.to_owned()),
+                skip: 0,
+            })
+        };
+        (start..end, next.map(|t| t.encode()))
+    }
 }
 
 /// Fills `out` with one page of results, within the row and byte caps.
@@ -841,12 +880,12 @@ async fn page(
     max_rows: usize,
 ) -> Result<(), ToolError> {
     // Athena's first page of a SELECT starts with a header row: ask for one more.
-    let first_page = token.athena.is_none();
+    let first_page = token.upstream.is_none();
     let ask = (token.skip + max_rows + usize::from(first_page)).min(MAX_ROWS) as i32;
     let results = client
         .get_query_results()
         .query_execution_id(&out.execution_id)
-        .set_next_token(token.athena.clone())
+        .set_next_token(token.upstream.clone())
         .max_results(ask)
         .send()
         .await
@@ -905,12 +944,12 @@ async fn page(
     let next = if consumed < data.len() {
         // Rows of this page are left: continue inside it.
         Some(PageToken {
-            athena: token.athena,
+            upstream: token.upstream,
             skip: consumed,
         })
     } else {
         results.next_token().map(|t| PageToken {
-            athena: Some(t.to_owned()),
+            upstream: Some(t.to_owned()),
             skip: 0,
         })
     };

@@ -120,7 +120,9 @@ async fn databases_and_tables_page_and_schemas_are_compact() {
         let page = call(&server, "athena_tables_list", args).await;
         let page = &page["structuredContent"];
         pages += 1;
-        for t in page["tables"].as_array().expect("tables") {
+        let got = page["tables"].as_array().expect("tables");
+        assert!(got.len() <= 3, "a page holds at most max_results: {page}");
+        for t in got {
             tables.push(t["name"].as_str().expect("name").to_owned());
             assert_eq!(
                 (t["columns"].as_u64(), t["partition_keys"].clone()),
@@ -134,11 +136,50 @@ async fn databases_and_tables_page_and_schemas_are_compact() {
         }
         assert!(pages < 10, "pagination does not end");
     }
-    tables.sort();
-    assert_eq!(tables.len(), 7, "{tables:?}");
-    // moto 5.2.5 ignores MaxResults for GetTables (one page, no NextToken), so this loop is
-    // one page here; against Glue it walks next_token. Issue 7 still owes a paging proof.
-    assert!(pages >= 1);
+    // moto 5.2.5 ignores MaxResults (every table at once, no NextToken): the server's own
+    // token continues inside that answer, as it would inside a Glue page cut short.
+    assert_eq!(pages, 3, "7 tables in pages of 3");
+    let mut unique = tables.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7, "every table exactly once: {tables:?}");
+
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..3 {
+        let mut args = json!({"max_results": 1});
+        if let Some(t) = &next {
+            args["next_token"] = json!(t);
+        }
+        let page = call(&server, "athena_databases_list", args).await;
+        let page = &page["structuredContent"];
+        seen.extend(
+            page["databases"]
+                .as_array()
+                .expect("dbs")
+                .iter()
+                .map(|d| d["name"].clone()),
+        );
+        next = page["next_token"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        seen,
+        json!(["genomics", "imaging", "sales"])
+            .as_array()
+            .expect("names")
+            .clone()
+    );
+    assert!(next.is_none(), "the third page of one is the last");
+    let bad = call(
+        &server,
+        "athena_tables_list",
+        json!({"database": "genomics", "next_token": "%%"}),
+    )
+    .await;
+    assert_eq!(
+        bad["structuredContent"]["error"]["code"], "invalid_argument",
+        "{bad}"
+    );
 
     let schema = call(
         &server,
