@@ -203,16 +203,18 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
         .expect("spawn");
     wait_ready(port).await;
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let calls: Vec<_> = (0..20)
+    // 200 calls, each long enough that all are in flight together when the signal lands.
+    const IN_FLIGHT: u64 = 200;
+    let calls: Vec<_> = (0..IN_FLIGHT)
         .map(|i| {
             let (url, token) = (url.clone(), token(&format!("drain-{i}")));
             tokio::spawn(async move {
-                call_tool(&url, Some(&token), "test_sleep", json!({"ms": 1500})).await
+                call_tool(&url, Some(&token), "test_sleep", json!({"ms": 5000})).await
             })
         })
         .collect();
     // Let every call reach the server before the signal.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let h: Value = http()
             .get(format!("http://127.0.0.1:{port}/healthz"))
@@ -222,13 +224,14 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
             .json()
             .await
             .expect("json");
-        if h["in_flight"].as_u64() == Some(20) {
+        if h["in_flight"].as_u64() == Some(IN_FLIGHT) {
             break;
         }
         assert!(Instant::now() < deadline, "calls never all in flight: {h}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sigterm(&server);
+    let signalled = Instant::now();
     for (i, call) in calls.into_iter().enumerate() {
         let r = call.await.expect("join");
         assert_eq!(r.status, 200, "call {i}: {}", r.body);
@@ -242,6 +245,10 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
         .expect("exits")
         .expect("wait");
     assert_eq!(status.code(), Some(0));
+    eprintln!(
+        "sigterm: {IN_FLIGHT} in-flight calls completed, exit 0, {:?} after the signal",
+        signalled.elapsed()
+    );
 }
 
 #[tokio::test]

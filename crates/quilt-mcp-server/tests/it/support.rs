@@ -22,13 +22,41 @@ use tokio::task::JoinHandle;
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
 pub const PREVIOUS_SECRET: &str = "previous-secret-0123456789-abcdefghijk";
 
-/// Counts calls of the `count_calls` test tool, to prove a refused request ran no tool.
+/// Counts calls of the `count_calls` test tool, to prove a refused request ran no tool; and
+/// how many `test_sleep` calls run at once (now and at the peak), to observe the in-flight
+/// bound from inside the tools rather than from the admission counter itself.
 #[derive(Clone, Default)]
-pub struct CallCounter(Arc<AtomicUsize>);
+pub struct CallCounter {
+    calls: Arc<AtomicUsize>,
+    sleeping: Arc<AtomicUsize>,
+    peak_sleeping: Arc<AtomicUsize>,
+}
 
 impl CallCounter {
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The most `test_sleep` calls that were running at the same moment.
+    pub fn peak_sleeping(&self) -> usize {
+        self.peak_sleeping.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts one running `test_sleep` call until dropped (also when the call is cancelled).
+struct Sleeping(CallCounter);
+
+impl Sleeping {
+    fn enter(counter: &CallCounter) -> Self {
+        let now = counter.sleeping.fetch_add(1, Ordering::SeqCst) + 1;
+        counter.peak_sleeping.fetch_max(now, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Sleeping {
+    fn drop(&mut self) {
+        self.0.sleeping.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -102,21 +130,26 @@ pub fn registry_with_test_tools(
             }
         },
     );
+    let sleepers = counter.clone();
     registry.add(
         "test_sleep",
         "Sleeps for ms milliseconds (test only).",
         ToolAnnotations::new().read_only(true),
         None,
-        |input: SleepInput| async move {
-            let ctx = RequestContext::current()?;
-            tokio::time::sleep(Duration::from_millis(input.ms)).await;
-            // Read the context again after the await: it must still be this caller's.
-            let after = RequestContext::current()?;
-            assert!(Arc::ptr_eq(&ctx, &after));
-            Ok::<_, ToolError>(SleepOutput {
-                slept_ms: input.ms,
-                subject: after.principal().subject.clone(),
-            })
+        move |input: SleepInput| {
+            let sleeping = Sleeping::enter(&sleepers);
+            async move {
+                let _sleeping = sleeping;
+                let ctx = RequestContext::current()?;
+                tokio::time::sleep(Duration::from_millis(input.ms)).await;
+                // Read the context again after the await: it must still be this caller's.
+                let after = RequestContext::current()?;
+                assert!(Arc::ptr_eq(&ctx, &after));
+                Ok::<_, ToolError>(SleepOutput {
+                    slept_ms: input.ms,
+                    subject: after.principal().subject.clone(),
+                })
+            }
         },
     );
     let s3 = aws.clone();
@@ -167,7 +200,7 @@ pub fn registry_with_test_tools(
             let counter = counter.clone();
             async move {
                 Ok::<_, ToolError>(CountOutput {
-                    calls: counter.0.fetch_add(1, Ordering::SeqCst) + 1,
+                    calls: counter.calls.fetch_add(1, Ordering::SeqCst) + 1,
                 })
             }
         },
@@ -419,4 +452,44 @@ pub fn assert_unauthorized(r: &Rpc, server: &TestServer, token_sent: bool) {
         "{challenge}"
     );
     assert!(r.body["error"].is_string(), "{}", r.body);
+}
+
+/// A client for load: keep-alive connections shared across calls (a fresh client per call,
+/// as [`call_tool`] makes, would open one connection per call).
+pub fn pooled_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client")
+}
+
+/// `tools/call` over the 2025-11-25 wire on `client`; a transport failure is returned, not
+/// a panic, so load tests can count it.
+pub async fn call_tool_with(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    arguments: Value,
+) -> Result<Rpc, reqwest::Error> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": name, "arguments": arguments}});
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", LEGACY)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await?;
+    Ok(Rpc {
+        status,
+        headers,
+        body: parse_body(&text),
+    })
 }
