@@ -1,7 +1,7 @@
 //! What an S3 answer proves. Every check of the permission engine ends in one AWS answer;
 //! [`classify`] turns it into a verdict and, for a refusal, the reason AWS gave when it gave
-//! one (an explicit deny, a KMS key, a bucket that does not exist). Anything that is not a
-//! clear yes or no — a timeout, a 5xx, a redirect to another region — proves nothing.
+//! one (an explicit deny, a KMS key, a bucket that does not exist, a bucket in another
+//! region). Anything else that is not a clear yes or no — a timeout, a 5xx — proves nothing.
 
 use serde::Serialize;
 
@@ -31,7 +31,9 @@ pub enum Reason {
     NoWriteScope,
     /// The operation was not asked for.
     NotRequested,
-    /// AWS gave no usable answer (timeout, outage, a region redirect, an odd error).
+    /// The bucket is in another region than `AWS_REGION` (S3 redirects; nothing was tried).
+    OtherRegion,
+    /// AWS gave no usable answer (a timeout, an outage, an odd error); not cached.
     Inconclusive,
 }
 
@@ -46,6 +48,8 @@ pub(crate) enum Verdict {
     NoSuchBucket,
     /// The key does not exist (it vanished between listing and reading).
     NotFound,
+    /// The bucket lives in another region.
+    OtherRegion,
     /// Nothing can be concluded.
     Inconclusive,
 }
@@ -72,7 +76,13 @@ pub(crate) fn classify(code: Option<&str>, status: Option<u16>, message: Option<
             Verdict::Denied(Reason::KmsDenied)
         }
         Some("AccessDenied" | "AllAccessDisabled" | "AccountProblem" | "Forbidden") => denied(),
+        Some(
+            "PermanentRedirect"
+            | "AuthorizationHeaderMalformed"
+            | "IllegalLocationConstraintException",
+        ) => Verdict::OtherRegion,
         _ => match status {
+            Some(301) => Verdict::OtherRegion,
             Some(403) => denied(),
             Some(404) => Verdict::NotFound,
             _ => Verdict::Inconclusive,
@@ -136,10 +146,20 @@ mod tests {
             "archived objects are readable after a restore: the read itself was authorised"
         );
         for (code, status) in [
-            (Some("SlowDown"), Some(503)),
-            (Some("InternalError"), Some(500)),
             (Some("PermanentRedirect"), Some(301)),
             (Some("AuthorizationHeaderMalformed"), Some(400)),
+            (None, Some(301)),
+        ] {
+            assert_eq!(
+                classify(code, status, None),
+                Verdict::OtherRegion,
+                "{code:?}"
+            );
+        }
+        for (code, status) in [
+            (Some("SlowDown"), Some(503)),
+            (Some("InternalError"), Some(500)),
+            (Some("InvalidArgument"), Some(400)),
             (None, None),
         ] {
             assert_eq!(

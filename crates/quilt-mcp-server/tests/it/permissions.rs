@@ -484,6 +484,33 @@ async fn write_probe_leaves_nothing_behind_and_reports_a_refused_delete() {
         );
     }
 
+    // The probe carries the same SSE as bucket_objects_put: with aws:kms, so does the probe.
+    let kms = w
+        .server(|c| {
+            c.s3_sse = "aws:kms".into();
+            c.s3_sse_kms_key_id = Some("alias/quilt".into());
+        })
+        .await;
+    let a = call(
+        &kms,
+        &token,
+        "check_bucket_access",
+        json!({"bucket": DATA, "operations": ["write"]}),
+    )
+    .await;
+    let a = ok(&a);
+    assert_eq!(a["write"], true, "{a}");
+    assert!(
+        a["evidence"]["write"]["check"]
+            .as_str()
+            .is_some_and(|c| c.contains("SSE aws:kms")),
+        "{a}"
+    );
+    assert_eq!(
+        w.versions_under(DATA, "uploads/").await,
+        Vec::<String>::new()
+    );
+
     // Delete refused: still writable, and the object left behind is reported.
     let token = token_for("sticky", &sticky, json!({}));
     let a = call(
