@@ -10,7 +10,7 @@ DEV_LISTEN ?= 127.0.0.1:8000
 # Development only: a fixed secret so `make token` and `make dev` agree.
 DEV_SECRET ?= dev-only-secret-change-me-0123456789abcdef
 
-.PHONY: help build dev token test test-rust conformance bench lint fmt venv clean
+.PHONY: help build dev token test test-rust conformance bench bench-tools lint fmt venv clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,10 +36,28 @@ test-rust: venv ## Only the Rust suites
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh
 
-bench: venv ## Benchmarks (Criterion + the perf harness); figures go in docs/PERFORMANCE.md
+bench: venv bench-tools ## Benchmarks (Criterion + the perf harness, vs the Python peer); figures go in docs/PERFORMANCE.md
 	cargo bench --locked -p quilt-mcp-aws --bench broker
 	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
 	.venv/bin/python tests/perf/buckets.py $(CARGO_TARGET_DIR)/release/quilt-mcp-server
+	.venv/bin/python tests/perf/bench.py $(CARGO_TARGET_DIR)/release/quilt-mcp-server $(OHA) $(PEER_VENV)/bin/quilt-mcp
+
+# The load generator (oha, from crates.io) and the Python peer (PyPI quilt-mcp,
+# every dependency pinned) in tests/.tools/ (git-ignored); reinstalled only when a pin changes.
+OHA_VERSION := 1.16.0
+OHA := tests/.tools/bin/oha
+PEER_VENV := tests/.tools/peer-venv
+
+bench-tools: tests/.tools/.oha-$(OHA_VERSION) $(PEER_VENV)/.installed ## Install the benchmark's load generator and the Python peer
+
+tests/.tools/.oha-$(OHA_VERSION):
+	env -u CARGO_TARGET_DIR cargo install oha --version $(OHA_VERSION) --locked --root tests/.tools
+	touch $@
+
+$(PEER_VENV)/.installed: tests/perf/peer-requirements.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/perf/peer-requirements.txt
+	touch $@
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check
