@@ -888,3 +888,78 @@ async fn work_per_call_is_capped_and_what_was_skipped_is_reported() {
     .await;
     assert_eq!(triple(ok(&one)), (json!(true), json!(true), json!(true)));
 }
+
+#[tokio::test]
+async fn an_s3_outage_is_unknown_and_never_cached() {
+    use crate::fault_proxy::{FaultProxy, Mode};
+    let w = World::start().await;
+    let full = w
+        .user(
+            "full",
+            json!([{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]),
+        )
+        .await;
+    w.enforce().await;
+    let proxy = FaultProxy::start(&w.moto.url).await;
+    let url = proxy.url.clone();
+    let server = TestServer::start_with_aws(
+        move |c| {
+            c.aws_endpoint_url = Some(url);
+            c.credential_sources = vec!["jwt".into()];
+            c.permission_write_probe_prefix = Some(PROBE_PREFIX.into());
+        },
+        None,
+        Arc::new(SystemClock),
+    )
+    .await;
+    let token = token_for("full", &full, json!({}));
+
+    proxy.set_mode(Mode::Unavailable);
+    let a = call(
+        &server,
+        &token,
+        "check_bucket_access",
+        json!({"bucket": DATA}),
+    )
+    .await;
+    let a = ok(&a).clone();
+    assert_eq!(
+        triple(&a),
+        (json!("unknown"), json!("unknown"), json!("unknown")),
+        "an outage proves nothing: {a}"
+    );
+    for op in ["list", "read", "write"] {
+        assert_eq!(a["evidence"][op]["reason"], "inconclusive", "{op}: {a}");
+    }
+
+    proxy.set_mode(Mode::Pass);
+    // (List and read only: the test proxy drops Content-Length, which breaks the signature
+    // of a zero-byte PUT; the write probe is shown against moto directly elsewhere.)
+    let b = call(
+        &server,
+        &token,
+        "check_bucket_access",
+        json!({"bucket": DATA, "operations": ["list", "read"]}),
+    )
+    .await;
+    let b = ok(&b);
+    assert_eq!(b["cached"], false, "the outage's answers were not kept");
+    assert_eq!(
+        (b["list"].clone(), b["read"].clone()),
+        (json!(true), json!(true)),
+        "{b}"
+    );
+    // Every request the engine made was signed with the caller's own key.
+    let Creds::User(key, _) = &full else {
+        unreachable!()
+    };
+    let seen = proxy.seen();
+    assert!(!seen.is_empty());
+    for s in &seen {
+        assert_eq!(s.access_key.as_deref(), Some(key.as_str()), "{}", s.path);
+    }
+    assert_eq!(
+        w.versions_under(DATA, "uploads/").await,
+        Vec::<String>::new()
+    );
+}
