@@ -34,6 +34,7 @@ pub mod mcp;
 pub mod metadata;
 pub mod permissions;
 pub mod policy_test;
+pub mod progress;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

@@ -118,8 +118,10 @@ impl ServerHandler for McpServer {
         // client's `notifications/cancelled`, or its connection closing) through the token:
         // drop the tool's future then, so what it holds is released (an Athena wait stops
         // its query).
+        let progress = crate::progress::Progress::from_request(&context);
+        let call = self.tools.call(ctx, &request.name, request.arguments);
         let called = tokio::select! {
-            called = self.tools.call(ctx, &request.name, request.arguments) => called,
+            called = crate::progress::scope(progress, call) => called,
             () = context.ct.cancelled() => {
                 tracing::info!(tool = %request.name, "call cancelled by the client");
                 return Err(ErrorData::internal_error("the call was cancelled", None));

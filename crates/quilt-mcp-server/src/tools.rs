@@ -11,6 +11,7 @@
 pub mod athena;
 pub mod buckets;
 pub mod identity;
+pub mod packaging;
 pub mod permissions;
 
 use std::collections::HashMap;
@@ -124,6 +125,7 @@ impl ToolRegistry {
         let engine = Arc::new(crate::permissions::PermissionEngine::new(aws, config));
         buckets::register(&mut registry, aws, config, &engine);
         permissions::register(&mut registry, &engine);
+        packaging::register(&mut registry, aws, config);
         athena::register(&mut registry);
         athena::register_glue(&mut registry, aws);
         athena::register_queries(

@@ -460,7 +460,7 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
 }
 
 /// S3 reports the version "null" for objects written while versioning was off.
-fn real_version(v: Option<&str>) -> Option<String> {
+pub(crate) fn real_version(v: Option<&str>) -> Option<String> {
     v.filter(|v| *v != "null").map(str::to_owned)
 }
 
@@ -469,7 +469,7 @@ fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
 }
 
 /// A tool error for a failed S3 call, naming the credential source and role used.
-fn s3_error<E>(
+pub(crate) fn s3_error<E>(
     what: &str,
     err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     caller: &Caller<aws_sdk_s3::Client>,

@@ -21,6 +21,7 @@ mod isolation;
 mod jwt;
 mod limits;
 mod moto;
+mod packaging;
 mod permissions;
 mod protocol;
 mod python_client;

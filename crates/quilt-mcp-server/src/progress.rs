@@ -1,0 +1,60 @@
+//! Progress notifications for long tool calls. [`McpServer::call_tool`](crate::mcp) puts the
+//! client's progress token (when its request carried one) and the peer in a task-local
+//! around the call; a tool reports with [`report`], which does nothing when the client did
+//! not ask. rmcp answers a stateless JSON-mode request as an SSE stream once the handler
+//! emits a notification, so the client receives them before the result.
+
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::{Peer, RoleServer};
+
+/// Where a call's progress goes.
+#[derive(Clone)]
+pub struct Progress {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+impl Progress {
+    /// Progress for the request of `ctx`, when its `_meta` has a progress token.
+    pub fn from_request(ctx: &rmcp::service::RequestContext<RoleServer>) -> Option<Self> {
+        ctx.meta.get_progress_token().map(|token| Self {
+            peer: ctx.peer.clone(),
+            token,
+        })
+    }
+}
+
+tokio::task_local! {
+    static PROGRESS: Option<Progress>;
+}
+
+/// Runs `fut` with `progress` as the call's progress sink.
+pub async fn scope<F: std::future::Future>(progress: Option<Progress>, fut: F) -> F::Output {
+    PROGRESS.scope(progress, fut).await
+}
+
+/// Whether the current call's client asked for progress.
+pub fn wanted() -> bool {
+    PROGRESS.try_with(Option::is_some).unwrap_or(false)
+}
+
+/// Sends a progress notification when the client asked for them (else nothing). `progress`
+/// must increase from one report to the next.
+pub async fn report(progress: f64, total: Option<f64>, message: String) {
+    let Ok(Some(p)) = PROGRESS.try_with(Clone::clone) else {
+        return;
+    };
+    let mut param = ProgressNotificationParam::new(p.token, progress).with_message(message);
+    param.total = total;
+    if let Err(e) = p.peer.notify_progress(param).await {
+        tracing::debug!(error = %e, "progress notification not delivered");
+    }
+}
