@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""quilt3 as the reference reader/writer for the quilt-package crate and the packaging tools.
+
+Run with the project venv (`make venv`): `.venv/bin/python tests/python/quilt3_tool.py …`.
+Every command prints one JSON object on stdout and exits 0 when it ran (per-entry
+verification failures are reported in the JSON, not as an exit code); usage errors and
+quilt3 exceptions exit non-zero with the message on stderr.
+
+  tophash MANIFEST.jsonl
+      quilt3's own top hash of a local manifest:
+      {"top_hash": "...", "entries": N}
+  checksum FILE [--type sha2-256-chunked|SHA256|CRC64NVME]
+      quilt3's object hash of a local file: {"type": "...", "value": "...", "size": N}
+  browse --endpoint URL --registry s3://BUCKET --name USER/PKG [--top-hash H]
+      load from an S3-compatible endpoint (latest, or H: full hash or prefix), then fetch
+      every entry's bytes and run quilt3's hash verification on them:
+      {"top_hash", "message", "user_meta", "entries": [{"logical_key", "size", "hash",
+       "physical_key", "meta", "verified": true|false, "error": str|null}], "all_verified"}
+  push --endpoint URL --registry s3://BUCKET --name USER/PKG --dir PATH
+       [--meta JSON] [--message M] [--force]
+      push a local directory as a package (quilt3 copies the files into the registry):
+      {"top_hash", "entries"}
+
+The AWS side follows the quilt3 rules of the shared TESTING.md: per-run XDG dirs and no cache or usage
+metrics (set here before quilt3 is imported), an explicit registry on every call, never
+`quilt3.config()` without arguments. With --endpoint, AWS_ENDPOINT_URL points boto3 at the
+emulator and test credentials are used unless AWS_ACCESS_KEY_ID is already set.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+
+
+def _prepare_env(endpoint):
+    os.environ["QUILT_DISABLE_CACHE"] = "true"
+    os.environ["QUILT_DISABLE_USAGE_METRICS"] = "true"
+    os.environ["QUILT_MINIMIZE_STDOUT"] = "true"
+    # quilt3 keeps config, auth and caches under the XDG dirs: a fresh set per run keeps a
+    # developer's own quilt3 setup out of the tests and the tests out of it.
+    run_dir = tempfile.mkdtemp(prefix="quilt3-tool-")
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        os.environ[var] = os.path.join(run_dir, var.lower())
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _registry(url):
+    if not url.startswith("s3://"):
+        raise SystemExit(f"--registry must be s3://bucket, got {url!r}")
+    return url.rstrip("/")
+
+
+def cmd_tophash(args):
+    import quilt3
+
+    with open(args.manifest, encoding="utf-8") as f:
+        pkg = quilt3.Package.load(f)
+    return {"top_hash": pkg.top_hash, "entries": sum(1 for _ in pkg.walk())}
+
+
+def cmd_checksum(args):
+    from quilt3 import checksums
+
+    with open(args.file, "rb") as f:
+        data = f.read()
+    if args.type == checksums.SHA256_HASH_NAME:
+        value = checksums.legacy_calculate_checksum_bytes(data)
+    else:
+        value = checksums.calculate_multipart_checksum_bytes(data, checksum_type=args.type)
+    return {"type": args.type, "value": value, "size": len(data)}
+
+
+def cmd_browse(args):
+    import quilt3
+
+    registry = _registry(args.registry)
+    pkg = quilt3.Package.browse(args.name, registry=registry, top_hash=args.top_hash)
+    entries = []
+    for logical_key, entry in pkg.walk():
+        item = {
+            "logical_key": logical_key,
+            "size": entry.size,
+            "hash": entry.hash,
+            "physical_key": str(entry.physical_key),
+            "meta": entry.meta,
+            "verified": False,
+            "error": None,
+        }
+        try:
+            data = entry.get_bytes(use_cache_if_available=False)
+            if len(data) != entry.size:
+                raise ValueError(f"size {len(data)} differs from the manifest's {entry.size}")
+            # quilt3's own verification (what `deserialize` runs before decoding).
+            entry._verify_hash(data)
+            item["verified"] = True
+        except Exception as e:  # reported per entry
+            item["error"] = f"{type(e).__name__}: {e}"
+        entries.append(item)
+    return {
+        "top_hash": pkg.top_hash,
+        "message": pkg._meta.get("message"),
+        "user_meta": pkg._meta.get("user_meta"),
+        "entries": entries,
+        "all_verified": all(e["verified"] for e in entries),
+    }
+
+
+def cmd_push(args):
+    import quilt3
+
+    registry = _registry(args.registry)
+    pkg = quilt3.Package()
+    pkg.set_dir("/", args.dir)
+    if args.meta is not None:
+        pkg.set_meta(json.loads(args.meta))
+    pushed = pkg.push(args.name, registry=registry, message=args.message, force=args.force)
+    return {"top_hash": pushed.top_hash, "entries": sum(1 for _ in pushed.walk())}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tophash", help="quilt3's top hash of a local manifest")
+    p.add_argument("manifest")
+    p.set_defaults(func=cmd_tophash, endpoint=None)
+
+    p = sub.add_parser("checksum", help="quilt3's object hash of a local file")
+    p.add_argument("file")
+    p.add_argument("--type", default="sha2-256-chunked", choices=["sha2-256-chunked", "SHA256", "CRC64NVME"])
+    p.set_defaults(func=cmd_checksum, endpoint=None)
+
+    for name, func in (("browse", cmd_browse), ("push", cmd_push)):
+        p = sub.add_parser(name)
+        p.add_argument("--endpoint", required=True, help="S3-compatible endpoint, e.g. http://127.0.0.1:PORT")
+        p.add_argument("--registry", required=True, help="s3://bucket")
+        p.add_argument("--name", required=True, help="user/pkg")
+        p.set_defaults(func=func)
+        if name == "browse":
+            p.add_argument("--top-hash", default=None, help="full top hash or a prefix (default: latest)")
+        else:
+            p.add_argument("--dir", required=True)
+            p.add_argument("--meta", default=None, help="package metadata, JSON")
+            p.add_argument("--message", default=None)
+            p.add_argument("--force", action="store_true", help="push even if latest moved")
+
+    args = parser.parse_args(argv)
+    _prepare_env(args.endpoint)
+    # quilt3 prints progress on stdout: keep stdout for the one JSON result.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = args.func(args)
+    json.dump(result, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
