@@ -6,9 +6,11 @@ Every command prints one JSON object on stdout and exits 0 when it ran (per-entr
 verification failures are reported in the JSON, not as an exit code); usage errors and
 quilt3 exceptions exit non-zero with the message on stderr.
 
-  tophash MANIFEST.jsonl
-      quilt3's own top hash of a local manifest:
-      {"top_hash": "...", "entries": N}
+  tophash MANIFEST.jsonl [MORE.jsonl ...]
+      quilt3's own top hash of a local manifest, and the SHA-256 of the bytes quilt3 writes
+      when it dumps the loaded manifest again (equal to the file's when it is in quilt3's
+      exact style): {"top_hash": "...", "entries": N, "dump_sha256": "..."};
+      with several files: {"results": [{"path": ..., <the same fields>}, ...]}
   checksum FILE [--type sha2-256-chunked|SHA256|CRC64NVME]
       quilt3's object hash of a local file: {"type": "...", "value": "...", "size": N}
   browse --endpoint URL --registry s3://BUCKET --name USER/PKG [--top-hash H]
@@ -57,12 +59,27 @@ def _registry(url):
     return url.rstrip("/")
 
 
-def cmd_tophash(args):
+def _tophash_one(path):
+    import hashlib
+    import io
+
     import quilt3
 
-    with open(args.manifest, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         pkg = quilt3.Package.load(f)
-    return {"top_hash": pkg.top_hash, "entries": sum(1 for _ in pkg.walk())}
+    out = io.BytesIO()
+    pkg.dump(out)
+    return {
+        "top_hash": pkg.top_hash,
+        "entries": sum(1 for _ in pkg.walk()),
+        "dump_sha256": hashlib.sha256(out.getvalue()).hexdigest(),
+    }
+
+
+def cmd_tophash(args):
+    if len(args.manifest) == 1:
+        return _tophash_one(args.manifest[0])
+    return {"results": [{"path": p, **_tophash_one(p)} for p in args.manifest]}
 
 
 def cmd_checksum(args):
@@ -129,7 +146,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("tophash", help="quilt3's top hash of a local manifest")
-    p.add_argument("manifest")
+    p.add_argument("manifest", nargs="+")
     p.set_defaults(func=cmd_tophash, endpoint=None)
 
     p = sub.add_parser("checksum", help="quilt3's object hash of a local file")

@@ -37,6 +37,12 @@ pub enum JsonValue {
 }
 
 impl JsonValue {
+    /// Parses one JSON value the way Python's `json.loads` reads it, but refusing duplicate
+    /// object keys and lone surrogates (see [`parse`](self::parse)).
+    pub fn parse(text: &str) -> Result<JsonValue, JsonError> {
+        parse::parse_value(text)
+    }
+
     /// The object inside, if this is one.
     pub fn as_object(&self) -> Option<&JsonObject> {
         match self {

@@ -1,8 +1,10 @@
 //! Python's `repr(float)`, which `json.dumps` uses for floats.
 //!
-//! Hand-written because no crate prints Python's layout: the digits are the shortest that
-//! round-trip (Rust's `{:e}` gives the same digits as Python's `repr`, both shortest and
-//! closest), but Python switches to exponent form when the decimal exponent is < -4 or
+//! Hand-written because no crate prints Python's layout. The digits come from `ryu`: the
+//! shortest that round-trip, closest to the exact value, and on an exact tie the even one —
+//! as Python's `repr` (David Gay's `dtoa` mode 0). Rust's own `{:e}` rounds such ties up
+//! (`627955234282249.25` → `…249.3`, Python prints `…249.2`), found by the quilt3
+//! cross-check. Python switches to exponent form when the decimal exponent is < -4 or
 //! >= 16, writes the exponent signed with at least two digits (`1e-05`, `1e+16`), and adds
 //! `.0` to whole numbers in positional form (`1.0`, `1000000000000000.0`).
 
@@ -19,13 +21,9 @@ pub fn python_float_repr(f: f64) -> String {
     if f == 0.0 {
         return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
     }
-    // `{:e}` gives the shortest round-trip digits as `d[.ddd]e<exp>`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    // Python's `decpt`: the decimal point sits after `decpt` digits.
-    let decpt = exp + 1;
+    let mut buf = ryu::Buffer::new();
+    let (digits, decpt) = shortest_digits(buf.format_finite(f.abs()));
+    let exp = decpt - 1;
     let mut out = String::with_capacity(digits.len() + 8);
     if f.is_sign_negative() {
         out.push('-');
@@ -62,6 +60,24 @@ pub fn python_float_repr(f: f64) -> String {
     out
 }
 
+/// Splits ryu's output (`1e16`, `1.5e-7`, `0.0001`, `123.0`, …) into significant digits
+/// and Python's `decpt` (the decimal point sits after `decpt` digits).
+fn shortest_digits(text: &str) -> (String, i32) {
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all: String = format!("{int_part}{frac_part}");
+    let mut decpt = int_part.len() as i32 + exp;
+    let trimmed_start = all.trim_start_matches('0');
+    decpt -= (all.len() - trimmed_start.len()) as i32;
+    let digits = trimmed_start.trim_end_matches('0');
+    if digits.is_empty() {
+        ("0".to_owned(), 1)
+    } else {
+        (digits.to_owned(), decpt)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::python_float_repr as r;
@@ -92,6 +108,8 @@ mod tests {
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
             (123.456, "123.456"),
+            (627955234282249.2, "627955234282249.2"),
+            (123456.0, "123456.0"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
             (f64::NAN, "NaN"),
