@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn walk_order_sorts_by_components() {
-        let mut keys = vec![k("a.txt"), k("a-c.txt"), k("a/b.txt"), k("B.txt")];
+        let mut keys = [k("a.txt"), k("a-c.txt"), k("a/b.txt"), k("B.txt")];
         keys.sort();
         let got: Vec<&str> = keys.iter().map(LogicalKey::as_str).collect();
         assert_eq!(got, ["B.txt", "a/b.txt", "a-c.txt", "a.txt"]);

@@ -326,24 +326,24 @@ impl Manifest {
         // An ancestor directory of `key` must not be a file.
         let s = key.as_str();
         for (i, _) in s.match_indices('/') {
-            if let Ok(parent) = LogicalKey::new(&s[..i]) {
-                if self.entries.contains_key(&parent) {
-                    return Err(KeySetError::FileDirectoryClash {
-                        file: s[..i].to_owned(),
-                        inside: s.to_owned(),
-                    });
-                }
+            if let Ok(parent) = LogicalKey::new(&s[..i])
+                && self.entries.contains_key(&parent)
+            {
+                return Err(KeySetError::FileDirectoryClash {
+                    file: s[..i].to_owned(),
+                    inside: s.to_owned(),
+                });
             }
         }
         // `key` must not be a directory: in walk order its contents come right after it.
         use std::ops::Bound::{Excluded, Unbounded};
-        if let Some((next, _)) = self.entries.range((Excluded(key), Unbounded)).next() {
-            if key.is_dir_of(next) {
-                return Err(KeySetError::FileDirectoryClash {
-                    file: s.to_owned(),
-                    inside: next.as_str().to_owned(),
-                });
-            }
+        if let Some((next, _)) = self.entries.range((Excluded(key), Unbounded)).next()
+            && key.is_dir_of(next)
+        {
+            return Err(KeySetError::FileDirectoryClash {
+                file: s.to_owned(),
+                inside: next.as_str().to_owned(),
+            });
         }
         Ok(())
     }

@@ -211,7 +211,8 @@ mod tests {
     #[test]
     fn bad_urls_get_their_specific_error() {
         use PhysicalKeyError as E;
-        let cases: &[(&str, fn(&E) -> bool)] = &[
+        type Check = fn(&E) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("file:///tmp/x", |e| matches!(e, E::NotS3(_))),
             ("s3:///key", |e| matches!(e, E::InvalidBucket(_))),
             ("s3://bucket", |e| matches!(e, E::MissingKey(_))),

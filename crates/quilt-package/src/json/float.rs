@@ -4,8 +4,8 @@
 //! shortest that round-trip, closest to the exact value, and on an exact tie the even one —
 //! as Python's `repr` (David Gay's `dtoa` mode 0). Rust's own `{:e}` rounds such ties up
 //! (`627955234282249.25` → `…249.3`, Python prints `…249.2`), found by the quilt3
-//! cross-check. Python switches to exponent form when the decimal exponent is < -4 or
-//! >= 16, writes the exponent signed with at least two digits (`1e-05`, `1e+16`), and adds
+//! cross-check. Python switches to exponent form when the decimal exponent is below -4
+//! or at least 16, writes the exponent signed with at least two digits (`1e-05`, `1e+16`), and adds
 //! `.0` to whole numbers in positional form (`1.0`, `1000000000000000.0`).
 
 /// Formats `f` exactly as Python's `repr(f)` / `json.dumps(f)` does, including
