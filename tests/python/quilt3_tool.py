@@ -11,6 +11,10 @@ quilt3 exceptions exit non-zero with the message on stderr.
       when it dumps the loaded manifest again (equal to the file's when it is in quilt3's
       exact style): {"top_hash": "...", "entries": N, "dump_sha256": "..."};
       with several files: {"results": [{"path": ..., <the same fields>}, ...]}
+  manifest --dir PATH --out FILE [--meta JSON] [--entry-meta JSON] [--message M]
+      build a package from a local directory offline (hashes computed by quilt3, physical
+      keys file:// URLs) and write quilt3's manifest to FILE: {"top_hash", "entries"}.
+      --entry-meta sets the same user metadata on every entry.
   checksum FILE [--type sha2-256-chunked|SHA256|CRC64NVME]
       quilt3's object hash of a local file: {"type": "...", "value": "...", "size": N}
   browse --endpoint URL --registry s3://BUCKET --name USER/PKG [--top-hash H]
@@ -82,6 +86,24 @@ def cmd_tophash(args):
     return {"results": [{"path": p, **_tophash_one(p)} for p in args.manifest]}
 
 
+def cmd_manifest(args):
+    import quilt3
+
+    pkg = quilt3.Package()
+    pkg.set_dir("/", args.dir)
+    if args.entry_meta is not None:
+        entry_meta = json.loads(args.entry_meta)
+        for _, entry in pkg.walk():
+            entry.set_meta(entry_meta)
+    if args.meta is not None:
+        pkg.set_meta(json.loads(args.meta))
+    pkg._calculate_missing_hashes()
+    pkg._set_commit_message(args.message)
+    with open(args.out, "w", encoding="utf-8") as f:
+        pkg.dump(f)
+    return {"top_hash": pkg.top_hash, "entries": sum(1 for _ in pkg.walk())}
+
+
 def cmd_checksum(args):
     from quilt3 import checksums
 
@@ -148,6 +170,14 @@ def main(argv=None):
     p = sub.add_parser("tophash", help="quilt3's top hash of a local manifest")
     p.add_argument("manifest", nargs="+")
     p.set_defaults(func=cmd_tophash, endpoint=None)
+
+    p = sub.add_parser("manifest", help="build a manifest from a local directory, offline")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--meta", default=None, help="package metadata, JSON")
+    p.add_argument("--entry-meta", default=None, help="user metadata for every entry, JSON")
+    p.add_argument("--message", default=None)
+    p.set_defaults(func=cmd_manifest, endpoint=None)
 
     p = sub.add_parser("checksum", help="quilt3's object hash of a local file")
     p.add_argument("file")

@@ -6,8 +6,9 @@
 //! must be re-printed the way Python prints them (`arbitrary_precision` changes how every
 //! crate in the build deserialises numbers, and breaks untagged/flattened serde types that
 //! rmcp uses), and duplicate object keys must be an error rather than "last one wins". So
-//! this module has a small value type, a strict parser ([`parse`](self::parse)) and the two
-//! writers quilt3 uses ([`write`](self::write)); conversions to and from `serde_json::Value`
+//! this module has a small value type, a strict parser ([`JsonValue::parse`]) and the two
+//! writers quilt3 uses (manifest style, [`JsonValue::to_quilt_string`]; hash style,
+//! [`JsonObject::to_hash_string`]); conversions to and from `serde_json::Value`
 //! are for the tools that take metadata as MCP arguments.
 
 mod float;
@@ -38,7 +39,7 @@ pub enum JsonValue {
 
 impl JsonValue {
     /// Parses one JSON value the way Python's `json.loads` reads it, but refusing duplicate
-    /// object keys and lone surrogates (see [`parse`](self::parse)).
+    /// object keys and lone surrogates (see [`JsonError`]).
     pub fn parse(text: &str) -> Result<JsonValue, JsonError> {
         parse::parse_value(text)
     }

@@ -35,9 +35,9 @@ impl Default for Header {
 }
 
 impl Header {
-    /// `{"version": "v0"}`, what a new quilt3 `Package()` starts with. Set `user_meta`,
-    /// `workflow` and then the message in that order to get the field order quilt3's push
-    /// writes.
+    /// `{"version": "v0"}`, what a new quilt3 `Package()` starts with. quilt3 then adds
+    /// `user_meta` (`set_meta`) and `message` (push), and `workflow` when the registry has a
+    /// workflow config; the field order changes the bytes but not the top hash.
     pub fn new() -> Self {
         let mut fields = JsonObject::new();
         fields.insert("version", "v0");

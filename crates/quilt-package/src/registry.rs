@@ -39,6 +39,13 @@ pub fn revision_pointer_key(name: &PackageName, unix_seconds: u64) -> String {
     format!("{NAMED_PACKAGES_PREFIX}{name}/{unix_seconds}")
 }
 
+/// A revision pointer's name for time `t`: whole seconds since the epoch, truncated, as
+/// quilt3's `str(int(time.time()))` (0 for times before the epoch).
+pub fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The body of a pointer object: the top hash, no newline.
 pub fn pointer_body(top_hash: &TopHash) -> String {
     top_hash.to_string()

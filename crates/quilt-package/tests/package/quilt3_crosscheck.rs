@@ -256,3 +256,57 @@ fn quilt3_computes_our_object_hashes_of_a_multi_chunk_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn manifests_quilt3_writes_read_here_with_the_same_hash_and_bytes() {
+    let dir = scratch_dir("quilt3-written");
+    let files = dir.join("files");
+    let contents: &[(&str, &[u8])] = &[
+        ("README.md", b"# Hello\n"),
+        ("données/é.txt", "é\n".as_bytes()),
+        ("数据/表 1.csv", b"a,b\n1,2\n"),
+        ("a-c.txt", b"dash\n"),
+        ("a/b.txt", b"ab\n"),
+        ("a.txt", b"dot\n"),
+        ("empty.bin", b""),
+    ];
+    for (key, data) in contents {
+        let path = files.join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        std::fs::write(&path, data).expect("write");
+    }
+    let out = dir.join("quilt3.jsonl");
+    let meta = r#"{"floats": [1.0, 1e-07, 1e+16, 2.5, 0.30000000000000004], "nested": {"z": null, "a": [true, "ü"]}}"#;
+    let got = quilt3_tool(&[
+        Path::new("manifest"),
+        Path::new("--dir"),
+        &files,
+        Path::new("--out"),
+        &out,
+        Path::new("--meta"),
+        Path::new(meta),
+        Path::new("--entry-meta"),
+        Path::new(r#"{"k": 0.1, "é": {"b": 1, "a": 2}}"#),
+        Path::new("--message"),
+        Path::new("from quilt3 ✓"),
+    ]);
+    let bytes = std::fs::read(&out).expect("manifest");
+    let m = Manifest::read(bytes.as_slice()).expect("quilt3's manifest reads");
+    assert_eq!(
+        got["top_hash"].as_str(),
+        Some(m.top_hash().to_string().as_str())
+    );
+    assert_eq!(
+        m.to_bytes().expect("writes"),
+        bytes,
+        "rewrite differs from quilt3's bytes"
+    );
+    assert_eq!(m.len(), contents.len());
+    for (key, data) in contents {
+        let e = m.get(key).expect("entry");
+        let mut h = e.hash.hasher(e.size).expect("supported");
+        h.update(data);
+        assert!(h.finish().expect("size").same_digest(&e.hash), "{key}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
