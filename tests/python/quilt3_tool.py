@@ -25,7 +25,10 @@ quilt3 exceptions exit non-zero with the message on stderr.
   push --endpoint URL --registry s3://BUCKET --name USER/PKG --dir PATH
        [--meta JSON] [--message M] [--force]
       push a local directory as a package (quilt3 copies the files into the registry):
-      {"top_hash", "entries"}
+      {"top_hash", "entries"}. Against moto 5.2.5 keep every file under 8 MiB: quilt3
+      uploads larger ones in parts and reads `ChecksumSHA256` from the
+      CompleteMultipartUpload answer, which moto omits (KeyError). `browse` has no such
+      limit (tested with a 21 MiB, versioned, percent-encoded object).
 
 The AWS side follows the quilt3 rules of the shared TESTING.md: per-run XDG dirs and no cache or usage
 metrics (set here before quilt3 is imported), an explicit registry on every call, never
