@@ -9,6 +9,7 @@
 //! quilt3 names a revision `str(int(time.time()))` — decimal seconds, no padding — and
 //! writes the manifest, then the revision pointer, then `latest`.
 
+use crate::logical_key::LogicalKey;
 use crate::name::PackageName;
 use crate::top_hash::{TopHash, TopHashError};
 
@@ -37,6 +38,12 @@ pub fn latest_pointer_key(name: &PackageName) -> String {
 /// `.quilt/named_packages/<user>/<pkg>/<unix_seconds>`.
 pub fn revision_pointer_key(name: &PackageName, unix_seconds: u64) -> String {
     format!("{NAMED_PACKAGES_PREFIX}{name}/{unix_seconds}")
+}
+
+/// Where quilt3's push copies an entry by default: `<user>/<pkg>/<logical key>` in the
+/// registry bucket (`registry.join(name).join(logical_key)`).
+pub fn object_key(name: &PackageName, logical_key: &LogicalKey) -> String {
+    format!("{name}/{logical_key}")
 }
 
 /// A revision pointer's name for time `t`: whole seconds since the epoch, truncated, as

@@ -11,6 +11,9 @@ use super::{JsonNumber, JsonObject, JsonValue};
 
 /// Nesting deeper than this is refused (Python would hit its recursion limit near 1000).
 const MAX_DEPTH: usize = 512;
+/// Python refuses to turn longer digit strings into an `int` (`sys.int_info`
+/// `default_max_str_digits`), so quilt3 cannot read such a manifest: neither do we.
+const MAX_INT_DIGITS: usize = 4300;
 
 /// Why a line is not acceptable JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,6 +209,11 @@ impl Parser<'_> {
                 reason: "invalid number",
             })?;
             Ok(JsonValue::Number(JsonNumber::from_f64(f)))
+        } else if text.trim_start_matches('-').len() > MAX_INT_DIGITS {
+            Err(JsonError::Syntax {
+                offset: start,
+                reason: "integer longer than Python's 4300-digit limit",
+            })
         } else {
             Ok(JsonValue::Number(JsonNumber::from_int_token(text)))
         }
@@ -340,6 +348,8 @@ mod tests {
         ] {
             assert!(parse_value(bad).is_err(), "{bad:?} should be refused");
         }
+        assert!(parse_value(&"9".repeat(4300)).is_ok());
+        assert!(parse_value(&"9".repeat(4301)).is_err());
         let astral = parse_value("\"\\ud83d\\ude00\"").expect("pair");
         assert_eq!(astral, JsonValue::String("😀".into()));
     }
