@@ -10,8 +10,7 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::json::write::{Style, write_object, write_pairs};
-use crate::json::{JsonNumber, JsonValue};
+use crate::json::write::{Field, Style, write_fields, write_object};
 use crate::logical_key::{KeySetError, WalkOrderCheck};
 use crate::manifest::{Entry, Header};
 
@@ -141,17 +140,14 @@ impl TopHasher {
     pub fn push(&mut self, entry: &Entry) -> Result<(), KeySetError> {
         self.order.push(&entry.logical_key)?;
         self.buf.clear();
-        let hash = JsonValue::Object(entry.hash.to_json());
-        let key = JsonValue::String(entry.logical_key.as_str().to_owned());
-        let meta = JsonValue::Object(entry.meta.clone());
-        let size = JsonValue::Number(JsonNumber::from_u64(entry.size));
-        write_pairs(
+        let hash = entry.hash.to_json();
+        write_fields(
             &mut self.buf,
             [
-                ("hash", &hash),
-                ("logical_key", &key),
-                ("meta", &meta),
-                ("size", &size),
+                ("hash", Field::Object(&hash)),
+                ("logical_key", Field::Str(entry.logical_key.as_str())),
+                ("meta", Field::Object(&entry.meta)),
+                ("size", Field::U64(entry.size)),
             ],
             Style::Hash,
         );

@@ -74,14 +74,75 @@ pub(crate) fn write_pairs<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a JsonValue)>,
     style: Style,
 ) {
+    write_fields(
+        out,
+        pairs.into_iter().map(|(k, v)| (k, Field::Value(v))),
+        style,
+    );
+}
+
+/// A field value borrowed from a typed record, so records are written without first being
+/// copied into a [`JsonValue`].
+#[derive(Clone, Copy)]
+pub(crate) enum Field<'a> {
+    Value(&'a JsonValue),
+    Object(&'a JsonObject),
+    Str(&'a str),
+    U64(u64),
+    Strings(&'a [String]),
+}
+
+impl Field<'_> {
+    /// Whether NaN or ±Infinity is inside (quilt3 refuses to write them).
+    pub(crate) fn has_non_finite(self) -> bool {
+        fn value(v: &JsonValue) -> bool {
+            match v {
+                JsonValue::Number(n) => !n.is_integer() && !n.as_f64().is_finite(),
+                JsonValue::Array(a) => a.iter().any(value),
+                JsonValue::Object(o) => o.iter().any(|(_, v)| value(v)),
+                _ => false,
+            }
+        }
+        match self {
+            Field::Value(v) => value(v),
+            Field::Object(o) => o.iter().any(|(_, v)| value(v)),
+            Field::Str(_) | Field::U64(_) | Field::Strings(_) => false,
+        }
+    }
+}
+
+/// Writes an object from fields already in the order wanted.
+pub(crate) fn write_fields<'a>(
+    out: &mut String,
+    fields: impl IntoIterator<Item = (&'a str, Field<'a>)>,
+    style: Style,
+) {
     out.push('{');
-    for (i, (k, v)) in pairs.into_iter().enumerate() {
+    for (i, (k, v)) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push_str(item_separator(style));
         }
         write_string(out, k, style);
         out.push_str(key_separator(style));
-        write_value(out, v, style);
+        match v {
+            Field::Value(v) => write_value(out, v, style),
+            Field::Object(o) => write_object(out, o, style),
+            Field::Str(s) => write_string(out, s, style),
+            Field::U64(n) => {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{n}");
+            }
+            Field::Strings(items) => {
+                out.push('[');
+                for (j, item) in items.iter().enumerate() {
+                    if j > 0 {
+                        out.push_str(item_separator(style));
+                    }
+                    write_string(out, item, style);
+                }
+                out.push(']');
+            }
+        }
     }
     out.push('}');
 }

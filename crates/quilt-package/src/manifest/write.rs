@@ -3,8 +3,7 @@
 
 use std::io::Write;
 
-use crate::json::write::{Style, write_pairs};
-use crate::json::{JsonNumber, JsonObject, JsonValue};
+use crate::json::write::{Field, Style, write_fields};
 use crate::logical_key::KeySetError;
 use crate::top_hash::{TopHash, TopHasher};
 
@@ -56,8 +55,12 @@ impl<W: Write> ManifestWriter<W> {
             line: String::new(),
             entries_started: false,
         };
-        let fields: Vec<(&str, &JsonValue)> = header.fields().iter().collect();
-        w.emit(fields, || "package metadata".to_owned())?;
+        let fields: Vec<(&str, Field<'_>)> = header
+            .fields()
+            .iter()
+            .map(|(k, v)| (k, Field::Value(v)))
+            .collect();
+        w.emit(&fields, || "package metadata".to_owned())?;
         Ok(w)
     }
 
@@ -66,36 +69,28 @@ impl<W: Write> ManifestWriter<W> {
         if self.entries_started {
             return Err(WriteError::DirAfterEntries(dir.logical_key.clone()));
         }
-        let key = JsonValue::String(dir.logical_key.clone());
-        let mut fields: Vec<(&str, &JsonValue)> = vec![("logical_key", &key), ("meta", &dir.meta)];
-        fields.extend(dir.extra.iter());
-        self.emit(fields, || format!("directory {:?}", dir.logical_key))
+        let mut fields = vec![
+            ("logical_key", Field::Str(&dir.logical_key)),
+            ("meta", Field::Value(&dir.meta)),
+        ];
+        fields.extend(dir.extra.iter().map(|(k, v)| (k, Field::Value(v))));
+        self.emit(&fields, || format!("directory {:?}", dir.logical_key))
     }
 
     /// Writes the next entry; entries must come in walk order.
     pub fn write_entry(&mut self, entry: &Entry) -> Result<(), WriteError> {
         self.hasher.push(entry)?;
         self.entries_started = true;
-        let key = JsonValue::String(entry.logical_key.as_str().to_owned());
-        let pks = JsonValue::Array(
-            entry
-                .physical_keys
-                .iter()
-                .map(|p| JsonValue::from(p.as_str()))
-                .collect(),
-        );
-        let size = JsonValue::Number(JsonNumber::from_u64(entry.size));
-        let hash = JsonValue::Object(entry.hash.to_json());
-        let meta = JsonValue::Object(entry.meta.clone());
-        let mut fields: Vec<(&str, &JsonValue)> = vec![
-            ("logical_key", &key),
-            ("physical_keys", &pks),
-            ("size", &size),
-            ("hash", &hash),
-            ("meta", &meta),
+        let hash = entry.hash.to_json();
+        let mut fields = vec![
+            ("logical_key", Field::Str(entry.logical_key.as_str())),
+            ("physical_keys", Field::Strings(&entry.physical_keys)),
+            ("size", Field::U64(entry.size)),
+            ("hash", Field::Object(&hash)),
+            ("meta", Field::Object(&entry.meta)),
         ];
-        fields.extend(entry.extra.iter());
-        self.emit(fields, || {
+        fields.extend(entry.extra.iter().map(|(k, v)| (k, Field::Value(v))));
+        self.emit(&fields, || {
             format!("entry with logical key {:?}", entry.logical_key.as_str())
         })
     }
@@ -108,14 +103,14 @@ impl<W: Write> ManifestWriter<W> {
 
     fn emit(
         &mut self,
-        fields: Vec<(&str, &JsonValue)>,
+        fields: &[(&str, Field<'_>)],
         what: impl Fn() -> String,
     ) -> Result<(), WriteError> {
-        if fields.iter().any(|(_, v)| has_non_finite(v)) {
+        if fields.iter().any(|(_, v)| v.has_non_finite()) {
             return Err(WriteError::NonFiniteNumber { what: what() });
         }
         self.line.clear();
-        write_pairs(&mut self.line, fields, Style::Manifest);
+        write_fields(&mut self.line, fields.iter().copied(), Style::Manifest);
         if self.line.len() > MAX_LINE_BYTES {
             return Err(WriteError::RecordTooLarge {
                 what: what(),
@@ -126,17 +121,4 @@ impl<W: Write> ManifestWriter<W> {
         self.out.write_all(self.line.as_bytes())?;
         Ok(())
     }
-}
-
-fn has_non_finite(v: &JsonValue) -> bool {
-    match v {
-        JsonValue::Number(n) => !n.is_integer() && !n.as_f64().is_finite(),
-        JsonValue::Array(a) => a.iter().any(has_non_finite),
-        JsonValue::Object(o) => object_has_non_finite(o),
-        _ => false,
-    }
-}
-
-fn object_has_non_finite(o: &JsonObject) -> bool {
-    o.iter().any(|(_, v)| has_non_finite(v))
 }
