@@ -80,7 +80,8 @@ pub fn check(sql: &str) -> Verdict {
         return Verdict::refuse(*write, format!("{write} is not a read-only statement"));
     }
     if leading.is_empty() {
-        return Verdict::refuse("none", "the query is empty");
+        // Not empty (an empty query parses, as no statement): it just starts with no keyword.
+        return Verdict::refuse("unknown", format!("syntax error: {error}"));
     }
     Verdict::refuse(leading.join(" "), format!("syntax error: {error}"))
 }
@@ -100,7 +101,8 @@ fn leading_keywords(sql: &str) -> Vec<String> {
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .take(2)
         .filter_map(|t| match t {
-            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+            // A quoted word is an identifier, never a keyword.
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
             _ => None,
         })
         .collect()
@@ -225,6 +227,22 @@ fn nested_write(statement: &Statement) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unparseable_text_without_keywords_is_named_unknown_not_empty() {
+        // Found by the `sql_guard` fuzz target: "``\06@2" was refused naming the statement "".
+        for sql in ["``\u{0}6@2", "1 +", "\"select\" 1 2"] {
+            let v = check(sql);
+            assert!(!v.allowed, "{sql:?}");
+            assert_eq!(v.statement, "unknown", "{sql:?}");
+            assert!(
+                v.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("syntax error")),
+                "{v:?}"
+            );
+        }
+    }
 
     #[test]
     fn reads_pass_and_writes_are_named() {
