@@ -185,8 +185,8 @@ pub struct BucketListOutput {
     pub buckets: Vec<BucketEntry>,
     /// Where the list came from: "grants" (server and token) or "list_buckets" (your credentials).
     pub source: String,
-    /// Buckets whose access was not checked (over MCP_PERMISSION_MAX_BUCKETS): ask
-    /// check_bucket_access.
+    /// Buckets whose access was not checked (over MCP_PERMISSION_MAX_BUCKETS, or a legacy
+    /// name the engine cannot check): ask check_bucket_access.
     pub not_checked: Vec<String>,
 }
 
@@ -534,17 +534,21 @@ impl Buckets {
     ) -> Result<BucketListOutput, ToolError> {
         let ctx = caller_context()?;
         let cap = self.engine.settings().max_buckets;
-        let targets = buckets
+        // A name the engine cannot check (a legacy bucket name S3 still serves) is listed
+        // without access rather than failing the whole list.
+        let targets: Vec<_> = buckets
             .iter()
             .take(cap)
-            .map(|(name, _)| self.engine.target(ctx.principal(), name))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut checked = self.engine.check_all(&targets, false).await?.into_iter();
+            .map(|(name, _)| self.engine.target(ctx.principal(), name).ok())
+            .collect();
+        let to_check: Vec<_> = targets.iter().flatten().cloned().collect();
+        let mut checked = self.engine.check_all(&to_check, false).await?.into_iter();
+        let mut targets = targets.into_iter();
         let mut not_checked = Vec::new();
         let buckets = buckets
             .into_iter()
             .map(|(name, prefixes)| {
-                let access = checked.next();
+                let access = targets.next().flatten().and_then(|_| checked.next());
                 if access.is_none() {
                     not_checked.push(name.clone());
                 }
