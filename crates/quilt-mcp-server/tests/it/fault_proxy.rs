@@ -183,7 +183,10 @@ fn xml_field(body: &[u8], tag: &str) -> Option<String> {
     Some(body[start..end].trim().to_owned())
 }
 
-const HOP_BY_HOP: [&str; 8] = [
+/// Headers that belong to one connection, not to the request. `Content-Length` passes
+/// through both ways: the body is forwarded whole, a SigV4 signature may cover it (a
+/// zero-byte PUT), and a HEAD answer's length describes a body that is not sent.
+const HOP_BY_HOP: [&str; 7] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -191,7 +194,6 @@ const HOP_BY_HOP: [&str; 8] = [
     "te",
     "trailer",
     "upgrade",
-    "content-length",
 ];
 
 fn injected_error(status: u16) -> Response {
