@@ -5,7 +5,7 @@
 //! accepted satisfies the rules the tools rely on (a valid bucket name, a key that passes
 //! `validate_key`, a non-empty version without control characters); and a parsed URI printed
 //! and parsed again is the same URI whenever its key has nothing printing cannot carry
-//! (`%` escapes or a literal `?versionId=`).
+//! (`%` escapes, a literal `?versionId=`, whitespace at either end).
 
 use quilt_mcp_aws::s3uri::{MAX_KEY_BYTES, parse_s3_uri, validate_bucket, validate_key};
 
@@ -31,9 +31,13 @@ pub(crate) fn check(data: &[u8]) {
     if let Some(version) = &uri.version_id {
         assert!(!version.is_empty() && !version.chars().any(char::is_control));
     }
+    // Printing does not escape, so keys with `%`, a literal `?versionId=`, or whitespace at
+    // either end (which parsing trims; found by this target: `s3://pst/%20`) do not survive
+    // a print and a parse. Known and reported; everything else must.
     let printable = !uri.key.contains('%')
         && !uri.key.contains("?versionId=")
-        && uri.version_id.as_deref().is_none_or(|v| !v.contains('%'));
+        && uri.key.trim() == uri.key
+        && uri.version_id.as_deref().is_none_or(|v| !v.contains('%') && v.trim() == v);
     if printable {
         let printed = uri.to_string();
         assert_eq!(
