@@ -184,22 +184,18 @@ pub struct ListInput {
 /// A package in a registry.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PackageSummary {
-    /// user/package.
     pub name: String,
-    /// Number of timestamped revision pointers.
+    /// Timestamped revision pointers.
     pub revisions: u64,
-    /// Whether the latest pointer exists.
     pub has_latest: bool,
 }
 
 /// The packages of a registry.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListOutput {
-    /// The registry.
     pub registry: String,
-    /// Packages, by name.
     pub packages: Vec<PackageSummary>,
-    /// Whether the pointer listing stopped at its cap (100,000 keys).
+    /// More than shown.
     pub truncated: bool,
 }
 
@@ -231,25 +227,20 @@ pub struct BrowseInput {
 /// An object hash.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct HashOut {
-    /// sha2-256-chunked, SHA256 or CRC64NVME.
     #[serde(rename = "type")]
     pub hash_type: String,
-    /// The value.
     pub value: String,
 }
 
 /// A package entry.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EntryOut {
-    /// Where the file sits in the package.
     pub logical_key: String,
-    /// Where the bytes are (s3:// URL, ?versionId= for a version).
+    /// s3:// URL (?versionId=).
     pub physical_key: String,
-    /// Size in bytes.
     pub size: u64,
-    /// The object hash.
     pub hash: HashOut,
-    /// The entry's metadata object (user metadata in user_meta).
+    /// Entry metadata object (user_meta inside).
     pub meta: Value,
     /// Presigned GET URL, when asked for and the bucket is one you may use.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -259,28 +250,20 @@ pub struct EntryOut {
 /// A revision's contents.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BrowseOutput {
-    /// The registry.
     pub registry: String,
-    /// user/package.
     pub package_name: String,
     /// The revision's top hash (checked against the manifest's contents).
     pub top_hash: String,
-    /// The commit message.
     pub message: Option<String>,
-    /// Package metadata (user_meta).
     pub metadata: Option<Value>,
-    /// The workflow record, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<Value>,
-    /// Entries (walk order), at most max_entries.
     pub entries: Vec<EntryOut>,
-    /// File entries in the revision.
     pub total_entries: u64,
     /// Entries matching prefix.
     pub matched_entries: u64,
-    /// Bytes of the matching entries.
     pub matched_bytes: u64,
-    /// Whether more entries match than were returned.
+    /// More than shown.
     pub truncated: bool,
 }
 
@@ -339,31 +322,22 @@ fn yes() -> bool {
 /// A revision written.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WriteOutput {
-    /// The registry.
     pub registry: String,
-    /// user/package.
     pub package_name: String,
     /// The new revision's top hash.
     pub top_hash: String,
-    /// The revision this one replaced as latest (null for a new package).
+    /// The latest this replaced.
     pub previous_top_hash: Option<String>,
-    /// The revision pointer written (unix seconds).
+    /// Revision pointer name (unix seconds).
     pub timestamp: u64,
-    /// File entries in the revision.
     pub entries: u64,
-    /// Entries added (or created).
     pub added: u64,
-    /// Entries replaced (update).
     pub replaced: u64,
-    /// Entries removed (update).
     pub removed: u64,
-    /// Bytes of the new objects.
     pub bytes: u64,
-    /// New objects copied into the registry.
     pub copied: u64,
-    /// New objects referenced in place.
     pub referenced: u64,
-    /// Hashes taken from S3's exact SHA-256 checksum instead of reading the bytes.
+    /// Hashes taken from exact S3 checksums.
     pub hashes_from_checksums: u64,
 }
 
@@ -417,11 +391,8 @@ pub struct DeleteInput {
 /// Pointers deleted.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DeleteOutput {
-    /// The registry.
     pub registry: String,
-    /// user/package.
     pub package_name: String,
-    /// Pointer keys deleted.
     pub deleted_pointers: Vec<String>,
 }
 
@@ -448,25 +419,17 @@ pub struct DiffInput {
 /// What changed from the first revision to the second.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DiffOutput {
-    /// The first revision's top hash.
     pub package1_hash: String,
-    /// The second revision's top hash.
     pub package2_hash: String,
-    /// Logical keys only in the second (at most 1000).
     pub added: Vec<String>,
-    /// Logical keys only in the first (at most 1000).
     pub removed: Vec<String>,
-    /// Logical keys in both whose size, hash or metadata differ (at most 1000).
+    /// Size, hash or metadata differ (lists max 1000 keys).
     pub modified: Vec<String>,
-    /// Counts (all keys).
     pub added_count: u64,
-    /// Count of removed keys.
     pub removed_count: u64,
-    /// Count of modified keys.
     pub modified_count: u64,
-    /// Whether package metadata differs.
     pub metadata_changed: bool,
-    /// Whether a list stopped at 1000 keys.
+    /// More than shown.
     pub truncated: bool,
 }
 
@@ -512,30 +475,23 @@ pub struct FromS3Input {
 /// An object a dry run would package.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PlannedEntry {
-    /// Its logical key.
     pub logical_key: String,
-    /// Its object.
     pub s3_uri: String,
-    /// Size in bytes.
     pub size: u64,
 }
 
 /// What `package_create_from_s3` did or would do.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct FromS3Output {
-    /// Whether this was a dry run (nothing written).
     pub dry_run: bool,
-    /// Objects that match.
     pub matched: u64,
-    /// Their bytes.
     pub matched_bytes: u64,
-    /// Objects under the prefix left out by the patterns.
+    /// Left out by patterns.
     pub excluded: u64,
-    /// Dry run: the matching objects (at most 1000).
+    /// Dry run: matching objects (max 1000).
     pub planned: Vec<PlannedEntry>,
-    /// Dry run: whether more match than are shown.
+    /// More than shown.
     pub truncated: bool,
-    /// The revision written (not on a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<WriteOutput>,
 }
