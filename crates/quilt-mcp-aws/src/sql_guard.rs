@@ -63,7 +63,7 @@ pub fn check(sql: &str) -> Verdict {
     let dialects: [&dyn Dialect; 3] = [&GenericDialect {}, &HiveDialect {}, &PostgreSqlDialect {}];
     let mut first_error = None;
     for dialect in dialects {
-        match Parser::parse_sql(dialect, sql) {
+        match parse_all(dialect, sql) {
             Ok(statements) => return classify(&statements),
             Err(e) => {
                 first_error.get_or_insert(e.to_string());
@@ -84,6 +84,25 @@ pub fn check(sql: &str) -> Verdict {
         return Verdict::refuse("unknown", format!("syntax error: {error}"));
     }
     Verdict::refuse(leading.join(" "), format!("syntax error: {error}"))
+}
+
+/// `Parser::parse_sql`, but the whole text must be read: sqlparser stops at a bare `END`
+/// (the end of a `BEGIN … END` block) and returns what it had, silently ignoring the rest —
+/// `SELECT 1 END; DROP TABLE t` parsed as just `SELECT 1` (found by the `sql_guard` fuzz
+/// target). Whatever is left over is a syntax error here.
+fn parse_all(dialect: &dyn Dialect, sql: &str) -> Result<Vec<Statement>, String> {
+    let mut parser = Parser::new(dialect)
+        .try_with_sql(sql)
+        .map_err(|e| e.to_string())?;
+    let statements = parser.parse_statements().map_err(|e| e.to_string())?;
+    let rest = parser.peek_token();
+    if rest.token != Token::EOF {
+        return Err(format!(
+            "unexpected {} at {} after the statement",
+            rest.token, rest.span.start
+        ));
+    }
+    Ok(statements)
 }
 
 const WRITE_KEYWORDS: [&str; 16] = [
@@ -227,6 +246,22 @@ fn nested_write(statement: &Statement) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_after_a_bare_end_escapes_the_guard() {
+        // Found by the `sql_guard` fuzz target: sqlparser stops at END and drops the rest.
+        for sql in [
+            "SELECT n END\n;DROP TABLE fuzz_victim",
+            "SELECT 1 END; DROP TABLE x",
+            "SELECT 1 END",
+            "WITH a AS (SELECT 1) SELECT * FROM a END UNLOAD (SELECT 1) TO 's3://b/'",
+        ] {
+            let v = check(sql);
+            assert!(!v.allowed, "{sql:?} was allowed: {v:?}");
+        }
+        // END inside an expression is still fine.
+        assert!(check("SELECT CASE WHEN x THEN 1 ELSE 0 END FROM t").allowed);
+    }
 
     #[test]
     fn unparseable_text_without_keywords_is_named_unknown_not_empty() {
