@@ -3,6 +3,7 @@
 # HTTPS listener are the caller's.
 
 resource "aws_lb_target_group" "mcp" {
+  #checkov:skip=CKV_AWS_378:TLS ends at the ALB's HTTPS listener; ALB-to-task traffic stays in private subnets and the task security group admits only the ALB (the server has no TLS listener of its own).
   name        = var.name
   vpc_id      = var.vpc_id
   target_type = "ip"

@@ -65,12 +65,8 @@ resource "aws_ecs_task_definition" "mcp" {
 
   tags = local.tags
 
-  lifecycle {
-    precondition {
-      condition     = terraform_data.input_guards.output == var.name
-      error_message = "input guards did not pass."
-    }
-  }
+  # The input guards (guards.tf) fail the plan before anything is created.
+  depends_on = [terraform_data.input_guards]
 }
 
 resource "aws_ecs_service" "mcp" {

@@ -21,22 +21,22 @@ locals {
 
   # Plain settings. Empty values are dropped below, so the server's defaults apply.
   environment = {
-    MCP_LISTEN                  = "0.0.0.0:8000"
-    MCP_PUBLIC_URL              = var.public_url
-    MCP_LOG_FORMAT              = "json"
-    MCP_SHUTDOWN_GRACE_S        = tostring(var.shutdown_grace_s)
-    MCP_CREDENTIAL_SOURCES      = join(",", var.credential_sources)
-    MCP_ROLE_ARN_ALLOW          = join(",", var.role_claim_allowed_arns)
-    MCP_JWT_JWKS_URL            = var.jwt_jwks_url
-    MCP_JWT_ISSUER              = var.jwt_issuer
-    MCP_JWT_AUDIENCE            = var.jwt_audience
-    QUILT_READ_ROLE_ARN         = var.read_role_arn
-    QUILT_WRITE_ROLE_ARN        = var.write_role_arn
-    QUILT_STACK_NAME            = var.quilt_stack_name
-    QUILT_REGISTRY_URL          = var.registry_url
-    QUILT_BUCKETS               = join(",", var.buckets)
-    ATHENA_WORKGROUP            = var.athena_workgroup
-    AWS_REGION                  = var.aws_region
+    MCP_LISTEN             = "0.0.0.0:8000"
+    MCP_PUBLIC_URL         = var.public_url
+    MCP_LOG_FORMAT         = "json"
+    MCP_SHUTDOWN_GRACE_S   = tostring(var.shutdown_grace_s)
+    MCP_CREDENTIAL_SOURCES = join(",", var.credential_sources)
+    MCP_ROLE_ARN_ALLOW     = join(",", var.role_claim_allowed_arns)
+    MCP_JWT_JWKS_URL       = var.jwt_jwks_url
+    MCP_JWT_ISSUER         = var.jwt_issuer
+    MCP_JWT_AUDIENCE       = var.jwt_audience
+    QUILT_READ_ROLE_ARN    = var.read_role_arn
+    QUILT_WRITE_ROLE_ARN   = var.write_role_arn
+    QUILT_STACK_NAME       = var.quilt_stack_name
+    QUILT_REGISTRY_URL     = var.registry_url
+    QUILT_BUCKETS          = join(",", var.buckets)
+    ATHENA_WORKGROUP       = var.athena_workgroup
+    AWS_REGION             = var.aws_region == "" ? local.region : var.aws_region
   }
 
   # Secrets: name → Secrets Manager ARN, resolved by ECS at task start.

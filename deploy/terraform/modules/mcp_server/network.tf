@@ -24,14 +24,12 @@ resource "aws_vpc_security_group_ingress_rule" "task_from_alb" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "task_https" {
-  for_each = toset(var.egress_cidr_blocks)
-
   security_group_id = aws_security_group.task.id
   description       = "HTTPS to AWS APIs, the JWKS URL and the Quilt registry"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = each.value
+  cidr_ipv4         = var.egress_cidr
   tags              = local.tags
 }
 

@@ -124,14 +124,14 @@ variable "listener_rule_priority" {
   }
 }
 
-variable "egress_cidr_blocks" {
-  description = "Where tasks may open HTTPS (443) connections: AWS APIs (STS, S3, Athena, Glue, CloudFormation, Secrets Manager, ECR, Logs), the JWKS URL and the Quilt registry. Narrow it to your VPC endpoints' CIDRs when everything is reached through endpoints."
-  type        = list(string)
-  default     = ["0.0.0.0/0"]
+variable "egress_cidr" {
+  description = "Where tasks may open HTTPS (443) connections: AWS APIs (STS, S3, Athena, Glue, CloudFormation, Secrets Manager, ECR, Logs), the JWKS URL and the Quilt registry. Narrow it to your VPC endpoints' CIDR when everything is reached through endpoints."
+  type        = string
+  default     = "0.0.0.0/0"
 
   validation {
-    condition     = length(var.egress_cidr_blocks) >= 1 && alltrue([for c in var.egress_cidr_blocks : can(regex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$", c))])
-    error_message = "egress_cidr_blocks must list IPv4 CIDR blocks."
+    condition     = can(regex("^[0-9]{1,3}([.][0-9]{1,3}){3}/[0-9]{1,2}$", var.egress_cidr))
+    error_message = "egress_cidr must be an IPv4 CIDR block."
   }
 }
 
@@ -251,8 +251,8 @@ variable "role_claim_allowed_arns" {
   default     = []
 
   validation {
-    condition     = alltrue([for a in var.role_claim_allowed_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+[*]?$", a))])
-    error_message = "role_claim_allowed_arns must be IAM role ARNs with a literal account and role-name prefix (only a trailing '*' allowed)."
+    condition     = alltrue([for a in var.role_claim_allowed_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=.@_/-]+[*]?$", a))])
+    error_message = "role_claim_allowed_arns must be IAM role ARNs with a literal account and role-name prefix (only a trailing '*' allowed, no commas)."
   }
 }
 
@@ -289,11 +289,12 @@ variable "athena_workgroup" {
 }
 
 variable "aws_region" {
-  description = "Region the server's AWS clients use (AWS_REGION); normally the deployment's own."
+  description = "Region the server's AWS clients use (AWS_REGION); empty for the deployment's own."
   type        = string
+  default     = ""
 
   validation {
-    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    condition     = var.aws_region == "" || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
     error_message = "aws_region must be a region name such as us-east-1."
   }
 }
@@ -304,8 +305,8 @@ variable "shutdown_grace_s" {
   default     = 25
 
   validation {
-    condition     = var.shutdown_grace_s >= 1 && var.shutdown_grace_s <= 115
-    error_message = "shutdown_grace_s must be between 1 and 115 (Fargate's stopTimeout is at most 120 s)."
+    condition     = contains([10, 15, 20, 25, 30, 45, 55, 60, 90, 115], var.shutdown_grace_s)
+    error_message = "shutdown_grace_s must be one of 10, 15, 20, 25, 30, 45, 55, 60, 90, 115 (the CloudFormation template's StopTimeoutFor mapping; Fargate's stopTimeout is at most 120 s)."
   }
 }
 
