@@ -1,0 +1,206 @@
+"""The deployment invariants of docs/SECURITY.md hold in both flavours, read from the parsed
+files; and each invariant's check refuses a deliberately broken copy (so it can fail)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import model as M
+
+FLAVOURS = ["terraform", "cloudformation"]
+
+
+def real(flavour: str) -> M.Deployment:
+    return M.load_terraform() if flavour == "terraform" else M.load_cloudformation()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_reference_deployment_keeps_every_invariant(flavour):
+    violations = M.check_invariants(real(flavour))
+    assert violations == [], "\n".join(violations)
+
+
+def test_every_terraform_file_parses():
+    files = sorted(M.TF_DIR.rglob("*.tf"))
+    assert len(files) >= 10, f"expected the module and the example, found {files}"
+    for path in files:
+        doc = M.load_hcl_text(path.read_text())
+        assert doc, f"{path} parsed to nothing"
+
+
+def test_example_root_uses_the_module_and_sets_the_secret_by_arn():
+    docs = M.load_tf_dir(M.TF_DIR / "examples" / "complete")
+    module = dict(M.tf_blocks(docs, "module"))["mcp_server"]
+    assert module["source"] == "../../modules/mcp_server"
+    assert M.strip_interp(module["jwt_secret_arn"]) == "var.jwt_secret_arn"
+    # Every input the example passes exists in the module.
+    module_vars = dict(M.tf_blocks(M.load_tf_dir(M.TF_MODULE), "variable"))
+    unknown = [k for k in module if k not in ("source",) and k not in module_vars]
+    assert unknown == [], f"example passes inputs the module lacks: {unknown}"
+
+
+def test_task_role_is_the_only_role_with_sts_and_has_no_data_access():
+    # The Terraform task role's statements, resolved through locals, name only role ARNs and
+    # the Quilt stack: the literals the policy can contain.
+    docs = M.load_tf_dir(M.TF_MODULE)
+    loc = M.tf_locals(docs)
+    literals = [s for s in M.STRING.findall(loc["assumable_role_arns"] + str(loc["discovered_role_arns"]))]
+    assert all(":role/" in s for s in literals if s.startswith("arn:")), literals
+
+
+# ---- Broken copies: each must be refused with a specific violation -----------------------------
+
+TF_MAIN = (M.TF_MODULE / "main.tf").read_text()
+TF_ECS = (M.TF_MODULE / "ecs.tf").read_text()
+TF_ALB = (M.TF_MODULE / "alb.tf").read_text()
+TF_VARS = (M.TF_MODULE / "variables.tf").read_text()
+TF_IAM = (M.TF_MODULE / "iam.tf").read_text()
+
+
+def replaced(text: str, pattern: str, repl: str) -> str:
+    """`text` with `pattern` (a regex) replaced; the pattern must match, or the mutation would
+    silently test nothing."""
+    out, n = re.subn(pattern, repl, text, count=1, flags=re.S)
+    assert n == 1, f"mutation pattern {pattern!r} did not match"
+    return out
+
+
+def tf_broken(kind: str) -> M.Deployment:
+    if kind == "egress_all":
+        return M.load_terraform(
+            extra={
+                "broken.tf": """
+resource "aws_vpc_security_group_egress_rule" "everything" {
+  security_group_id = aws_security_group.task.id
+  ip_protocol       = "-1"
+  cidr_ipv4         = "0.0.0.0/0"
+}
+"""
+            }
+        )
+    if kind == "star_resource":
+        return M.load_terraform(
+            {"main.tf": replaced(TF_MAIN, r"var\.role_claim_allowed_arns\)\)", 'var.role_claim_allowed_arns, ["*"]))')}
+        )
+    if kind == "star_account":
+        return M.load_terraform(
+            {"main.tf": replaced(TF_MAIN, r"iam::\$\{local\.account_id\}:role/\$\{var\.quilt_stack_name\}-T4BucketReadRole-\*", "iam::*:role/*")}
+        )
+    if kind == "unvalidated_role_input":
+        return M.load_terraform(
+            {"variables.tf": replaced(TF_VARS, r'(variable "role_claim_allowed_arns" \{.*?condition\s*=\s*)[^\n]+', r"\1true")}
+        )
+    if kind == "extra_action":
+        return M.load_terraform(
+            {"iam.tf": replaced(TF_IAM, r'actions\s*=\s*\["cloudformation:DescribeStackResources"\]', 'actions = ["cloudformation:DescribeStackResources", "s3:GetObject"]')}
+        )
+    if kind == "secret_in_environment":
+        return M.load_terraform(
+            {"main.tf": replaced(TF_MAIN, r"(environment = \{\n)", r"\1    MCP_JWT_SECRET = var.jwt_secret_arn\n")}
+        )
+    if kind == "secret_value_in_environment":
+        return M.load_terraform(
+            {"main.tf": replaced(TF_MAIN, r"(environment = \{\n)", r"\1    JWT_KEY = var.jwt_secret_arn\n")}
+        )
+    if kind == "no_secrets":
+        return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"secrets\s*=\s*\[for[^\n]+", "secrets = []")})
+    if kind == "health_path":
+        return M.load_terraform({"alb.tf": replaced(TF_ALB, r'path\s*=\s*"/healthz"', 'path = "/"')})
+    if kind == "listener_paths":
+        return M.load_terraform({"alb.tf": replaced(TF_ALB, r'"/mcp/\*", ', "")})
+    if kind == "desired_one":
+        v = replaced(TF_VARS, r'(variable "desired_count" \{.*?default\s*=\s*)2', r"\g<1>1")
+        v = replaced(v, r"var\.desired_count >= 2", "var.desired_count >= 1")
+        return M.load_terraform({"variables.tf": v})
+    if kind == "no_rollback":
+        return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"rollback\s*=\s*true", "rollback = false")})
+    if kind == "one_role":
+        return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"task_role_arn\s*=\s*aws_iam_role\.task\.arn", "task_role_arn = aws_iam_role.execution.arn")})
+    if kind == "stop_timeout":
+        return M.load_terraform({"main.tf": replaced(TF_MAIN, r"stop_timeout_s = var\.shutdown_grace_s \+ 5", "stop_timeout_s = var.shutdown_grace_s")})
+    if kind == "public_ip":
+        return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"assign_public_ip\s*=\s*false", "assign_public_ip = true")})
+    if kind == "writable_root":
+        return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"readonlyRootFilesystem\s*=\s*true", "readonlyRootFilesystem = false")})
+    raise KeyError(kind)
+
+
+def cfn_broken(kind: str) -> M.Deployment:
+    t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    r = t["Resources"]
+    c = r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    stmts = r["TaskRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    if kind == "egress_all":
+        r["TaskSecurityGroup"]["Properties"]["SecurityGroupEgress"].append({"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"})
+    elif kind == "star_resource":
+        stmts[0]["Fn::If"][1]["Resource"].append("*")
+    elif kind == "star_account":
+        stmts[0]["Fn::If"][1]["Resource"].append({"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/*"})
+    elif kind == "unvalidated_role_input":
+        t["Parameters"]["RoleClaimAllowedArns"]["AllowedPattern"] = ".*"
+    elif kind == "extra_action":
+        stmts[2]["Fn::If"][1]["Action"] = ["cloudformation:DescribeStackResources", "s3:GetObject"]
+    elif kind == "secret_in_environment":
+        c["Environment"].append({"Name": "MCP_JWT_SECRET", "Value": {"Ref": "JwtSecretArn"}})
+    elif kind == "secret_value_in_environment":
+        c["Environment"].append({"Name": "JWT_KEY", "Value": {"Ref": "JwtSecretArn"}})
+    elif kind == "no_secrets":
+        del c["Secrets"]
+    elif kind == "health_path":
+        r["TargetGroup"]["Properties"]["HealthCheckPath"] = "/"
+    elif kind == "listener_paths":
+        r["ListenerRule"]["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"].remove("/mcp/*")
+    elif kind == "desired_one":
+        t["Parameters"]["DesiredCount"].update({"Default": 1, "MinValue": 1})
+    elif kind == "no_rollback":
+        r["Service"]["Properties"]["DeploymentConfiguration"]["DeploymentCircuitBreaker"]["Rollback"] = False
+    elif kind == "one_role":
+        r["TaskDefinition"]["Properties"]["TaskRoleArn"] = {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    elif kind == "stop_timeout":
+        t["Mappings"]["StopTimeoutFor"]["ShutdownGraceS"]["25"] = 25
+    elif kind == "public_ip":
+        r["Service"]["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] = "ENABLED"
+    elif kind == "writable_root":
+        c["ReadonlyRootFilesystem"] = False
+    else:
+        raise KeyError(kind)
+    return M.load_cloudformation(t)
+
+
+# broken copy → a phrase the violation must contain
+BROKEN = {
+    "egress_all": "task egress other than tcp/443",
+    "star_resource": "resource is '*'",
+    "star_account": "wildcard account",
+    "unvalidated_role_input": "does not refuse '*'",
+    "extra_action": "actions beyond role assumption",
+    "secret_in_environment": "JWT secret in the container environment",
+    "secret_value_in_environment": "takes its value from a JWT secret input",
+    "no_secrets": "MCP_JWT_SECRET is not delivered through the task definition's secrets",
+    "health_path": "not /healthz",
+    "listener_paths": "listener paths are",
+    "desired_one": "desired count default 1 is below 2",
+    "no_rollback": "circuit breaker must be enabled with rollback",
+    "one_role": "execution role and task role are the same",
+    "stop_timeout": "stopTimeout for grace 25 is 25, want 30",
+    "public_ip": "must not get a public IP",
+    "writable_root": "root filesystem must be read-only",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_checker_refuses_a_broken_copy(flavour, kind):
+    broken = tf_broken(kind) if flavour == "terraform" else cfn_broken(kind)
+    violations = M.check_invariants(broken)
+    assert any(BROKEN[kind] in v for v in violations), (
+        f"{flavour}/{kind}: expected a violation containing {BROKEN[kind]!r}, got {violations}"
+    )
+
+
+def test_stop_timeout_default_comes_from_the_server_source():
+    # The invariant compares against config.rs, not a number written in this test.
+    assert M.server_default("MCP_SHUTDOWN_GRACE_S").isdigit()
+    assert M.server_default("MCP_LISTEN") == "127.0.0.1:8000"
