@@ -204,3 +204,51 @@ def test_stop_timeout_default_comes_from_the_server_source():
     # The invariant compares against config.rs, not a number written in this test.
     assert M.server_default("MCP_SHUTDOWN_GRACE_S").isdigit()
     assert M.server_default("MCP_LISTEN") == "127.0.0.1:8000"
+
+
+# ---- Observability: the metric filters watch fields the server really logs ---------------------
+
+
+def tf_filter_patterns() -> dict[str, str]:
+    docs = M.load_tf_dir(M.TF_MODULE)
+    return {
+        b["metric_transformation"][0]["name"] if isinstance(b["metric_transformation"], list) else b["metric_transformation"]["name"]: b["pattern"].replace('\\"', '"')
+        for _, b in M.tf_blocks(docs, "resource", "aws_cloudwatch_log_metric_filter")
+    }
+
+
+def cfn_filter_patterns() -> dict[str, str]:
+    t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    return {
+        r["Properties"]["MetricTransformations"][0]["MetricName"]: r["Properties"]["FilterPattern"]
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::Logs::MetricFilter"
+    }
+
+
+def test_metric_filters_are_the_same_in_both_flavours_and_match_the_server_logs():
+    tf, cfn = tf_filter_patterns(), cfn_filter_patterns()
+    assert tf == cfn, f"metric filters differ: terraform {tf}, cloudformation {cfn}"
+    assert set(tf) == {"AuthFailures", "RoleAssumptionFailures"}
+    sources = "\n".join(p.read_text() for p in (M.ROOT / "crates").glob("*/src/**/*.rs"))
+    for metric, pattern in tf.items():
+        terms = re.findall(r'\$\.(\w+)\s*(=|!=)\s*"([^"]+)"', pattern)
+        assert terms, f"{metric}: no JSON terms in {pattern!r}"
+        for fieldname, op, value in terms:
+            if fieldname == "message":
+                assert f'"{value}"' in sources, f"{metric}: no log message {value!r} in the server"
+            elif fieldname == "reason":
+                assert f'=> "{value}"' in sources, f"{metric}: no auth failure label {value!r}"
+            else:
+                assert re.search(rf'\b{fieldname}\s*=\s*"{re.escape(value)}"', sources), (
+                    f"{metric}: the server never logs {fieldname} = {value!r}"
+                )
+
+
+def test_each_alarm_exists_in_both_flavours():
+    docs = M.load_tf_dir(M.TF_MODULE)
+    tf = {b["metric_name"] for _, b in M.tf_blocks(docs, "resource", "aws_cloudwatch_metric_alarm")}
+    t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    cfn = {r["Properties"]["MetricName"] for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    want = {"HTTPCode_Target_5XX_Count", "UnHealthyHostCount", "AuthFailures", "RoleAssumptionFailures"}
+    assert tf == want and cfn == want, f"terraform {tf}, cloudformation {cfn}"

@@ -1,5 +1,7 @@
 # The log group and the metric filters the alarms watch. The server logs one JSON object per
-# line (MCP_LOG_FORMAT=json): refused tokens are `{"target":"audit","event":"auth_failed",…}`,
+# line (MCP_LOG_FORMAT=json): refused tokens are `{"target":"audit","event":"auth_failed","reason":…}`
+# (reason "missing" — no token at all, as every client sends once to discover the
+# authorization server — is not counted),
 # and a stack role that cannot be assumed logs the message "stack role cannot be assumed".
 
 resource "aws_cloudwatch_log_group" "mcp" {
@@ -12,7 +14,7 @@ resource "aws_cloudwatch_log_group" "mcp" {
 resource "aws_cloudwatch_log_metric_filter" "auth_failures" {
   name           = "${var.name}-auth-failures"
   log_group_name = aws_cloudwatch_log_group.mcp.name
-  pattern        = "{ $.event = \"auth_failed\" }"
+  pattern        = "{ ($.event = \"auth_failed\") && ($.reason != \"missing\") }"
 
   metric_transformation {
     name          = "AuthFailures"
