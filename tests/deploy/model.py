@@ -16,6 +16,7 @@ Rules functions; AllowedPattern and the regexes inside `can(regex(...))` run wit
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import re
@@ -67,8 +68,14 @@ def server_default(env: str) -> str:
 # Loading.
 
 
-def load_hcl_text(text: str) -> dict:
+@functools.lru_cache(maxsize=256)
+def _parse_hcl(text: str) -> dict:
     return hcl2.load(io.StringIO(text), serialization_options=HCL_OPTIONS)
+
+
+def load_hcl_text(text: str) -> dict:
+    """One .tf file's text, parsed (memoised: the tests parse the same files many times)."""
+    return copy.deepcopy(_parse_hcl(text))
 
 
 def load_tf_dir(directory: Path, overrides: dict[str, str] | None = None) -> dict[str, dict]:

@@ -105,6 +105,8 @@ resource "aws_ecs_service" "mcp" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener_rule.mcp]
+  # The listener rule must exist before the service registers targets, and the task role's
+  # policy before tasks try to assume the stack roles at start-up.
+  depends_on = [aws_lb_listener_rule.mcp, aws_iam_role_policy.task]
   tags       = local.tags
 }
