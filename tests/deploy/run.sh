@@ -36,4 +36,4 @@ checkov_run cloudformation -d deploy/cloudformation --framework cloudformation
 checkov_run dockerfile -f Dockerfile --framework dockerfile
 
 echo "== pytest tests/deploy"
-"$PY" -m pytest -q -p no:cacheprovider tests/deploy
+"$PY" -m pytest -q -rs -p no:cacheprovider tests/deploy

@@ -177,3 +177,35 @@ def test_terraform_plan_refuses_unsafe_input(guard_root, scenario):
     else:
         assert plan.returncode != 0, f"terraform plan accepted unsafe inputs ({scenario})"
         assert expect.lower() in out.lower(), f"terraform refused, but not about {expect!r}: {out}"
+
+
+# ---- The rule evaluation is not vacuous: without the rule, the unsafe input gets through ------
+
+
+def test_without_their_rules_the_unsafe_inputs_would_be_accepted():
+    import re
+
+    variables = (M.TF_MODULE / "variables.tf").read_text()
+    guards = (M.TF_MODULE / "guards.tf").read_text()
+    no_bucket_rule, n1 = re.subn(r'(variable "buckets" \{.*?condition\s*=\s*)[^\n]+', r"\1true", variables, count=1, flags=re.S)
+    no_secret_rule, n2 = re.subn(r'(variable "jwt_secret_arn" \{.*?condition\s*=\s*)[^\n]+', r"\1true", variables, count=1, flags=re.S)
+    no_stack_guard, n3 = re.subn(r"precondition \{\s*condition\s*=\s*!contains\(var\.credential_sources, \"stack_roles\"\)[^}]*\}", "", guards, count=1, flags=re.S)
+    assert (n1, n2, n3) == (1, 1, 1), "mutation anchors not found"
+    cases = [
+        ({"variables.tf": no_bucket_rule}, "wildcard_bucket"),
+        ({"variables.tf": no_secret_rule}, "plain_text_jwt_secret"),
+        ({"guards.tf": no_stack_guard}, "stack_roles_without_role_arns"),
+    ]
+    for overrides, scenario in cases:
+        changes, _ = SCENARIOS[scenario]
+        errors = M.tf_refusals(M.load_tf_dir(M.TF_MODULE, overrides), inputs(changes))
+        assert errors == [], f"terraform/{scenario}: still refused without its rule: {errors}"
+
+    template = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    del template["Parameters"]["Buckets"]["AllowedPattern"]
+    del template["Parameters"]["JwtSecretArn"]["AllowedPattern"]
+    del template["Rules"]["StackRolesNeedRoles"]
+    for scenario in ("wildcard_bucket", "plain_text_jwt_secret", "stack_roles_without_role_arns"):
+        changes, _ = SCENARIOS[scenario]
+        errors = M.cfn_refusals(template, cfn_inputs(inputs(changes)))
+        assert errors == [], f"cloudformation/{scenario}: still refused without its rule: {errors}"
