@@ -30,7 +30,7 @@ dev: venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator,
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
 	@MCP_JWT_SECRET=$(DEV_SECRET) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
 
-test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance
+test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance, deployment checks
 	cargo build --locked --workspace --bins
 	cargo nextest run --locked --workspace --no-fail-fast
 	tests/dev/smoke.sh

@@ -957,7 +957,3 @@ def cfn_rules_eval(expr: Any, params: dict[str, Any]) -> Any:
         xs, value = arg
         return all(x == ev(value) for x in ev(xs))
     raise ValueError(f"unsupported rule function {fn}")
-
-
-def deep_copy(x: Any) -> Any:
-    return copy.deepcopy(x)
