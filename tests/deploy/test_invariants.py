@@ -270,3 +270,16 @@ def test_terraform_files_are_formatted():
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert run.returncode == 0, f"terraform fmt would change: {run.stdout}{run.stderr}"
+
+
+def test_every_alarm_points_at_a_runbook_section():
+    runbook = (M.ROOT / "docs" / "OPERATIONS.md").read_text()
+    headings = set(re.findall(r"^### (Alarm [\w-]+)$", runbook, re.M))
+    docs = M.load_tf_dir(M.TF_MODULE)
+    tf = [b["alarm_description"] for _, b in M.tf_blocks(docs, "resource", "aws_cloudwatch_metric_alarm")]
+    t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    cfn = [r["Properties"]["AlarmDescription"] for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    for description in tf + cfn:
+        m = re.search(r"OPERATIONS\.md: (Alarm [\w-]+)", description)
+        assert m, f"alarm description names no runbook section: {description!r}"
+        assert m.group(1) in headings, f"docs/OPERATIONS.md has no '### {m.group(1)}'"

@@ -97,9 +97,9 @@ def test_server_runs_non_root_on_a_read_only_root_filesystem():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             _, err = proc.communicate()
+        os.rmdir(mnt)  # the tmpfs lived only in the namespace
     assert proc.returncode == 0, f"server did not stop cleanly on SIGTERM (exit {proc.returncode}): {err[-2000:]}"
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert lines, f"no JSON log lines: {err[-2000:]}"
     assert any(line.get("message") == "stopped" for line in lines), "no clean stop logged"
     assert SECRET not in err, "the JWT secret reached the logs"
-    os.rmdir(mnt)
