@@ -5,12 +5,13 @@ SHELL := bash
 # Keep the build cache outside the clone so fresh clones (and CI) reuse it.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/quilt-mcp/target
 VENV := .venv
+CHECKOV_VENV := tests/.tools/checkov-venv
 PYTHON ?= python3
 DEV_LISTEN ?= 127.0.0.1:8000
 # Development only: a fixed secret so `make token` and `make dev` agree.
 DEV_SECRET ?= dev-only-secret-change-me-0123456789abcdef
 
-.PHONY: help build dev token test test-rust conformance bench bench-tools lint fmt venv clean
+.PHONY: help build release dev token test test-rust conformance deploy-check bench bench-tools lint fmt venv clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,17 +19,23 @@ help:
 build: ## Build everything (debug)
 	cargo build --locked --workspace --bins
 
+# The product binary as the container image builds it (the Dockerfile runs this same command;
+# tests/deploy/test_dockerfile.py keeps the two in sync).
+release: ## Build the release binary the image ships (quilt-mcp-server only)
+	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
+
 dev: venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator, with demo data
 	DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
 
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
 	@MCP_JWT_SECRET=$(DEV_SECRET) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
 
-test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance
+test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance, deployment checks
 	cargo build --locked --workspace --bins
 	cargo nextest run --locked --workspace --no-fail-fast
 	tests/dev/smoke.sh
 	tests/conformance/run.sh
+	$(MAKE) --no-print-directory deploy-check
 
 test-rust: venv ## Only the Rust suites
 	cargo nextest run --locked --workspace --no-fail-fast
@@ -36,9 +43,12 @@ test-rust: venv ## Only the Rust suites
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh
 
+deploy-check: venv $(CHECKOV_VENV)/.installed ## Check the Dockerfile, Terraform, CloudFormation and IAM documents (cfn-lint, checkov, invariant tests)
+	tests/deploy/run.sh
+
 bench: venv bench-tools ## Benchmarks (Criterion + the perf harness, vs the Python peer); figures go in docs/PERFORMANCE.md
 	cargo bench --locked -p quilt-mcp-aws --bench broker
-	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
+	$(MAKE) --no-print-directory release
 	.venv/bin/python tests/perf/buckets.py $(CARGO_TARGET_DIR)/release/quilt-mcp-server
 	.venv/bin/python tests/perf/bench.py $(CARGO_TARGET_DIR)/release/quilt-mcp-server $(OHA) $(PEER_VENV)/bin/quilt-mcp
 
@@ -68,9 +78,17 @@ fmt: ## Format the code
 
 venv: $(VENV)/.installed ## Python tools for the tests (.venv/)
 
-$(VENV)/.installed: tests/python/requirements.txt
+# One resolve for both files, so their pins must agree. checkov is not here: it pins an old
+# boto3 and ships its own `hcl2` module, which would clash with moto and python-hcl2; it gets
+# its own venv below.
+$(VENV)/.installed: tests/python/requirements.txt tests/deploy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt -r tests/deploy/requirements.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: tests/deploy/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/deploy/checkov-requirements.txt
 	touch $@
 
 clean: ## Remove the venv and node tools (the cargo cache lives in $(CARGO_TARGET_DIR))
