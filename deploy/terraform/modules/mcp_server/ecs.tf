@@ -27,6 +27,11 @@ locals {
     ]
     environment = [for k, v in local.environment : { name = k, value = v } if v != ""]
     secrets     = [for k, v in local.secrets : { name = k, valueFrom = v } if v != ""]
+    # The root filesystem is read-only; package_update spools a rewritten manifest to a
+    # scratch file, so /tmp is a task-storage volume (ephemeral, private to the task).
+    mountPoints = [
+      { sourceVolume = "scratch", containerPath = "/tmp", readOnly = false }
+    ]
     linuxParameters = {
       capabilities = { drop = ["ALL"] }
     }
@@ -57,6 +62,11 @@ resource "aws_ecs_task_definition" "mcp" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
   container_definitions    = jsonencode([local.container])
+
+  # Fargate task storage, mounted at /tmp (see mountPoints).
+  volume {
+    name = "scratch"
+  }
 
   runtime_platform {
     operating_system_family = "LINUX"
