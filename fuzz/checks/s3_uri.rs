@@ -37,7 +37,10 @@ pub(crate) fn check(data: &[u8]) {
     let printable = !uri.key.contains('%')
         && !uri.key.contains("?versionId=")
         && uri.key.trim() == uri.key
-        && uri.version_id.as_deref().is_none_or(|v| !v.contains('%') && v.trim() == v);
+        && uri
+            .version_id
+            .as_deref()
+            .is_none_or(|v| !v.contains('%') && v.trim() == v);
     if printable {
         let printed = uri.to_string();
         assert_eq!(
