@@ -17,6 +17,8 @@ Writes tests/perf/results/summary.json and regenerates the section of docs/PERFO
 between the `bench:begin`/`bench:end` markers.
 
 Usage: bench.py SERVER_BINARY OHA_BINARY PEER_EXECUTABLE
+       bench.py --render   (recompute ratios and targets from the last summary.json and
+                            rewrite the docs section; measures nothing)
 Environment: BENCH_QUICK=1 shortens every run (a smoke run of the harness, not figures).
 """
 import datetime
@@ -35,7 +37,7 @@ import boto3
 
 import harness as h
 
-SERVER, OHA, PEER = sys.argv[1:4]
+SERVER, OHA, PEER = (sys.argv[1:4] + [None] * 3)[:3]
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 SECRET = "bench-secret-0123456789abcdefghijklmnop"
 BUCKET = "bench-bucket"
@@ -150,7 +152,7 @@ def measure_startup(procs, argv, env, health_url, runs, deadline_s):
                 time.sleep(0.002)
         finally:
             procs.stop(p)
-    return {"runs_ms": times, "median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+    return {"runs_ms": times, "median_ms": round(statistics.median(times), 1), "min_ms": min(times), "max_ms": max(times)}
 
 
 def idle_rss(pid, settle_s=2):
@@ -173,7 +175,7 @@ def check_listing(raw, signed):
     return len(raw)
 
 
-def listing_load(oha, url, token, catalog, label, peer=False):
+def listing_load(oha, url, token, catalog, label, pid, peer=False):
     """bucket_objects_list of 1,000 keys in closed loops, with and without presigned URLs."""
     out = {}
     hdrs = dict(MCP_HEADERS, Authorization=f"Bearer {token}")
@@ -187,10 +189,10 @@ def listing_load(oha, url, token, catalog, label, peer=False):
         before, busy, started = catalog.exchanges, catalog.busy_s, time.monotonic()
         if peer and signed:
             log(f"{label}: bucket_objects_list {name}: {PEER_SIGNED_CALLS} call(s), c={c}")
-            r = oha.run(url, payload, hdrs, requests=PEER_SIGNED_CALLS, connections=c, timeout_s=3600)
+            r = oha.run(url, payload, hdrs, requests=PEER_SIGNED_CALLS, connections=c, timeout_s=3600, server_pid=pid)
         else:
             log(f"{label}: bucket_objects_list {name} for {LIST_S} s")
-            r = oha.run(url, payload, hdrs, duration_s=LIST_S, connections=c)
+            r = oha.run(url, payload, hdrs, duration_s=LIST_S, connections=c, server_pid=pid)
         r["wall_s"] = round(time.monotonic() - started, 1)
         exchanges = catalog.exchanges - before
         r["catalog_exchanges_per_call"] = round(exchanges / max(r["requests"], 1), 2)
@@ -286,16 +288,17 @@ def main():
             oha.run(mcp, auth_payload, hdrs, duration_s=1, connections=16)  # warm
             for rate in RATES:
                 log(f"ours: auth_status {kind} fixed {rate}/s for {LOAD_S} s")
-                runs[f"fixed_{rate}"] = oha.run(mcp, auth_payload, hdrs, duration_s=LOAD_S, connections=64, rate=rate)
+                runs[f"fixed_{rate}"] = oha.run(mcp, auth_payload, hdrs, duration_s=LOAD_S, connections=64, rate=rate,
+                                                server_pid=server.pid)
             for c in CLOSED:
                 log(f"ours: auth_status {kind} closed loop c={c} for {LOAD_S} s")
-                runs[f"closed_c{c}"] = oha.run(mcp, auth_payload, hdrs, duration_s=LOAD_S, connections=c)
+                runs[f"closed_c{c}"] = oha.run(mcp, auth_payload, hdrs, duration_s=LOAD_S, connections=c, server_pid=server.pid)
         ours["jwks_fetches"] = jwks.fetches - jwks_fetches_before
         # For scale: the same HTTP stack without auth or MCP (GET /healthz), 16 connections.
         log(f"ours: GET /healthz closed loop c=16 for {LOAD_S} s")
-        ours["healthz_closed_c16"] = oha.run(health, None, {}, duration_s=LOAD_S, connections=16)
+        ours["healthz_closed_c16"] = oha.run(health, None, {}, duration_s=LOAD_S, connections=16, server_pid=server.pid)
         ours["rss_after_auth_status_load_kib"] = h.rss_kib(server.pid)
-        ours["bucket_objects_list"] = listing_load(oha, mcp, token, catalog, "ours")
+        ours["bucket_objects_list"] = listing_load(oha, mcp, token, catalog, "ours", server.pid)
         ours["rss_after_load_kib"] = h.rss_kib(server.pid)
         ours["peak_rss_kib"] = h.peak_rss_kib(server.pid)
         procs.stop(server)
@@ -332,7 +335,7 @@ def main():
             h.wait_200(phealth, deadline_s=120, proc=pserver)
             attempt("idle_rss_kib", lambda: idle_rss(pserver.pid))
             attempt("tools_list", lambda: tools_list(pmcp, token))
-            attempt("bucket_objects_list", lambda: listing_load(oha, pmcp, token, catalog, "peer", peer=True))
+            attempt("bucket_objects_list", lambda: listing_load(oha, pmcp, token, catalog, "peer", pserver.pid, peer=True))
             attempt("rss_after_load_kib", lambda: h.rss_kib(pserver.pid))
         except Exception as e:
             peer["error"] = f"{type(e).__name__}: {e}"
@@ -422,10 +425,17 @@ def compare(ours, peer):
                 "ours_catalog_exchanges_per_call": o["catalog_exchanges_per_call"],
                 "peer_catalog_exchanges_per_call": p["catalog_exchanges_per_call"],
                 "peer_non_200": p["requests"] - p["ok_200"],
+                "ours_server_cpu_ms_per_call": cpu_ms(o), "peer_server_cpu_ms_per_call": cpu_ms(p),
+                "peer_over_ours_cpu": round(cpu_ms(p) / cpu_ms(o), 1) if cpu_ms(o) and cpu_ms(p) else None,
             }
     else:
         out["bucket_objects_list"] = {"why": why(pl)}
     return out
+
+
+def cpu_ms(run):
+    v = run.get("server_cpu_us_per_request")
+    return None if v is None else round(v / 1000, 1)
 
 
 def targets(ours, cmp):
@@ -481,20 +491,22 @@ def write_doc(s):
     lines += ["", "### This server: `tools/call auth_status`", "",
               f"Each run {s['meta']['config']['auth_status_run_s']} s of `oha` on 127.0.0.1; fixed rates with 64 connections and "
               "latency correction (latency counted from the scheduled send time).", "",
-              "| token | load | req/s | p50 ms | p99 ms | non-200 |", "|---|---|---|---|---|---|"]
+              "| token | load | req/s | p50 ms | p99 ms | non-200 | server CPU µs/request |", "|---|---|---|---|---|---|---|"]
     for kind, runs in o["auth_status"].items():
         for name, r in runs.items():
             load = f"fixed {name.split('_')[1]}/s" if name.startswith("fixed") else f"closed loop, {name[len('closed_c'):]} conn."
-            lines.append(f"| {kind} | {load} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['requests'] - r['ok_200']} |")
+            lines.append(f"| {kind} | {load} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['requests'] - r['ok_200']} | "
+                         f"{r.get('server_cpu_us_per_request')} |")
     hz = o["healthz_closed_c16"]
     lines += ["", f"For scale, `GET /healthz` (no auth, no MCP) on the same stack: {hz['req_per_s']} req/s at 16 connections "
-              f"(p50 {hz['p50_ms']} ms, p99 {hz['p99_ms']} ms)."]
+              f"(p50 {hz['p50_ms']} ms, p99 {hz['p99_ms']} ms, {hz.get('server_cpu_us_per_request')} µs of server CPU a request)."]
     lines += ["", f"RSS: {mib(o['idle_rss_kib'])} idle, {mib(o['rss_after_auth_status_load_kib'])} after the auth_status runs, "
               f"{mib(o['rss_after_load_kib'])} after the listing runs (peak {mib(o['peak_rss_kib'])}). "
               f"JWKS fetched {o['jwks_fetches']} time(s) for the whole run.", "",
               "### Side by side with the Python peer", "",
               "Same run, same machine, same moto and the same loopback catalog stand-in for both servers "
-              f"(moto's own ListObjectsV2 of 1,000 keys: p50 {s['moto_list_objects_v2_1000_p50_ms']} ms from boto3).", "",
+              f"(moto's own ListObjectsV2 of 1,000 keys, a plain GET from the harness: p50 {s['moto_list_objects_v2_1000_p50_ms']} ms). "
+              "Server CPU is the server process's user + system time during the run divided by its calls.", "",
               "| measure | this server | peer | ratio |", "|---|---|---|---|"]
 
     def row(name, key, fmt, ratio_key, ratio_word):
@@ -527,6 +539,8 @@ def write_doc(s):
                          f"{x['ours_over_peer_throughput']}× the peer's |")
             lines.append(f"| … p50 latency | {x['ours_p50_ms']} ms | {x['peer_p50_ms']} ms | {x['peer_over_ours_p50']}× lower |")
             lines.append(f"| … catalog exchanges per call | {x['ours_catalog_exchanges_per_call']} | {x['peer_catalog_exchanges_per_call']} | — |")
+            lines.append(f"| … server CPU per call | {x['ours_server_cpu_ms_per_call']} ms | {x['peer_server_cpu_ms_per_call']} ms | "
+                         f"{x['peer_over_ours_cpu']}× less |")
         elif x:
             lines.append(f"| {what}: req/s | {x['ours_req_per_s']} (p50 {x['ours_p50_ms']} ms) | {x['why']} | — |")
         else:
@@ -543,5 +557,16 @@ def write_doc(s):
         f.write(doc)
 
 
+def render():
+    path = os.path.join(RESULTS, "summary.json")
+    with open(path) as f:
+        summary = json.load(f)
+    summary["comparison"] = compare(summary["ours"], summary["peer"])
+    summary["targets"] = targets(summary["ours"], summary["comparison"])
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=2)
+    write_doc(summary)
+
+
 if __name__ == "__main__":
-    main()
+    render() if SERVER == "--render" else main()
