@@ -97,11 +97,12 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
             .idempotent(true)
             .open_world(true)
     };
-    // A new revision adds pointers and objects; it never removes a revision.
+    // A new revision never removes one, but copies overwrite `<package>/<logical key>` (on an
+    // unversioned registry, bytes an older revision points to) and `force` moves `latest`.
     let write = || {
         ToolAnnotations::new()
             .read_only(false)
-            .destructive(false)
+            .destructive(true)
             .idempotent(false)
             .open_world(true)
     };
