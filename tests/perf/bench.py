@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -350,6 +351,10 @@ def main():
             json.dump(summary, f, indent=2)
         write_doc(summary)
         print(json.dumps({"targets": summary["targets"], "comparison": summary["comparison"]}, indent=2))
+        shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the servers' and moto's logs
+    except BaseException:
+        log(f"failed; logs of the processes in {tmp}")
+        raise
     finally:
         procs.stop_all()
         for stand_in in (catalog, jwks):
