@@ -85,6 +85,19 @@ def rss_kib(pid):
     return sum(_status_kib(p, "VmRSS") for p in _tree(pid))
 
 
+def cpu_s(pid):
+    """CPU time (user + system) used so far by a process and its descendants, in seconds."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kib(pid):
     return sum(_status_kib(p, "VmHWM") for p in _tree(pid))
 
@@ -246,8 +259,9 @@ class Oha:
         self.path = path
         self.version = subprocess.check_output([path, "--version"], text=True).strip()
 
-    def run(self, url, body, headers, *, connections, duration_s=None, requests=None, rate=None, timeout_s=None):
-        """POSTs `body` (GETs when it is None) and summarises oha's JSON report."""
+    def run(self, url, body, headers, *, connections, duration_s=None, requests=None, rate=None, timeout_s=None, server_pid=None):
+        """POSTs `body` (GETs when it is None) and summarises oha's JSON report; with
+        `server_pid`, also the server's CPU time per request."""
         assert url.startswith("http://127.0.0.1:"), url
         assert (duration_s is None) != (requests is None)
         # -w: requests in flight at the deadline finish and count (not reported as errors).
@@ -259,10 +273,14 @@ class Oha:
         if rate is not None:
             argv += ["-q", str(rate), "--latency-correction"]
         argv.append(url)
+        cpu_before = cpu_s(server_pid) if server_pid else None
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s or duration_s + 60)
         if out.returncode != 0:
             raise RuntimeError(f"oha failed ({out.returncode}): {out.stderr[-2000:]}")
-        return summarize_oha(json.loads(out.stdout))
+        summary = summarize_oha(json.loads(out.stdout))
+        if server_pid and summary["requests"]:
+            summary["server_cpu_us_per_request"] = round((cpu_s(server_pid) - cpu_before) * 1e6 / summary["requests"], 1)
+        return summary
 
 
 def summarize_oha(raw):
