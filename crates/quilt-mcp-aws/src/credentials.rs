@@ -85,9 +85,16 @@ pub(crate) fn parse_expiration(value: &str) -> Option<SystemTime> {
             .try_into()
             .ok();
     }
-    aws_smithy_types::DateTime::from_str(value, aws_smithy_types::date_time::Format::DateTime)
-        .ok()
-        .and_then(|d| SystemTime::try_from(d).ok())
+    // RFC 3339 with `Z` or any offset (Python's `isoformat()` writes `+00:00`), else an ISO
+    // date-time without an offset, read as UTC (Python's naive `utcnow().isoformat()`).
+    let utc = chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.to_utc())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
+                .map(|t| t.and_utc())
+        })
+        .ok()?;
+    Some(SystemTime::from(utc))
 }
 
 #[cfg(test)]
@@ -114,6 +121,22 @@ mod tests {
         let a = parse_expiration("2030-01-01T00:00:00Z").expect("rfc3339");
         let b = parse_expiration("1893456000").expect("unix");
         assert_eq!(a, b);
+        assert_eq!(
+            parse_expiration("2030-01-01T00:00:00+00:00"),
+            Some(a),
+            "Python isoformat()"
+        );
+        assert_eq!(
+            parse_expiration("2030-01-01T01:00:00.000+01:00"),
+            Some(a),
+            "an offset"
+        );
+        assert_eq!(
+            parse_expiration("2030-01-01T00:00:00"),
+            Some(a),
+            "no offset: UTC"
+        );
         assert!(parse_expiration("next tuesday").is_none());
+        assert!(parse_expiration("2030-13-01T00:00:00Z").is_none());
     }
 }

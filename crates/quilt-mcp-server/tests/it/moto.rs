@@ -332,7 +332,7 @@ impl Catalog {
                             .into_response(),
                         CatalogAnswer::Credentials { akid, secret } => axum::Json(json!({
                             "AccessKeyId": akid, "SecretAccessKey": secret, "SessionToken": null,
-                            "Expiration": "2099-01-01T00:00:00Z",
+                            "Expiration": "2099-01-01T00:00:00+00:00", // Python isoformat(), as a Python registry writes it
                         }))
                         .into_response(),
                     }
