@@ -1046,7 +1046,7 @@ impl Buckets {
             .await
             .map_err(|e| s3_error("CreateMultipartUpload", &e, s3))?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = async {
+        let parts = async {
             let mut parts = Vec::new();
             for (i, chunk) in body.chunks(MULTIPART_PART_BYTES).enumerate() {
                 let number = i as i32 + 1;
@@ -1068,38 +1068,56 @@ impl Buckets {
                         .build(),
                 );
             }
-            let done = s3
-                .client
-                .complete_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))?;
-            aws::aws_request(done.request_id());
-            Ok((
-                done.e_tag().map(str::to_owned),
-                real_version(done.version_id()),
-            ))
+            Ok(parts)
         }
         .await;
-        if result.is_err() {
-            // Leave no half-written upload behind (it would be billed).
-            let _ = s3
-                .client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-        }
-        result
+        complete_or_abort(s3, bucket, key, &upload_id, parts).await
     }
+}
+
+/// Ends a multipart upload: completes it with `parts`, or, when producing them or completing
+/// failed, aborts it so no half-written upload is left behind (it would be billed). Returns the
+/// object's ETag and version id. Used by `bucket_objects_put` and the package copies.
+pub(crate) async fn complete_or_abort(
+    s3: &Caller<aws_sdk_s3::Client>,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: Result<Vec<CompletedPart>, ToolError>,
+) -> Result<(Option<String>, Option<String>), ToolError> {
+    let result = match parts {
+        Ok(parts) => s3
+            .client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))
+            .map(|done| {
+                aws::aws_request(done.request_id());
+                (
+                    done.e_tag().map(str::to_owned),
+                    real_version(done.version_id()),
+                )
+            }),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = s3
+            .client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
+    }
+    result
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedPart};
 use bytes::{Buf as _, Bytes};
 use futures::{StreamExt as _, TryStreamExt as _};
 use quilt_mcp_auth::RequestContext;
@@ -50,7 +50,7 @@ use crate::config::Config;
 use crate::progress;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
-use crate::tools::buckets::{Sse, real_version, s3_error};
+use crate::tools::buckets::{Sse, complete_or_abort, real_version, s3_error};
 
 const READ: &str = "quilt:read";
 const WRITE: &str = "quilt:write";
@@ -1773,73 +1773,39 @@ impl Packaging {
                 (i as i32 + 1, start, (start + part).min(h.size) - 1)
             })
             .collect();
-        let result = async {
-            let parts: Vec<CompletedPart> = futures::stream::iter(ranges)
-                .map(|(number, start, end)| {
-                    let upload_id = &upload_id;
-                    async move {
-                        let out = s3
-                            .client
-                            .upload_part_copy()
-                            .bucket(bucket)
-                            .key(dest)
-                            .upload_id(upload_id)
+        let parts: Result<Vec<CompletedPart>, ToolError> = futures::stream::iter(ranges)
+            .map(|(number, start, end)| {
+                let upload_id = &upload_id;
+                async move {
+                    let out = s3
+                        .client
+                        .upload_part_copy()
+                        .bucket(bucket)
+                        .key(dest)
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .copy_source(copy_source)
+                        .copy_source_range(format!("bytes={start}-{end}"))
+                        .set_copy_source_if_match(h.etag.clone())
+                        .send()
+                        .await
+                        .map_err(|e| missing(s3_error("UploadPartCopy", &e, s3), &h.source.uri))?;
+                    Ok::<_, ToolError>(
+                        CompletedPart::builder()
                             .part_number(number)
-                            .copy_source(copy_source)
-                            .copy_source_range(format!("bytes={start}-{end}"))
-                            .set_copy_source_if_match(h.etag.clone())
-                            .send()
-                            .await
-                            .map_err(|e| {
-                                missing(s3_error("UploadPartCopy", &e, s3), &h.source.uri)
-                            })?;
-                        Ok::<_, ToolError>(
-                            CompletedPart::builder()
-                                .part_number(number)
-                                .set_e_tag(
-                                    out.copy_part_result()
-                                        .and_then(|r| r.e_tag())
-                                        .map(str::to_owned),
-                                )
-                                .build(),
-                        )
-                    }
-                })
-                .buffered(PART_PARALLELISM)
-                .try_collect()
-                .await?;
-            let done = s3
-                .client
-                .complete_multipart_upload()
-                .bucket(bucket)
-                .key(dest)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))?;
-            aws::aws_request(done.request_id());
-            Ok((
-                done.e_tag().map(str::to_owned),
-                real_version(done.version_id()),
-            ))
-        }
-        .await;
-        if result.is_err() {
-            let _ = s3
-                .client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(dest)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-        }
-        result
+                            .set_e_tag(
+                                out.copy_part_result()
+                                    .and_then(|r| r.e_tag())
+                                    .map(str::to_owned),
+                            )
+                            .build(),
+                    )
+                }
+            })
+            .buffered(PART_PARALLELISM)
+            .try_collect()
+            .await;
+        complete_or_abort(s3, bucket, dest, &upload_id, parts).await
     }
 
     /// `sha2-256-chunked` of an object's bytes, streamed.
