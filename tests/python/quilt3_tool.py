@@ -30,6 +30,13 @@ quilt3 exceptions exit non-zero with the message on stderr.
       CompleteMultipartUpload answer, which moto omits (KeyError). `browse` has no such
       limit (tested with a 21 MiB, versioned, percent-encoded object).
 
+  workflow-matrix --endpoint URL --cells FILE
+      push every cell of FILE (a JSON list; one quilt3 process for all of them) with
+      `force=True` and report quilt3's verdict per cell, in order:
+      [{"ok": true, "top_hash", "workflow"} | {"ok": false, "error"}]. A cell is
+      {"registry", "name", "files": [{"logical_key", "path", "meta"?}], "meta"?, "message"?,
+      "workflow"?}: an absent "workflow" is quilt3's default (`...`), null is None.
+
 The AWS side follows the quilt3 rules of the shared TESTING.md: per-run XDG dirs and no cache or usage
 metrics (set here before quilt3 is imported), an explicit registry on every call, never
 `quilt3.config()` without arguments. With --endpoint, AWS_ENDPOINT_URL points boto3 at the
@@ -166,6 +173,33 @@ def cmd_push(args):
     return {"top_hash": pushed.top_hash, "entries": sum(1 for _ in pushed.walk())}
 
 
+def cmd_workflow_matrix(args):
+    import quilt3
+
+    with open(args.cells, encoding="utf-8") as f:
+        cells = json.load(f)
+    results = []
+    for cell in cells:
+        pkg = quilt3.Package()
+        for item in cell["files"]:
+            pkg.set(item["logical_key"], item["path"], meta=item.get("meta"))
+        if cell.get("meta") is not None:
+            pkg.set_meta(cell["meta"])
+        kwargs = {"workflow": cell["workflow"]} if "workflow" in cell else {}
+        try:
+            pushed = pkg.push(
+                cell["name"],
+                registry=_registry(cell["registry"]),
+                message=cell.get("message"),
+                force=True,
+                **kwargs,
+            )
+            results.append({"ok": True, "top_hash": pushed.top_hash, "workflow": pushed._meta.get("workflow")})
+        except Exception as e:  # quilt3's verdict, reported per cell
+            results.append({"ok": False, "error": f"{type(e).__name__}: {e}"})
+    return {"results": results}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +234,11 @@ def main(argv=None):
             p.add_argument("--meta", default=None, help="package metadata, JSON")
             p.add_argument("--message", default=None)
             p.add_argument("--force", action="store_true", help="push even if latest moved")
+
+    p = sub.add_parser("workflow-matrix", help="push many packages, quilt3's workflow verdict for each")
+    p.add_argument("--endpoint", required=True, help="S3-compatible endpoint, e.g. http://127.0.0.1:PORT")
+    p.add_argument("--cells", required=True, help="JSON file: the cells")
+    p.set_defaults(func=cmd_workflow_matrix)
 
     args = parser.parse_args(argv)
     _prepare_env(args.endpoint)

@@ -13,7 +13,8 @@
 //! a timestamp (Python `date`/`datetime`, which is no JSON Schema type) becomes the array
 //! `["!!timestamp", "<text>"]` (the config schema allows arrays nowhere, as it allows dates
 //! nowhere); `.inf`/`.nan` become `null`; a non-string mapping key becomes its Python `str()`.
-//! `!!binary`, `!!set`, `!!omap`, `!!pairs` and other tags are refused (unsupported here).
+//! `!!binary` (Python `bytes`) is mapped like a timestamp; `!!set`, `!!omap`, `!!pairs` and
+//! other tags are refused (unsupported here).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -346,8 +347,9 @@ fn scalar(value: &str, kind: &str, tag: Option<&Tag>) -> Result<Value, YamlError
         },
         "int" => int(value).ok_or_else(bad),
         "float" => float(value).ok_or_else(bad),
-        "timestamp" => Ok(Value::Array(vec![
-            Value::from("!!timestamp"),
+        // Python `date` / `bytes`: no JSON type (see the module doc).
+        "timestamp" | "binary" => Ok(Value::Array(vec![
+            Value::from(format!("!!{kind}")),
             Value::from(value),
         ])),
         "merge" => Err(YamlError(
@@ -449,7 +451,6 @@ mod tests {
         for doc in [
             "a: [1, 2",
             "---\na: 1\n---\nb: 2\n",
-            "a: !!binary aGk=\n",
             "a: =\n",
             "? [1]\n: x\n",
             "a: *nope\n",

@@ -52,6 +52,8 @@ use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 use crate::tools::buckets::{Sse, complete_or_abort, real_version, s3_error};
 
+mod workflow;
+
 const READ: &str = "quilt:read";
 const WRITE: &str = "quilt:write";
 /// Most entries a create (or an update's additions) takes in one call.
@@ -82,6 +84,8 @@ struct Packaging {
     aws: Arc<Aws>,
     policy: BucketPolicy,
     sse: Sse,
+    /// Workflow configs and schemas recently read (`workflow.rs`).
+    rules: workflow::RulesCache,
 }
 
 pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
@@ -89,6 +93,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
         aws: aws.clone(),
         policy: BucketPolicy::new(config.bucket_grants()),
         sse: Sse::from_config(config),
+        rules: workflow::RulesCache::default(),
     });
     let read = || {
         ToolAnnotations::new()
@@ -133,7 +138,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
     registry.add_with(
         &p,
         "package_create",
-        "Create a package revision from S3 objects (s3_uris, or entries with logical_key and metadata; flatten uses file names). copy (default true) copies into the registry at <package_name>/<logical key>; false references objects in place. Over an existing package pass top_hash (the revision you started from) or force.",
+        "Create a package revision from S3 objects (s3_uris, or entries with logical_key and metadata; flatten uses file names). copy (default true) copies into the registry at <package_name>/<logical key>; false references objects in place. Over an existing package pass top_hash (the revision you started from) or force. The registry's workflows apply (see package_validate).",
         write(),
         Some(WRITE),
         Packaging::create,
@@ -141,7 +146,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
     registry.add_with(
         &p,
         "package_update",
-        "New revision of an existing package: add or replace entries (s3_uris/entries), remove logical keys, merge metadata into the package metadata. top_hash is the revision you started from (default latest); conflict if latest moved, unless force.",
+        "New revision of an existing package: add or replace entries (s3_uris/entries), remove logical keys, merge metadata into the package metadata. top_hash is the revision you started from (default latest); conflict if latest moved, unless force. The registry's workflows apply (see package_validate).",
         write(),
         Some(WRITE),
         Packaging::update,
@@ -161,10 +166,18 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
     registry.add_with(
         &p,
         "package_create_from_s3",
-        "Package the objects under s3://source_bucket/source_prefix (logical keys relative to the prefix), filtered by include_patterns/exclude_patterns globs, into target_registry as package_name. dry_run lists what would be packaged.",
+        "Package the objects under s3://source_bucket/source_prefix (logical keys relative to the prefix), filtered by include_patterns/exclude_patterns globs, into target_registry as package_name. dry_run lists what would be packaged. The registry's workflows apply (see package_validate).",
         write(),
         Some(WRITE),
         Packaging::create_from_s3,
+    );
+    registry.add_with(
+        &p,
+        "package_validate",
+        "Check a planned package_create (or package_update with update=true) against the registry's workflows (.quilt/workflows/config.yml, as quilt3 enforces them) without writing: every failure at once, and the workflow record the manifest would get. Omit workflow to see the registry's workflows and default; writes take the same workflow argument (an id, or null for none).",
+        read(),
+        Some(READ),
+        Packaging::validate,
     );
 }
 
@@ -314,6 +327,9 @@ pub struct CreateInput {
     /// The revision you started from, when the package exists.
     #[serde(default)]
     pub top_hash: Option<String>,
+    /// Workflow id from the registry's config; null for none; omit for the config's default.
+    #[serde(default, deserialize_with = "workflow::absent_or_null")]
+    pub workflow: Option<Option<String>>,
 }
 
 fn yes() -> bool {
@@ -377,6 +393,9 @@ pub struct UpdateInput {
     /// The revision you started from (default: latest).
     #[serde(default)]
     pub top_hash: Option<String>,
+    /// Workflow id from the registry's config; null for none; omit for the config's default.
+    #[serde(default, deserialize_with = "workflow::absent_or_null")]
+    pub workflow: Option<Option<String>>,
 }
 
 /// Arguments of `package_delete`.
@@ -471,6 +490,9 @@ pub struct FromS3Input {
     /// Only list what would be packaged.
     #[serde(default)]
     pub dry_run: bool,
+    /// Workflow id from the registry's config; null for none; omit for the config's default.
+    #[serde(default, deserialize_with = "workflow::absent_or_null")]
+    pub workflow: Option<Option<String>>,
 }
 
 /// An object a dry run would package.
@@ -1274,6 +1296,7 @@ impl Packaging {
             input.copy,
             input.force,
             started,
+            &workflow::requested(&input.workflow),
         )
         .await
     }
@@ -1404,6 +1427,7 @@ impl Packaging {
                 input.copy,
                 input.force,
                 started,
+                &workflow::requested(&input.workflow),
             )
             .await?;
         Ok(FromS3Output {
@@ -1447,23 +1471,37 @@ impl Packaging {
         &self,
         bucket: String,
         name: PackageName,
-        header: Header,
+        mut header: Header,
         sources: Vec<Source>,
         copy: bool,
         force: bool,
         started: Option<TopHash>,
+        requested: &quilt_workflows::Requested,
     ) -> Result<WriteOutput, ToolError> {
         preflight(&header, &sources)?;
         self.check_registry_write(&bucket, &name, copy)?;
         self.check_sources(&sources)?;
         let read = self.aws.s3(AccessIntent::Read).await?;
+        // The registry's workflows, checked before anything is written (as quilt3 does, before
+        // the conflict check); the entries check runs once every source has been HEADed.
+        let gov = self.govern(&read, &bucket, requested).await?;
+        let failures = gov.package_failures(&name, header.message(), header.user_meta());
+        if !gov.needs_entries() {
+            gov.refuse(&failures)?;
+        }
+        workflow::set_record(&mut header, gov.record());
+        let check = |headed: &[Headed]| {
+            let mut all = failures.clone();
+            all.extend(gov.entry_failures(&workflow::headed_views(headed)));
+            gov.refuse(&all)
+        };
         let latest = self.latest(&read, &bucket, &name).await?;
         if !force && latest.is_some() && latest != started {
             return Err(conflict(&name, latest.as_ref(), started.as_ref()));
         }
         let write = self.aws.s3(AccessIntent::Write).await?;
         let built = self
-            .build_entries(&read, &write, &bucket, &name, sources, copy)
+            .build_entries(&read, &write, &bucket, &name, sources, copy, &check)
             .await?;
         let mut manifest = Manifest::new(header);
         for e in built.entries.into_values() {
@@ -1548,8 +1586,10 @@ impl Packaging {
         Ok((t, now))
     }
 
-    /// HEADs every source (a missing one fails before anything is copied), then copies or
-    /// references each, `PARALLELISM` at a time, hashing the bytes the entry points to.
+    /// HEADs every source (a missing one fails before anything is copied), runs `check` on
+    /// them (the workflow's entries check), then copies or references each, `PARALLELISM` at
+    /// a time, hashing the bytes the entry points to.
+    #[expect(clippy::too_many_arguments, reason = "the pieces of one build")]
     async fn build_entries(
         &self,
         read: &S3,
@@ -1558,12 +1598,14 @@ impl Packaging {
         name: &PackageName,
         sources: Vec<Source>,
         copy: bool,
+        check: &(dyn Fn(&[Headed]) -> Result<(), ToolError> + Sync),
     ) -> Result<BuiltSet, ToolError> {
         let headed: Vec<Headed> = futures::stream::iter(sources)
             .map(|s| self.head(read, s))
             .buffer_unordered(PARALLELISM)
             .try_collect()
             .await?;
+        check(&headed)?;
         let tracker = Tracker::new(headed.len() as u64, headed.iter().map(|h| h.size).sum());
         tracker.report(true).await;
         let tracker = &tracker;
@@ -1907,9 +1949,37 @@ impl Packaging {
                 k.as_str()
             )));
         }
+        // The registry's workflows, on the revision this update makes (see workflow.rs).
+        let gov = self
+            .govern(&read, &bucket, &workflow::requested(&input.workflow))
+            .await?;
+        let (failures, base_entries) = if gov.applies() {
+            let body = self.manifest_body(&read, &bucket, &base).await?;
+            let (what2, need) = (what.clone(), gov.needs_entries());
+            let (base_header, base_entries) =
+                with_body(body, move |lines| workflow::scan_base(lines, need, &what2)).await?;
+            let meta = workflow::merged_meta(base_header.user_meta(), merge.as_ref());
+            let failures = gov.package_failures(&name, input.message.as_deref(), meta.as_ref());
+            if !need {
+                gov.refuse(&failures)?;
+            }
+            (failures, base_entries)
+        } else {
+            (Vec::new(), BTreeMap::new())
+        };
+        let check = |headed: &[Headed]| {
+            if !gov.needs_entries() {
+                return Ok(());
+            }
+            let mut all = failures.clone();
+            let views = workflow::update_views(base_entries.clone(), &remove, headed);
+            all.extend(gov.entry_failures(&views));
+            gov.refuse(&all)
+        };
+        let record = gov.record();
         let write = self.aws.s3(AccessIntent::Write).await?;
         let built = self
-            .build_entries(&read, &write, &bucket, &name, sources, input.copy)
+            .build_entries(&read, &write, &bucket, &name, sources, input.copy, &check)
             .await?;
         let (bytes, copied, referenced, from_checksums) = (
             built.bytes,
@@ -1929,6 +1999,7 @@ impl Packaging {
                 &remove,
                 merge,
                 message.as_deref(),
+                record,
                 &what,
             )
         })
@@ -2154,7 +2225,9 @@ struct Merged {
 }
 
 /// Streams the old manifest into a new one at `path`: new entries merged in walk order,
-/// removed ones left out, `merge` merged into `user_meta`, the message set.
+/// removed ones left out, `merge` merged into `user_meta`, the workflow record and the
+/// message set.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one revision")]
 fn merge_manifest(
     lines: impl BufRead,
     path: &std::path::Path,
@@ -2162,6 +2235,7 @@ fn merge_manifest(
     remove: &BTreeSet<LogicalKey>,
     merge: Option<JsonObject>,
     message: Option<&str>,
+    workflow: Option<JsonValue>,
     what: &str,
 ) -> Result<Merged, ToolError> {
     let reader = ManifestReader::new(lines).map_err(|e| manifest_error(what, e))?;
@@ -2176,6 +2250,8 @@ fn merge_manifest(
         }
         header.set_user_meta(Some(JsonValue::from(meta)));
     }
+    // quilt3 sets or pops `workflow` in place (an existing field keeps its position).
+    header.set_workflow(workflow);
     header.set_message(message);
     let file = std::fs::File::create(path)
         .map_err(|e| ToolError::internal(format!("cannot write a temporary manifest: {e}")))?;
