@@ -34,7 +34,12 @@ impl Checks {
 
     /// Message, name and metadata checks. `metadata` is the package's user metadata (`{}`
     /// when it has none), as quilt3's `pkg.meta`.
-    pub fn check_package(&self, name: &str, message: Option<&str>, metadata: &Value) -> Vec<Failure> {
+    pub fn check_package(
+        &self,
+        name: &str,
+        message: Option<&str>,
+        metadata: &Value,
+    ) -> Vec<Failure> {
         let mut out = Vec::new();
         if self.selection.is_message_required && message.is_none_or(str::is_empty) {
             out.push(Failure::new(
@@ -142,8 +147,12 @@ mod tests {
             br#"{"type":"object","required":["a"],"properties":{"b":{"type":"string"}}}"#,
         )
         .expect("schema");
-        let entries = Schema::compile("e", "u", br#"{"type":"array","items":{"properties":{"size":{"maximum":10}}}}"#)
-            .expect("schema");
+        let entries = Schema::compile(
+            "e",
+            "u",
+            br#"{"type":"array","items":{"properties":{"size":{"maximum":10}}}}"#,
+        )
+        .expect("schema");
         let checks = Checks {
             selection: c.select(&Requested::Named("w".into())).expect("w"),
             metadata: Some(Arc::new(schema)),
@@ -153,21 +162,37 @@ mod tests {
         let kinds: Vec<FailureKind> = f.iter().map(|f| f.kind).collect();
         assert_eq!(
             kinds,
-            [FailureKind::Message, FailureKind::Name, FailureKind::Metadata, FailureKind::Metadata],
+            [
+                FailureKind::Message,
+                FailureKind::Name,
+                FailureKind::Metadata,
+                FailureKind::Metadata
+            ],
             "{f:?}"
         );
         let e = checks.check_entries(&[
-            EntryView { logical_key: "a".into(), size: 1, meta: json!({}) },
-            EntryView { logical_key: "b".into(), size: 11, meta: json!({}) },
+            EntryView {
+                logical_key: "a".into(),
+                size: 1,
+                meta: json!({}),
+            },
+            EntryView {
+                logical_key: "b".into(),
+                size: 11,
+                meta: json!({}),
+            },
         ]);
         assert_eq!(e.len(), 1);
-        assert!(e[0].message.contains("(entry \"b\")") && e[0].message.contains("maximum"), "{e:?}");
+        assert!(
+            e[0].message.contains("(entry \"b\")") && e[0].message.contains("maximum"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn the_record_is_in_quilt3s_bytes() {
-        let cfg = PhysicalKey::new("reg", ".quilt/workflows/config.yml", Some("v 1".into()))
-            .expect("pk");
+        let cfg =
+            PhysicalKey::new("reg", ".quilt/workflows/config.yml", Some("v 1".into())).expect("pk");
         let s = PhysicalKey::new("reg", "schemas/m.json", Some("abc".into())).expect("pk");
         assert_eq!(
             record(&cfg, Some("w"), &[("m".into(), s)]).to_quilt_string(),

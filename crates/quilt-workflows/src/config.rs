@@ -191,7 +191,12 @@ impl WorkflowsConfig {
             })?,
         };
         // Empty strings count as absent, as Python's truthiness makes them.
-        let text = |k: &str| data[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        let text = |k: &str| {
+            data[k]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
         let handle_pattern = match text("handle_pattern") {
             None => None,
             Some(p) => Some(Regex::new(&p).map_err(|e| {
@@ -248,7 +253,11 @@ fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
 /// One JSON Schema error: where, what, and the keyword.
 pub(crate) fn describe(e: &jsonschema::ValidationError<'_>) -> String {
     let path = e.instance_path().to_string();
-    let at = if path.is_empty() { "/".to_owned() } else { path };
+    let at = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
     format!("at {at}: {e} (keyword {:?})", e.kind().keyword())
 }
 
@@ -306,7 +315,9 @@ mod tests {
         assert!(s.is_message_required && s.metadata_schema.is_none());
         let e = c.select(&Requested::None).expect_err("required");
         assert!(e.message.contains("\"a\", \"b\""), "{e}");
-        let e = c.select(&Requested::Named("z".into())).expect_err("unknown");
+        let e = c
+            .select(&Requested::Named("z".into()))
+            .expect_err("unknown");
         assert!(e.message.contains("There is no \"z\""), "{e}");
         assert!(select_without_config(&Requested::Default).is_ok());
         assert!(select_without_config(&Requested::None).is_err());

@@ -23,7 +23,7 @@ pub mod yaml;
 
 pub use check::{Checks, EntryView, record};
 pub use config::{
-    CONFIG_KEY, Requested, Selection, SUPPORTED_VERSION, WorkflowInfo, WorkflowsConfig,
+    CONFIG_KEY, Requested, SUPPORTED_VERSION, Selection, WorkflowInfo, WorkflowsConfig,
     select_without_config,
 };
 pub use schema::Schema;

@@ -24,7 +24,11 @@ impl Schema {
         let schema: Value = std::str::from_utf8(bytes)
             .ok()
             .and_then(|t| serde_json::from_str(t).ok())
-            .ok_or_else(|| f(format!("Couldn't parse {location} as JSON (schema {id:?}).")))?;
+            .ok_or_else(|| {
+                f(format!(
+                    "Couldn't parse {location} as JSON (schema {id:?})."
+                ))
+            })?;
         if has_ref(&schema) {
             return Err(f(format!(
                 "Currently we don't support $ref in schema (schema {id:?} at {location})."
@@ -42,10 +46,7 @@ impl Schema {
         }
         // `check_schema`: the schema must itself be a valid draft-07 schema.
         if let Err(e) = jsonschema::draft7::meta::validate(&schema) {
-            return Err(f(format!(
-                "Schema {id:?} is not valid: {}",
-                describe(&e)
-            )));
+            return Err(f(format!("Schema {id:?} is not valid: {}", describe(&e))));
         }
         let validator = jsonschema::draft7::options()
             .should_validate_formats(false)
@@ -119,7 +120,11 @@ mod tests {
         assert!(s.errors(&json!({"owner": "not an email"})).is_empty());
         let errors = s.errors(&json!({"n": 5}));
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors.iter().any(|e| e.contains("/n") && e.contains("maximum")));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("/n") && e.contains("maximum"))
+        );
         assert!(compile(&json!(true)).is_ok());
     }
 }

@@ -320,9 +320,11 @@ fn key_text(k: &Node) -> Result<String, YamlError> {
         Value::Bool(true) => Ok("True".into()),
         Value::Bool(false) => Ok("False".into()),
         Value::Number(n) => Ok(n.to_string()),
-        Value::Array(a) if a.first() == Some(&Value::from("!!timestamp")) => {
-            Ok(a.get(1).and_then(Value::as_str).unwrap_or_default().to_owned())
-        }
+        Value::Array(a) if a.first() == Some(&Value::from("!!timestamp")) => Ok(a
+            .get(1)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()),
         _ => Err(YamlError(
             "while constructing a mapping: found unhashable key".into(),
         )),
@@ -380,7 +382,9 @@ fn int(value: &str) -> Option<Value> {
     } else if digits.contains(':') {
         let mut total: i128 = 0;
         for part in digits.split(':') {
-            total = total.checked_mul(60)?.checked_add(part.parse::<i128>().ok()?)?;
+            total = total
+                .checked_mul(60)?
+                .checked_add(part.parse::<i128>().ok()?)?;
         }
         total
     } else {
@@ -438,7 +442,8 @@ mod tests {
 
     #[test]
     fn merge_keys_duplicates_and_tags() {
-        let doc = "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nd: 1\nd: 2\ns: !!str 12\ni: !!int '7'\n";
+        let doc =
+            "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\nd: 1\nd: 2\ns: !!str 12\ni: !!int '7'\n";
         let v = safe_load(doc).expect("yaml");
         assert_eq!(v["m"], json!({"x": 1, "y": 3}));
         assert_eq!(v["d"], json!(2));

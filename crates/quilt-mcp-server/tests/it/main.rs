@@ -28,3 +28,4 @@ mod python_client;
 mod scale;
 mod shutdown;
 mod support;
+mod workflows;

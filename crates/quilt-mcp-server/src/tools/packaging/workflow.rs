@@ -128,7 +128,8 @@ impl Governed {
     ) -> Vec<Failure> {
         let mut out = self.failures.clone();
         if let Some(c) = &self.checks {
-            let meta = user_meta.map_or_else(|| Value::Object(Default::default()), |m| m.to_serde());
+            let meta =
+                user_meta.map_or_else(|| Value::Object(Default::default()), |m| m.to_serde());
             out.extend(c.check_package(name.as_str(), message, &meta));
         }
         out
@@ -215,7 +216,10 @@ pub(crate) fn scan_base(
 }
 
 /// `user_meta` after an update merges `merge` into it (as `merge_manifest` does).
-pub(crate) fn merged_meta(base: Option<&JsonValue>, merge: Option<&JsonObject>) -> Option<JsonValue> {
+pub(crate) fn merged_meta(
+    base: Option<&JsonValue>,
+    merge: Option<&JsonObject>,
+) -> Option<JsonValue> {
     let Some(m) = merge else {
         return base.cloned();
     };
@@ -269,10 +273,11 @@ impl Packaging {
             .map_err(|e| ToolError::internal(e.to_string()))?;
         let mut g = Governed::ungoverned();
         g.config_pk = Some(config_pk);
-        let cache_key = version
-            .or(etag)
-            .map(|v| format!("{bucket}\u{0}{v}"));
-        let config = match cache_key.as_deref().and_then(|k| cache_get(&self.rules.configs, k)) {
+        let cache_key = version.or(etag).map(|v| format!("{bucket}\u{0}{v}"));
+        let config = match cache_key
+            .as_deref()
+            .and_then(|k| cache_get(&self.rules.configs, k))
+        {
             Some(c) => c,
             None => match WorkflowsConfig::parse(&bytes) {
                 Ok(c) => {
@@ -419,8 +424,7 @@ impl Packaging {
             Ok(out) => out,
             Err(e) => {
                 let err = s3_error("GetObject", &e, s3);
-                return if err.code == ErrorCode::NotFound && !err.message.contains("NoSuchBucket")
-                {
+                return if err.code == ErrorCode::NotFound && !err.message.contains("NoSuchBucket") {
                     Ok(None)
                 } else {
                     Err(err)
@@ -432,7 +436,9 @@ impl Packaging {
         if size > MAX_RULES_BYTES {
             return Err(ToolError::new(
                 ErrorCode::TooLarge,
-                format!("s3://{bucket}/{key} is {size} bytes; workflow configs and schemas are read up to {MAX_RULES_BYTES}"),
+                format!(
+                    "s3://{bucket}/{key} is {size} bytes; workflow configs and schemas are read up to {MAX_RULES_BYTES}"
+                ),
             ));
         }
         let version = out.version_id().map(str::to_owned);
@@ -497,7 +503,10 @@ impl Packaging {
                     });
                 }
             }
-            (merged_meta(header.user_meta(), meta.as_ref()), Some(entries))
+            (
+                merged_meta(header.user_meta(), meta.as_ref()),
+                Some(entries),
+            )
         } else {
             (meta.map(JsonValue::from), None)
         };
