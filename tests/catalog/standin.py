@@ -14,7 +14,9 @@ No Quilt catalog can run here; its public contract can. This process serves:
   show) or 404, so tests can open the catalog URLs the server builds.
 - ``GET /__record``: every request seen (path, the bearer token or null, the GraphQL
   operation, whether the token was accepted), so tests can prove which tokens reached the
-  catalog. ``POST /__control``: fault modes (``delay_s``, ``html``, ``graphql_error``).
+  catalog. ``POST /__control``: fault modes (``delay_s``, ``html``, ``graphql_error``,
+  ``ignore_buckets``: search every bucket whatever the query asks, like a catalog that
+  returns buckets the caller's grants exclude).
 
 Resolvers answer from moto's buckets and the Quilt packages in them. Search is plain
 case-insensitive substring matching of every term (names, revision messages, package
@@ -49,7 +51,7 @@ class State:
         self.args = args
         self.lock = threading.Lock()
         self.records = []
-        self.control = {"delay_s": 0, "html": False, "graphql_error": False}
+        self.control = {"delay_s": 0, "html": False, "graphql_error": False, "ignore_buckets": False}
         self.tables = {}  # bucket -> {name: config}
         self.cursors = {}
         self.bucket_configs = {}
@@ -139,6 +141,9 @@ def page_of(state, kind, hits, size, offset=0):
 
 def searchable_buckets(state, buckets):
     known = state.catalog_buckets()
+    if state.control.get("ignore_buckets"):
+        # A misbehaving catalog: answers from every bucket whatever was asked.
+        return known
     return [b for b in (buckets if buckets is not None else known) if b in known]
 
 
