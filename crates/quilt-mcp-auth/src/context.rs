@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::principal::Principal;
+use crate::secret::Secret;
 
 tokio::task_local! {
     static CURRENT: Arc<RequestContext>;
@@ -83,6 +84,19 @@ impl RequestContext {
         self.auth_method
     }
 
+    /// The caller's bearer token, to present to the Quilt catalog on the caller's behalf —
+    /// only when the catalog issued it, that is when it was verified with an HS256 secret
+    /// (the secret the catalog and this server share). A token verified through the JWKS was
+    /// issued for this server by another identity provider: it is never returned here, so it
+    /// can never be passed through to the catalog (the MCP authorization spec forbids token
+    /// passthrough). The value is a [`Secret`]: it cannot be printed or serialised.
+    pub fn catalog_token(&self) -> Option<&Secret> {
+        match self.auth_method {
+            AuthMethod::Hs256 => self.principal.bearer_token.as_ref(),
+            AuthMethod::Jwks | AuthMethod::Disabled | AuthMethod::Local => None,
+        }
+    }
+
     /// The request id (from `x-request-id`, or generated).
     pub fn request_id(&self) -> &str {
         &self.request_id
@@ -124,5 +138,18 @@ mod tests {
             .await
             .expect("join");
         assert!(spawned);
+    }
+
+    #[test]
+    fn only_hs256_tokens_are_offered_to_the_catalog() {
+        let mut principal = Principal::local("alice");
+        principal.bearer_token = Some(Secret::new("the-token"));
+        let principal = Arc::new(principal);
+        let hs = RequestContext::new(principal.clone(), AuthMethod::Hs256, "r", "http");
+        assert_eq!(hs.catalog_token().map(Secret::expose), Some("the-token"));
+        for method in [AuthMethod::Jwks, AuthMethod::Disabled, AuthMethod::Local] {
+            let ctx = RequestContext::new(principal.clone(), method, "r", "http");
+            assert!(ctx.catalog_token().is_none(), "{method:?}");
+        }
     }
 }

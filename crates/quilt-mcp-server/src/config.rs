@@ -204,6 +204,17 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    // --- The Quilt catalog (search, bucket configs, catalog links, Tabulator) ---
+    /// The Quilt catalog's web address (https://catalog.example.com). Enables the catalog
+    /// tools and catalog URLs in answers; the registry API is QUILT_REGISTRY_URL, else the
+    /// `registryUrl` of the catalog's config.json.
+    #[arg(long, env = "QUILT_CATALOG_URL")]
+    pub catalog_url: Option<String>,
+
+    /// Time limit of one request to the catalog, in seconds.
+    #[arg(long, env = "QUILT_CATALOG_TIMEOUT_S", default_value_t = 10)]
+    pub catalog_timeout_s: u64,
 }
 
 /// A configuration error, naming the setting.
@@ -276,6 +287,8 @@ impl Config {
             permission_max_buckets: 25,
             permission_concurrency: 4,
             log_format: LogFormat::Text,
+            catalog_url: None,
+            catalog_timeout_s: 10,
         }
     }
 
@@ -494,6 +507,7 @@ impl Config {
                 "must be between 1 and 64",
             ));
         }
+        self.validate_catalog()?;
         Ok(self)
     }
 
@@ -587,6 +601,39 @@ impl Config {
         TokenVerifier::new(options)
             .map(Some)
             .map_err(|m| err("MCP_JWT_SECRET", m))
+    }
+}
+
+// --- The Quilt catalog ---
+impl Config {
+    fn validate_catalog(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = self.catalog_url.take() {
+            let url = url.trim().trim_end_matches('/').to_owned();
+            if url.is_empty() {
+                return Ok(());
+            }
+            if !is_https_or_loopback(&url) || url.contains(['?', '#', ' ']) {
+                return Err(err(
+                    "QUILT_CATALOG_URL",
+                    "must be an https base URL (plain http only on loopback)",
+                ));
+            }
+            self.catalog_url = Some(url);
+        }
+        if !(1..=60).contains(&self.catalog_timeout_s) {
+            return Err(err("QUILT_CATALOG_TIMEOUT_S", "must be between 1 and 60"));
+        }
+        Ok(())
+    }
+
+    /// The catalog client's settings, when a catalog is configured.
+    pub fn catalog_settings(&self) -> Option<quilt_catalog::CatalogSettings> {
+        let url = self.catalog_url.as_ref()?;
+        Some(
+            quilt_catalog::CatalogSettings::new(url.clone())
+                .with_registry_url(self.registry_url.clone())
+                .with_timeout(Duration::from_secs(self.catalog_timeout_s)),
+        )
     }
 }
 

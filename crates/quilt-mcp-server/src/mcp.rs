@@ -98,7 +98,7 @@ impl ServerHandler for McpServer {
         let ctx = self.context(&context)?;
         // The list depends on the caller's scopes: cacheable by that caller only.
         Ok(
-            ListToolsResult::with_all_items(self.tools.list_for(ctx.principal()))
+            ListToolsResult::with_all_items(self.tools.list_for_caller(&ctx))
                 .with_ttl_ms(TOOLS_LIST_TTL_MS)
                 .with_cache_scope(CacheScope::Private),
         )

@@ -10,9 +10,11 @@
 
 pub mod athena;
 pub mod buckets;
+pub mod catalog;
 pub mod identity;
 pub mod packaging;
 pub mod permissions;
+pub mod tabulator;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,6 +42,9 @@ struct Entry {
     tool: Tool,
     scope: Option<&'static str>,
     handler: Handler,
+    /// Listed and callable only for callers with a catalog-issued token (see
+    /// [`ToolRegistry::require_catalog_token`]).
+    catalog_token: bool,
 }
 
 /// All tools a server offers. Cheap to share behind an `Arc`.
@@ -133,6 +138,7 @@ impl ToolRegistry {
             aws,
             athena::AthenaSettings::from_config(config),
         );
+        catalog::register(&mut registry, aws, config);
         registry
     }
 
@@ -175,6 +181,7 @@ impl ToolRegistry {
             tool,
             scope,
             handler,
+            catalog_token: false,
         });
     }
 
@@ -198,6 +205,26 @@ impl ToolRegistry {
         self.add(name, description, annotations, scope, move |input| {
             handler(state.clone(), input)
         });
+    }
+
+    /// Marks `name` as a tool that sends the caller's token to the Quilt catalog: it is listed
+    /// and callable only when the request carries a catalog-issued token
+    /// ([`RequestContext::catalog_token`]). Panics on an unknown name (a programming error).
+    pub fn require_catalog_token(&mut self, name: &str) {
+        let i = self.index[name];
+        self.entries[i].catalog_token = true;
+    }
+
+    /// The tools the caller of `ctx` may use, for `tools/list`: its scopes, and catalog tools
+    /// only with a catalog-issued token.
+    pub fn list_for_caller(&self, ctx: &RequestContext) -> Vec<Tool> {
+        let has_catalog_token = ctx.catalog_token().is_some();
+        self.entries
+            .iter()
+            .filter(|e| self.scopes.permits(ctx.principal(), e.scope))
+            .filter(|e| has_catalog_token || !e.catalog_token)
+            .map(|e| e.tool.clone())
+            .collect()
     }
 
     /// The tools `principal` may use, for `tools/list`.
@@ -230,6 +257,11 @@ impl ToolRegistry {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
                 entry.scope.unwrap_or_default()
+            ));
+            (Err(error), aws::CallRecord::default())
+        } else if entry.catalog_token && ctx.catalog_token().is_none() {
+            let error = ToolError::not_permitted(format!(
+                "tool {name} works with the Quilt catalog on your behalf and needs a token the catalog issued; this token was not"
             ));
             (Err(error), aws::CallRecord::default())
         } else {

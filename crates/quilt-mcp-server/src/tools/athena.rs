@@ -961,7 +961,7 @@ async fn page(
     Ok(())
 }
 
-async fn execute(
+pub(crate) async fn execute(
     aws: Arc<Aws>,
     settings: Arc<AthenaSettings>,
     input: ExecuteInput,

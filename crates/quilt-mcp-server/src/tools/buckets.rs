@@ -69,6 +69,9 @@ struct Buckets {
     sse: Sse,
     multipart_threshold: usize,
     max_put_bytes: usize,
+    /// The Quilt catalog, when configured: bucket configs in `bucket_list`, catalog URLs.
+    catalog: Option<Arc<crate::tools::catalog::Catalog>>,
+    config: Arc<Config>,
 }
 
 pub(crate) fn register(
@@ -85,6 +88,8 @@ pub(crate) fn register(
         sse,
         multipart_threshold: config.s3_multipart_threshold_bytes,
         max_put_bytes: config.max_body_bytes,
+        catalog: crate::tools::catalog::Catalog::from_config(config),
+        config: Arc::new(config.clone()),
     });
     let read = || {
         ToolAnnotations::new()
@@ -176,6 +181,24 @@ pub struct BucketEntry {
     /// Your access, from the permission engine (the same answer as check_bucket_access);
     /// null for buckets past the per-call cap (listed in not_checked).
     pub access: Option<BucketAccess>,
+    /// The Quilt catalog's config of this bucket (with QUILT_CATALOG_URL and a catalog token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<BucketCatalogInfo>,
+}
+
+/// A bucket as the Quilt catalog presents it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BucketCatalogInfo {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The catalog's ordering weight (higher first).
+    pub relevance_score: i64,
+    /// The bucket in the catalog.
+    pub url: String,
 }
 
 /// Buckets you may use.
@@ -188,6 +211,9 @@ pub struct BucketListOutput {
     /// Buckets whose access was not checked (over MCP_PERMISSION_MAX_BUCKETS, or a legacy
     /// name the engine cannot check): ask check_bucket_access.
     pub not_checked: Vec<String>,
+    /// Why the catalog's bucket configs are missing, when the catalog failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_error: Option<String>,
 }
 
 /// Arguments of `bucket_objects_list`.
@@ -229,6 +255,9 @@ pub struct ObjectEntry {
     /// Presigned GET URL, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_url: Option<String>,
+    /// The object in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// A page of a listing.
@@ -281,6 +310,9 @@ pub struct ObjectInfo {
     pub server_side_encryption: Option<String>,
     /// Storage class.
     pub storage_class: Option<String>,
+    /// The object (this version) in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Arguments of `bucket_object_text`.
@@ -545,6 +577,15 @@ impl Buckets {
         let mut checked = self.engine.check_all(&to_check, false).await?.into_iter();
         let mut targets = targets.into_iter();
         let mut not_checked = Vec::new();
+        // The catalog's configs are attached to buckets already in the (grant-filtered)
+        // list; a bucket only the catalog names is never added.
+        let (mut configs, catalog_error) = match &self.catalog {
+            Some(catalog) => match catalog.bucket_configs().await {
+                Ok(configs) => (configs.unwrap_or_default(), None),
+                Err(e) => (Vec::new(), Some(e.message)),
+            },
+            None => (Vec::new(), None),
+        };
         let buckets = buckets
             .into_iter()
             .map(|(name, prefixes)| {
@@ -552,10 +593,23 @@ impl Buckets {
                 if access.is_none() {
                     not_checked.push(name.clone());
                 }
+                let catalog = configs
+                    .iter()
+                    .position(|c| c.name == name)
+                    .map(|i| configs.swap_remove(i))
+                    .zip(self.catalog.as_ref())
+                    .map(|(c, catalog)| BucketCatalogInfo {
+                        url: quilt_catalog::urls::bucket_url(catalog.url(), &name),
+                        title: c.title,
+                        description: c.description,
+                        tags: c.tags.unwrap_or_default(),
+                        relevance_score: c.relevance_score,
+                    });
                 BucketEntry {
                     name,
                     prefixes,
                     access,
+                    catalog,
                 }
             })
             .collect();
@@ -563,6 +617,7 @@ impl Buckets {
             buckets,
             source: source.into(),
             not_checked,
+            catalog_error,
         })
     }
 
@@ -632,7 +687,10 @@ impl Buckets {
                 ),
                 None => None,
             };
+            let catalog_url =
+                crate::tools::catalog::object_link(&self.config, &input.bucket, &key, None);
             objects.push(ObjectEntry {
+                catalog_url,
                 key,
                 size: o.size().unwrap_or_default(),
                 last_modified: o.last_modified().and_then(rfc3339),
@@ -698,10 +756,17 @@ impl Buckets {
             .await
             .map_err(|e| s3_error("HeadObject", &e, &s3))?;
         aws::aws_request(out.request_id());
+        let version_id = real_version(out.version_id());
         Ok(ObjectInfo {
+            catalog_url: crate::tools::catalog::object_link(
+                &self.config,
+                &u.bucket,
+                &u.key,
+                version_id.as_deref(),
+            ),
             bucket: u.bucket,
             key: u.key,
-            version_id: real_version(out.version_id()),
+            version_id,
             size: out.content_length().unwrap_or_default(),
             content_type: out.content_type().map(str::to_owned),
             etag: out.e_tag().map(str::to_owned),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const RSA1: &[u8] = include_bytes!("keys/rsa1.pem");
+pub const RSA1: &[u8] = include_bytes!("keys/rsa1.pem");
 const RSA2: &[u8] = include_bytes!("keys/rsa2.pem");
 const EC1: &[u8] = include_bytes!("keys/ec1.pem");
 const RSA1_PUBLIC: &[u8] = include_bytes!("keys/rsa1.pub.pem");
@@ -280,15 +280,15 @@ async fn claims_reach_the_tool_without_secrets() {
 }
 
 /// A loopback JWKS endpoint whose key set and availability the test controls.
-struct Jwks {
+pub struct Jwks {
     keys: Arc<RwLock<JwkSet>>,
     up: Arc<std::sync::atomic::AtomicBool>,
     fetches: Arc<AtomicUsize>,
-    url: String,
+    pub url: String,
 }
 
 impl Jwks {
-    async fn start(keys: Vec<Jwk>) -> Self {
+    pub async fn start(keys: Vec<Jwk>) -> Self {
         let keys = Arc::new(RwLock::new(JwkSet { keys }));
         let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let fetches = Arc::new(AtomicUsize::new(0));
@@ -321,7 +321,7 @@ impl Jwks {
     }
 }
 
-fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
+pub fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
         _ => EncodingKey::from_rsa_pem(pem),
@@ -332,7 +332,7 @@ fn jwk(pem: &[u8], alg: Algorithm, kid: &str) -> Jwk {
     jwk
 }
 
-fn sign(pem: &[u8], alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+pub fn sign(pem: &[u8], alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
         _ => EncodingKey::from_rsa_pem(pem),

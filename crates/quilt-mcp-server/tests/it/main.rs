@@ -11,6 +11,8 @@ mod athena;
 mod athena_shim;
 mod binary;
 mod buckets;
+mod catalog;
+mod catalog_standin;
 mod concurrency;
 mod credentials;
 mod fault_proxy;
