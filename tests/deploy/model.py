@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = ROOT / "deploy" / "terraform"
 TF_MODULE = TF_DIR / "modules" / "mcp_server"
 CFN_TEMPLATE = ROOT / "deploy" / "cloudformation" / "mcp-server.yaml"
+# The CDK flavour's synthesized template (tests/deploy/run.sh runs `cdk synth` first).
+CDK_TEMPLATE = ROOT / "deploy" / "cdk" / "cdk.out" / "QuiltMcpServer.template.json"
 CONFIG_RS = ROOT / "crates" / "quilt-mcp-server" / "src" / "config.rs"
 
 LISTENER_PATHS = {"/mcp", "/mcp/*", "/.well-known/oauth-protected-resource*"}
@@ -325,7 +327,7 @@ def tf_stop_timeout(expr: Any, loc: dict, grace: int) -> Any:
 
 def referenced_local_map(expr: str, loc: dict) -> dict:
     """The local map a `[for k, v in local.NAME : ...]` expression iterates over."""
-    m = re.search(r"for\s+\w+\s*,\s*\w+\s+in\s+local\.(\w+)", expr)
+    m = re.search(r"for\s+\w+\s*,\s*\w+\s+in\s+(?:merge\([^)]*?)?local\.(\w+)", expr)
     if not m:
         return {}
     value = loc.get(m.group(1))
@@ -698,7 +700,7 @@ _TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:\\.|[^"\\])*")|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|&&|\|\||[!<>()\[\],:+\-*/?])'
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))"
 )
-_FUNCS = {"can", "regex", "contains", "alltrue", "anytrue", "length"}
+_FUNCS = {"can", "regex", "contains", "alltrue", "anytrue", "length", "keys"}
 
 
 def _scan_strings(expr: str):
@@ -852,6 +854,7 @@ def hcl_eval(expr: Any, variables: dict[str, Any]) -> Any:
         "_alltrue": lambda xs: all(xs),
         "_anytrue": lambda xs: any(xs),
         "_length": len,
+        "_keys": lambda m: sorted(m),
         "__builtins__": {},
     }
     return eval(code, env)  # noqa: S307 - the code is built from our own token translation
@@ -889,7 +892,12 @@ def tf_refusals(docs: dict[str, dict], values: dict[str, Any]) -> list[str]:
 def cfn_refusals(t: dict, values: dict[str, Any]) -> list[str]:
     params = t.get("Parameters", {})
     full: dict[str, Any] = {}
-    errors = []
+    # CloudFormation refuses a parameter the template does not declare.
+    errors = [
+        f"{name}: the template has no such parameter (a setting the deployment fixes or guards; see docs/OPERATIONS.md, settings)"
+        for name in values
+        if name not in params
+    ]
     for name, p in params.items():
         if name in values:
             raw = values[name]

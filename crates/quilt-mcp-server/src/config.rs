@@ -204,6 +204,11 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "MCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// CloudWatch namespace of the metric lines (Embedded Metric Format, one per
+    /// authentication outcome and per tool call, on stderr). Unset: no metric lines.
+    #[arg(long, env = "MCP_METRICS_NAMESPACE")]
+    pub metrics_namespace: Option<String>,
 }
 
 /// A configuration error, naming the setting.
@@ -276,6 +281,7 @@ impl Config {
             permission_max_buckets: 25,
             permission_concurrency: 4,
             log_format: LogFormat::Text,
+            metrics_namespace: None,
         }
     }
 
@@ -493,6 +499,9 @@ impl Config {
                 "MCP_PERMISSION_CONCURRENCY",
                 "must be between 1 and 64",
             ));
+        }
+        if let Some(ns) = &self.metrics_namespace {
+            crate::metrics::check_namespace(ns).map_err(|m| err("MCP_METRICS_NAMESPACE", m))?;
         }
         Ok(self)
     }
