@@ -40,7 +40,7 @@ TASK_ROLE_ACTIONS = {
     "sts:AssumeRole",
     "sts:TagSession",
     "sts:SetSourceIdentity",
-    "cloudformation:DescribeStackResources",
+    "cloudformation:ListStackResources",
 }
 SECRET_ENV = {"MCP_JWT_SECRET", "MCP_JWT_SECRET_PREVIOUS"}
 STOP_MARGIN_S = 5

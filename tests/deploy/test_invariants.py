@@ -88,7 +88,7 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
         )
     if kind == "star_account":
         return M.load_terraform(
-            {"main.tf": replaced(TF_MAIN, r"iam::\$\{local\.account_id\}:role/\$\{var\.quilt_stack_name\}-T4BucketReadRole-\*", "iam::*:role/*")}
+            {"main.tf": replaced(TF_MAIN, r"iam::\$\{local\.account_id\}:role/\$\{var\.quilt_stack_name\}-\*T4BucketReadRole-\*", "iam::*:role/*")}
         )
     if kind == "unvalidated_role_input":
         return M.load_terraform(
@@ -96,7 +96,7 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
         )
     if kind == "extra_action":
         return M.load_terraform(
-            {"iam.tf": replaced(TF_IAM, r'actions\s*=\s*\["cloudformation:DescribeStackResources"\]', 'actions = ["cloudformation:DescribeStackResources", "s3:GetObject"]')}
+            {"iam.tf": replaced(TF_IAM, r'actions\s*=\s*\["cloudformation:ListStackResources"\]', 'actions = ["cloudformation:ListStackResources", "s3:GetObject"]')}
         )
     if kind == "secret_in_environment":
         return M.load_terraform(
@@ -143,7 +143,7 @@ def cfn_broken(kind: str) -> M.Deployment:
     elif kind == "unvalidated_role_input":
         t["Parameters"]["RoleClaimAllowedArns"]["AllowedPattern"] = ".*"
     elif kind == "extra_action":
-        stmts[2]["Fn::If"][1]["Action"] = ["cloudformation:DescribeStackResources", "s3:GetObject"]
+        stmts[2]["Fn::If"][1]["Action"] = ["cloudformation:ListStackResources", "s3:GetObject"]
     elif kind == "secret_in_environment":
         c["Environment"].append({"Name": "MCP_JWT_SECRET", "Value": {"Ref": "JwtSecretArn"}})
     elif kind == "secret_value_in_environment":

@@ -65,16 +65,21 @@ locals {
   secret_arns = compact([var.jwt_secret_arn, var.jwt_secret_previous_arn])
 
   # Roles the task role may assume: the configured stack roles, the roles a Quilt stack's
-  # T4Bucket*Role resources get (CloudFormation names them <stack>-<LogicalId>-<suffix>), and
+  # T4Bucket*Role resources get (CloudFormation names them <stack>-<LogicalId>-<suffix>, and
+  # <stack>-<Nested>-<suffix>-<LogicalId>-<suffix> in a nested stack), and
   # the patterns allowed for role_arn claims. Never "*".
   stack_role_arns = compact([var.read_role_arn, var.write_role_arn])
   discovered_role_arns = var.quilt_stack_name == "" ? [] : [
-    "arn:${local.partition}:iam::${local.account_id}:role/${var.quilt_stack_name}-T4BucketReadRole-*",
-    "arn:${local.partition}:iam::${local.account_id}:role/${var.quilt_stack_name}-T4BucketWriteRole-*",
+    "arn:${local.partition}:iam::${local.account_id}:role/${var.quilt_stack_name}-*T4BucketReadRole-*",
+    "arn:${local.partition}:iam::${local.account_id}:role/${var.quilt_stack_name}-*T4BucketWriteRole-*",
   ]
   assumable_role_arns = distinct(concat(local.stack_role_arns, local.discovered_role_arns, var.role_claim_allowed_arns))
 
-  quilt_stack_arn = "arn:${local.partition}:cloudformation:${local.region}:${local.account_id}:stack/${var.quilt_stack_name}/*"
+  # The stack and its nested stacks (CloudFormation names them <stack>-<LogicalId>-<suffix>).
+  quilt_stack_arns = [
+    "arn:${local.partition}:cloudformation:${local.region}:${local.account_id}:stack/${var.quilt_stack_name}/*",
+    "arn:${local.partition}:cloudformation:${local.region}:${local.account_id}:stack/${var.quilt_stack_name}-*/*",
+  ]
 
   # The listener ARN names the load balancer: listener/app/<name>/<id>/<listener-id>.
   alb_arn_suffix = join("/", slice(split("/", var.alb_listener_arn), 1, 4))
