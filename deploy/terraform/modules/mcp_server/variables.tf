@@ -461,6 +461,18 @@ variable "alarm_topic_arn" {
   }
 }
 
+variable "auth_error_rate_percent" {
+  description = "Refused tokens, in % of authentications over 5 minutes, that raise the auth-error-rate alarm (seed 002 - under 1 %)."
+  type        = number
+  default     = 1
+}
+
+variable "tool_error_rate_percent" {
+  description = "Failed tool calls, in % of calls over 5 minutes, that raise the tool-error-rate alarm."
+  type        = number
+  default     = 5
+}
+
 variable "auth_failure_threshold" {
   description = "Refused tokens per 5 minutes that raise the auth-failure alarm."
   type        = number
