@@ -493,6 +493,8 @@ def cfn_model(t: dict) -> Deployment:
     m.readonly_root = c.get("ReadonlyRootFilesystem")
     m.stop_timeout_for = lambda grace: cfn_stop_timeout(c.get("StopTimeout"), t, grace)
     m.grace_default = params.get("ShutdownGraceS", {}).get("Default")
+    if isinstance(m.grace_default, str) and m.grace_default.isdigit():
+        m.grace_default = int(m.grace_default)  # CDK writes AllowedValues' defaults as strings
 
     tg = one(of_type("AWS::ElasticLoadBalancingV2::TargetGroup"), "target group")[1]["Properties"]
     m.health_check_path = tg.get("HealthCheckPath")
@@ -506,6 +508,8 @@ def cfn_model(t: dict) -> Deployment:
         p = params.get(dc["Ref"], {})
         m.desired_count_default = p.get("Default")
         m.desired_count_min = p.get("MinValue")
+        if isinstance(m.desired_count_default, str) and m.desired_count_default.isdigit():
+            m.desired_count_default = int(m.desired_count_default)
     else:
         m.desired_count_default = m.desired_count_min = dc
     cb = svc.get("DeploymentConfiguration", {}).get("DeploymentCircuitBreaker", {})
