@@ -122,12 +122,8 @@ async fn list_resources(
         .send();
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            format!(
-                "ListStackResources {stack}: {}",
-                describe_sdk_error(&e).1
-            )
-        })?;
+        let page =
+            page.map_err(|e| format!("ListStackResources {stack}: {}", describe_sdk_error(&e).1))?;
         out.extend(page.stack_resource_summaries().iter().filter_map(|r| {
             // Resources of types CloudFormation does not model may lack a logical id: skip them.
             Some(Resource {
@@ -181,7 +177,9 @@ pub async fn discover(
                 continue;
             };
             match list_resources(&cfn, id).await {
-                Ok(resources) => nested.push((format!("{stack_name}/{}", child.logical_id), resources)),
+                Ok(resources) => {
+                    nested.push((format!("{stack_name}/{}", child.logical_id), resources))
+                }
                 Err(e) => nested_errors.push(e),
             }
         }
@@ -204,7 +202,10 @@ pub async fn discover(
             }
             Err(mut e) => {
                 if !nested_errors.is_empty() {
-                    e.push_str(&format!(" (nested stacks not readable: {})", nested_errors.join("; ")));
+                    e.push_str(&format!(
+                        " (nested stacks not readable: {})",
+                        nested_errors.join("; ")
+                    ));
                 }
                 *problem = Some(e);
             }
@@ -225,7 +226,11 @@ fn locate<'a>(
     }
     let hits: Vec<(&String, &Resource)> = nested
         .iter()
-        .filter_map(|(place, rs)| rs.iter().find(|r| r.logical_id == logical_id).map(|r| (place, r)))
+        .filter_map(|(place, rs)| {
+            rs.iter()
+                .find(|r| r.logical_id == logical_id)
+                .map(|r| (place, r))
+        })
         .collect();
     match hits.as_slice() {
         [] => Err(format!(
@@ -236,7 +241,10 @@ fn locate<'a>(
         [(place, r)] => Ok(((*place).clone(), r)),
         many => Err(format!(
             "stack {stack_name}: {logical_id} is in several nested stacks ({}); give its ARN explicitly",
-            many.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
@@ -252,7 +260,9 @@ fn role_arn(
     account: &str,
 ) -> Result<RoleArn, String> {
     let Some(physical) = r.physical_id.as_deref().filter(|p| !p.is_empty()) else {
-        return Err(format!("{place}/{logical_id} has no physical id yet (is the stack still being created?)"));
+        return Err(format!(
+            "{place}/{logical_id} has no physical id yet (is the stack still being created?)"
+        ));
     };
     let arn = if physical.starts_with("arn:") {
         physical.to_owned()

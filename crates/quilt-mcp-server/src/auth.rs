@@ -39,7 +39,10 @@ pub async fn authenticate(
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes);
             let verified = verifier.verify_authorization(header).await;
-            crate::metrics::auth(verified.as_ref().err().map(AuthError::label), app.admission.in_flight());
+            crate::metrics::auth(
+                verified.as_ref().err().map(AuthError::label),
+                app.admission.in_flight(),
+            );
             match verified {
                 Ok(verified) => verified,
                 Err(error) => {

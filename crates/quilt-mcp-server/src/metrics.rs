@@ -41,7 +41,9 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
         ));
     }
     if ns.starts_with("AWS/") {
-        return Err(format!("{ns:?}: namespaces starting with AWS/ are AWS's own"));
+        return Err(format!(
+            "{ns:?}: namespaces starting with AWS/ are AWS's own"
+        ));
     }
     Ok(())
 }
@@ -60,7 +62,11 @@ pub fn auth(refused: Option<&str>, in_flight: usize) {
         json!([{"Name": metric, "Unit": "Count"}, {"Name": "InFlight", "Unit": "Count"}]),
     );
     line["event"] = json!("auth");
-    line["outcome"] = json!(if refused.is_none() { "success" } else { "failure" });
+    line["outcome"] = json!(if refused.is_none() {
+        "success"
+    } else {
+        "failure"
+    });
     line["reason"] = json!(refused.unwrap_or(""));
     line[metric] = json!(1);
     line["InFlight"] = json!(in_flight);

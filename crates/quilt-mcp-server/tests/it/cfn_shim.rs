@@ -165,7 +165,10 @@ async fn handle(
     ));
     let offset = match token.as_deref() {
         None => 0,
-        Some(t) => match t.strip_prefix("shim-").and_then(|n| n.parse::<usize>().ok()) {
+        Some(t) => match t
+            .strip_prefix("shim-")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(n) => n,
             None => {
                 return (

@@ -138,10 +138,9 @@ async fn roles_past_the_first_100_resources_are_found_by_paging() {
         .expect("describe");
     assert_eq!(described.stack_resources().len(), PAGE);
     assert!(
-        !described
-            .stack_resources()
-            .iter()
-            .any(|r| r.logical_resource_id().is_some_and(|l| l.starts_with("T4Bucket"))),
+        !described.stack_resources().iter().any(|r| r
+            .logical_resource_id()
+            .is_some_and(|l| l.starts_with("T4Bucket"))),
         "the roles must lie beyond the first {PAGE} resources for this test to mean anything"
     );
 
@@ -168,7 +167,13 @@ async fn roles_past_the_first_100_resources_are_found_by_paging() {
         pages.iter().any(|c| c.2.as_deref() == Some("shim-100")),
         "no second page was asked for: {pages:?}"
     );
-    let write = call_tool(&server.mcp(), Some(&token("nia")), "test_whoami_write", json!({})).await;
+    let write = call_tool(
+        &server.mcp(),
+        Some(&token("nia")),
+        "test_whoami_write",
+        json!({}),
+    )
+    .await;
     assert!(
         write.result()["structuredContent"]["arn"]
             .as_str()
@@ -232,8 +237,14 @@ async fn roles_in_a_nested_stack_one_level_down_are_found() {
             h["roles"]["write"]["arn"].as_str()
         ),
         (
-            Some(format!("arn:aws:iam::{ACCOUNT}:role/quilt-nest-Roles-T4BucketReadRole-N1").as_str()),
-            Some(format!("arn:aws:iam::{ACCOUNT}:role/quilt-nest-Roles-T4BucketWriteRole-N2").as_str())
+            Some(
+                format!("arn:aws:iam::{ACCOUNT}:role/quilt-nest-Roles-T4BucketReadRole-N1")
+                    .as_str()
+            ),
+            Some(
+                format!("arn:aws:iam::{ACCOUNT}:role/quilt-nest-Roles-T4BucketWriteRole-N2")
+                    .as_str()
+            )
         ),
         "{h}"
     );
@@ -248,8 +259,14 @@ async fn roles_in_a_nested_stack_one_level_down_are_found() {
 
     let (ok, stdout, stderr) = discover_stack(&shim, "quilt-nest").await;
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("quilt-nest-Roles-T4BucketReadRole-N1"), "{stdout}");
-    assert!(stderr.contains("found quilt-nest/Roles/T4BucketReadRole"), "{stderr}");
+    assert!(
+        stdout.contains("quilt-nest-Roles-T4BucketReadRole-N1"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("found quilt-nest/Roles/T4BucketReadRole"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -296,19 +313,35 @@ async fn bad_stacks_are_reported_in_healthz_and_by_discover_stack() {
         assert_eq!(h["roles"]["read"]["status"], "failed", "{stack}: {h}");
         assert!(h["roles"]["read"]["arn"].is_null(), "{stack}: {h}");
         let error = h["roles"]["read"]["error"].as_str().unwrap_or_default();
-        assert!(error.contains(phrase), "{stack}: /healthz error {error:?} lacks {phrase:?}");
+        assert!(
+            error.contains(phrase),
+            "{stack}: /healthz error {error:?} lacks {phrase:?}"
+        );
         // Callers get a clear refusal, not another identity.
-        let r = call_tool(&server.mcp(), Some(&token("nia")), "test_whoami_write", json!({})).await;
+        let r = call_tool(
+            &server.mcp(),
+            Some(&token("nia")),
+            "test_whoami_write",
+            json!({}),
+        )
+        .await;
         assert_eq!(r.result()["isError"], true, "{stack}: {}", r.body);
         assert_eq!(
-            r.result()["structuredContent"]["error"]["code"], "not_permitted",
+            r.result()["structuredContent"]["error"]["code"],
+            "not_permitted",
             "{stack}: {}",
             r.body
         );
 
         let (ok, stdout, stderr) = discover_stack(&shim, stack).await;
         assert!(!ok, "{stack}: discover-stack succeeded: {stdout}");
-        assert!(stderr.contains(phrase), "{stack}: discover-stack said {stderr:?}, not {phrase:?}");
-        assert!(stdout.contains("QUILT_READ_ROLE_ARN=\n"), "{stack}: {stdout}");
+        assert!(
+            stderr.contains(phrase),
+            "{stack}: discover-stack said {stderr:?}, not {phrase:?}"
+        );
+        assert!(
+            stdout.contains("QUILT_READ_ROLE_ARN=\n"),
+            "{stack}: {stdout}"
+        );
     }
 }
