@@ -115,6 +115,7 @@ def test_the_example_is_accepted_and_sets_the_quilt_settings(flavour):
     env = container_environment(t, values)
     assert env["MCP_CREDENTIAL_SOURCES"] == "catalog,stack_roles"
     assert env["MCP_REQUIRE_SCOPES"] == "false"
+    assert env["MCP_JWT_ALLOW_MISSING_AUD"] == "true", "catalog tokens have no aud claim"
     assert env["QUILT_STACK_NAME"] == "quilt-prod"
     assert env["QUILT_CATALOG_URL"].startswith("https://")
     assert "MCP_JWT_SECRET" not in env, "the catalog's secret must come through Secrets"

@@ -43,6 +43,8 @@ module "mcp_server" {
 
   # The catalog's own signing secret: its tokens are the ones callers already have.
   jwt_secret_arn = var.catalog_secret_arn
+  # ... which carry no aud claim (a token that has one must still name this server).
+  jwt_allow_missing_aud = true
 
   credential_sources = ["catalog", "stack_roles"]
   quilt_stack_name   = var.quilt_stack_name

@@ -35,6 +35,7 @@ locals {
     MCP_JWT_JWKS_URL                  = var.jwt_jwks_url
     MCP_JWT_ISSUER                    = var.jwt_issuer
     MCP_JWT_AUDIENCE                  = var.jwt_audience
+    MCP_JWT_ALLOW_MISSING_AUD         = tostring(var.jwt_allow_missing_aud)
     MCP_REQUIRE_SCOPES                = tostring(var.require_scopes)
     MCP_SCOPE_MAP                     = var.scope_map
     QUILT_READ_ROLE_ARN               = var.read_role_arn

@@ -201,6 +201,12 @@ variable "jwt_audience" {
   default     = ""
 }
 
+variable "jwt_allow_missing_aud" {
+  description = "MCP_JWT_ALLOW_MISSING_AUD: accept tokens without an aud claim (Quilt catalog tokens have none). A token with aud must still name this server."
+  type        = bool
+  default     = false
+}
+
 variable "credential_sources" {
   description = "MCP_CREDENTIAL_SOURCES in order. 'ambient' is refused: it would let every caller act as the task role."
   type        = list(string)
