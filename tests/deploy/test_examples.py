@@ -153,7 +153,7 @@ def test_a_catalog_token_sees_the_data_tools_under_the_quilt_example(server_unde
         for dims in directive["Dimensions"]:
             assert all(d in line for d in dims), f"dimension without a value: {line}"
     auth = [x for x in lines if x.get("event") == "auth"]
-    assert [x["outcome"] for x in auth].count("success") == 3, auth
+    assert [x["outcome"] for x in auth].count("success") == 2, auth  # tools/list, tools/call
     failure = [x for x in auth if x["outcome"] == "failure"]
     assert len(failure) == 1 and failure[0]["AuthFailure"] == 1 and failure[0]["reason"] == "bad_signature", failure
     assert all(isinstance(x["InFlight"], int) and x["InFlight"] >= 1 for x in auth), auth
@@ -223,3 +223,14 @@ def test_terraform_example_passes_the_module_rules_and_matches_the_other_flavour
     errors = M.tf_refusals(module_docs, dict(inputs, require_scopes=True))
     assert any("scope" in e for e in errors), errors
     assert re.search(r"Quilt", EXAMPLE.read_text())
+
+
+@pytest.mark.parametrize("namespace", ["AWS/ECS", "QuiltMcp/{name}", ""])
+def test_a_bad_metrics_namespace_stops_the_server_naming_the_setting(namespace):
+    exe = binary()
+    if exe is None:
+        pytest.fail(f"no quilt-mcp-server under {TARGET}: run `make build` first (make test does)")
+    env = {"MCP_JWT_SECRET": SECRET, "MCP_LISTEN": f"127.0.0.1:{free_port()}", "MCP_METRICS_NAMESPACE": namespace}
+    out = subprocess.run([exe, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, f"the server started with MCP_METRICS_NAMESPACE={namespace!r}"
+    assert "MCP_METRICS_NAMESPACE" in out.stderr, out.stderr

@@ -339,9 +339,7 @@ async fn bad_stacks_are_reported_in_healthz_and_by_discover_stack() {
             stderr.contains(phrase),
             "{stack}: discover-stack said {stderr:?}, not {phrase:?}"
         );
-        assert!(
-            stdout.contains("QUILT_READ_ROLE_ARN=\n"),
-            "{stack}: {stdout}"
-        );
+        // Nothing that looks like a role to use (a stack that cannot be read prints nothing).
+        assert!(!stdout.contains("arn:"), "{stack}: {stdout}");
     }
 }
