@@ -44,7 +44,10 @@ echo "== cdk synth deploy/cdk"
   export PATH="$PWD/../../$node_bin:$PATH" CDK_DISABLE_CLI_TELEMETRY=true
   ./node_modules/.bin/tsc --noEmit -p .
   rm -rf cdk.out
-  ./node_modules/.bin/cdk synth --quiet --no-notices >/dev/null
+  if ! out=$(./node_modules/.bin/cdk synth --quiet --no-notices 2>&1); then
+    echo "$out"
+    exit 1
+  fi
 )
 echo "cdk synth: deploy/cdk/cdk.out/*.template.json"
 

@@ -25,12 +25,13 @@ fn role(name: &str) -> Value {
     json!({"Type": "AWS::IAM::Role", "Properties": {"RoleName": name, "AssumeRolePolicyDocument": trust()}})
 }
 
-/// `TOPICS` SNS topics first, then `extra`: the roles come after the first 100 resources.
+/// `TOPICS` SNS topics first, then `extra`: the roles come after the first 100 resources (moto
+/// keeps the template's key order, and serde_json's map sorts keys: `Filler…` < `Roles` < `T4…`).
 fn big_template(prefix: &str, extra: Value) -> Value {
     let mut resources = serde_json::Map::new();
     for i in 0..TOPICS {
         resources.insert(
-            format!("Topic{i:03}"),
+            format!("Filler{i:03}"),
             json!({"Type": "AWS::SNS::Topic", "Properties": {"TopicName": format!("{prefix}-t{i}")}}),
         );
     }
