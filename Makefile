@@ -43,7 +43,7 @@ test-rust: venv ## Only the Rust suites
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh
 
-deploy-check: venv $(CHECKOV_VENV)/.installed ## Check the Dockerfile, Terraform, CloudFormation and IAM documents (cfn-lint, checkov, invariant tests)
+deploy-check: venv $(CHECKOV_VENV)/.installed build ## Check the Dockerfile, Terraform, CloudFormation, CDK and IAM documents (cdk synth, cfn-lint, checkov, invariant, parity and settings tests)
 	tests/deploy/run.sh
 
 bench: venv bench-tools ## Benchmarks (Criterion + the perf harness, vs the Python peer); figures go in docs/PERFORMANCE.md
@@ -91,5 +91,5 @@ $(CHECKOV_VENV)/.installed: tests/deploy/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/deploy/checkov-requirements.txt
 	touch $@
 
-clean: ## Remove the venv and node tools (the cargo cache lives in $(CARGO_TARGET_DIR))
-	rm -rf $(VENV) tests/.tools
+clean: ## Remove the venv and node tools, the CDK's node_modules and cdk.out (the cargo cache lives in $(CARGO_TARGET_DIR))
+	rm -rf $(VENV) tests/.tools deploy/cdk/node_modules deploy/cdk/cdk.out

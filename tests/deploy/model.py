@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = ROOT / "deploy" / "terraform"
 TF_MODULE = TF_DIR / "modules" / "mcp_server"
 CFN_TEMPLATE = ROOT / "deploy" / "cloudformation" / "mcp-server.yaml"
+# The CDK flavour's synthesized template (tests/deploy/run.sh runs `cdk synth` first).
+CDK_TEMPLATE = ROOT / "deploy" / "cdk" / "cdk.out" / "QuiltMcpServer.template.json"
 CONFIG_RS = ROOT / "crates" / "quilt-mcp-server" / "src" / "config.rs"
 
 LISTENER_PATHS = {"/mcp", "/mcp/*", "/.well-known/oauth-protected-resource*"}
@@ -38,7 +40,7 @@ TASK_ROLE_ACTIONS = {
     "sts:AssumeRole",
     "sts:TagSession",
     "sts:SetSourceIdentity",
-    "cloudformation:DescribeStackResources",
+    "cloudformation:ListStackResources",
 }
 SECRET_ENV = {"MCP_JWT_SECRET", "MCP_JWT_SECRET_PREVIOUS"}
 STOP_MARGIN_S = 5
@@ -325,7 +327,7 @@ def tf_stop_timeout(expr: Any, loc: dict, grace: int) -> Any:
 
 def referenced_local_map(expr: str, loc: dict) -> dict:
     """The local map a `[for k, v in local.NAME : ...]` expression iterates over."""
-    m = re.search(r"for\s+\w+\s*,\s*\w+\s+in\s+local\.(\w+)", expr)
+    m = re.search(r"for\s+\w+\s*,\s*\w+\s+in\s+(?:merge\([^)]*?)?local\.(\w+)", expr)
     if not m:
         return {}
     value = loc.get(m.group(1))
@@ -491,6 +493,8 @@ def cfn_model(t: dict) -> Deployment:
     m.readonly_root = c.get("ReadonlyRootFilesystem")
     m.stop_timeout_for = lambda grace: cfn_stop_timeout(c.get("StopTimeout"), t, grace)
     m.grace_default = params.get("ShutdownGraceS", {}).get("Default")
+    if isinstance(m.grace_default, str) and m.grace_default.isdigit():
+        m.grace_default = int(m.grace_default)  # CDK writes AllowedValues' defaults as strings
 
     tg = one(of_type("AWS::ElasticLoadBalancingV2::TargetGroup"), "target group")[1]["Properties"]
     m.health_check_path = tg.get("HealthCheckPath")
@@ -504,6 +508,8 @@ def cfn_model(t: dict) -> Deployment:
         p = params.get(dc["Ref"], {})
         m.desired_count_default = p.get("Default")
         m.desired_count_min = p.get("MinValue")
+        if isinstance(m.desired_count_default, str) and m.desired_count_default.isdigit():
+            m.desired_count_default = int(m.desired_count_default)
     else:
         m.desired_count_default = m.desired_count_min = dc
     cb = svc.get("DeploymentConfiguration", {}).get("DeploymentCircuitBreaker", {})
@@ -698,7 +704,7 @@ _TOKEN = re.compile(
     r'\s*(?:(?P<str>"(?:\\.|[^"\\])*")|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|>=|<=|&&|\|\||[!<>()\[\],:+\-*/?])'
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*))"
 )
-_FUNCS = {"can", "regex", "contains", "alltrue", "anytrue", "length"}
+_FUNCS = {"can", "regex", "contains", "alltrue", "anytrue", "length", "keys"}
 
 
 def _scan_strings(expr: str):
@@ -852,6 +858,7 @@ def hcl_eval(expr: Any, variables: dict[str, Any]) -> Any:
         "_alltrue": lambda xs: all(xs),
         "_anytrue": lambda xs: any(xs),
         "_length": len,
+        "_keys": lambda m: sorted(m),
         "__builtins__": {},
     }
     return eval(code, env)  # noqa: S307 - the code is built from our own token translation
@@ -889,7 +896,12 @@ def tf_refusals(docs: dict[str, dict], values: dict[str, Any]) -> list[str]:
 def cfn_refusals(t: dict, values: dict[str, Any]) -> list[str]:
     params = t.get("Parameters", {})
     full: dict[str, Any] = {}
-    errors = []
+    # CloudFormation refuses a parameter the template does not declare.
+    errors = [
+        f"{name}: the template has no such parameter (a setting the deployment fixes or guards; see docs/OPERATIONS.md, settings)"
+        for name in values
+        if name not in params
+    ]
     for name, p in params.items():
         if name in values:
             raw = values[name]

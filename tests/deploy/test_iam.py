@@ -15,7 +15,7 @@ import model as M
 
 IAM = M.ROOT / "deploy" / "iam"
 # Actions AWS does not scope to a resource: "*" is the only valid Resource for them.
-UNSCOPABLE = {"ecr:GetAuthorizationToken", "athena:ListWorkGroups"}
+UNSCOPABLE = {"ecr:GetAuthorizationToken", "athena:ListWorkGroups", "s3:ListAllMyBuckets"}
 SCOPED_ARN = {
     "s3": re.compile(r"^arn:aws:s3:::<[A-Z_]+>(/(<[A-Z_]+>|\.quilt/[a-z_/]*)\*?)?$"),
     "athena": re.compile(r"^arn:aws:athena:<REGION>:<ACCOUNT_ID>:workgroup/<WORKGROUP>$"),
@@ -134,7 +134,9 @@ def test_task_role_document_allows_only_role_assumption():
 
 def broken_policy(kind: str) -> dict:
     doc = copy.deepcopy(load("read-role-policy.json"))
+    by_sid = {st["Sid"]: i for i, st in enumerate(statements(doc))}
     s = statements(doc)
+    s = {2: s[by_sid["BucketsReadObjects"]], 7: s[by_sid["GlueCatalogRead"]]}
     if kind == "star_resource":
         s[2]["Resource"] = "*"
     elif kind == "bucket_wildcard":
@@ -176,3 +178,124 @@ def test_trust_checker_refuses_a_broken_copy(mutate, phrase):
     mutate(statements(doc)[0])
     problems = trust_problems(doc, "broken")
     assert any(phrase in p for p in problems), problems
+
+
+# ---- The documents cover what the tools call -----------------------------------------------------
+#
+# Every AWS operation the server's tools call, found in the source, must be in OPERATIONS (so a
+# new call fails here until it is mapped), and its IAM actions must be allowed by the data role
+# that serves it: read-intent operations by the read role, all of them by the write role.
+# `policy_test.rs` is left out: `s3-policy-test` runs with the operator's own credentials.
+
+SERVER_SRC = M.ROOT / "crates" / "quilt-mcp-server" / "src"
+# SDK operation → (IAM actions, intent of the role that serves it)
+OPERATIONS = {
+    "get_object": ({"s3:GetObject", "s3:GetObjectVersion"}, "read"),
+    "head_object": ({"s3:GetObject", "s3:GetObjectVersion"}, "read"),
+    "list_objects_v2": ({"s3:ListBucket"}, "read"),
+    "list_buckets": ({"s3:ListAllMyBuckets"}, "read"),
+    "get_caller_identity": (set(), "read"),
+    "put_object": ({"s3:PutObject"}, "write"),
+    "copy_object": ({"s3:GetObject", "s3:PutObject"}, "write"),
+    "create_multipart_upload": ({"s3:PutObject"}, "write"),
+    "upload_part": ({"s3:PutObject"}, "write"),
+    "upload_part_copy": ({"s3:GetObject", "s3:PutObject"}, "write"),
+    "complete_multipart_upload": ({"s3:PutObject"}, "write"),
+    "abort_multipart_upload": ({"s3:AbortMultipartUpload"}, "write"),
+    "delete_object": ({"s3:DeleteObject"}, "write"),
+    "start_query_execution": ({"athena:StartQueryExecution"}, "read"),
+    "get_query_execution": ({"athena:GetQueryExecution"}, "read"),
+    "get_query_results": ({"athena:GetQueryResults"}, "read"),
+    "stop_query_execution": ({"athena:StopQueryExecution"}, "read"),
+    "list_query_executions": ({"athena:ListQueryExecutions"}, "read"),
+    "batch_get_query_execution": ({"athena:BatchGetQueryExecution"}, "read"),
+    "list_work_groups": ({"athena:ListWorkGroups"}, "read"),
+    "get_work_group": ({"athena:GetWorkGroup"}, "read"),
+    "get_database": ({"glue:GetDatabase"}, "read"),
+    "get_databases": ({"glue:GetDatabases"}, "read"),
+    "get_table": ({"glue:GetTable"}, "read"),
+    "get_tables": ({"glue:GetTables"}, "read"),
+    "get_partitions": ({"glue:GetPartitions"}, "read"),
+}
+# Every operation name of the SDK clients the tools use (S3, Athena, Glue, STS), as
+# `.operation()` calls: found with the crates' own operation lists.
+SDK_CRATES = ("aws-sdk-s3", "aws-sdk-athena", "aws-sdk-glue", "aws-sdk-sts")
+
+
+def sdk_operations() -> set[str]:
+    import glob
+    import os
+
+    found = set()
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    for crate in SDK_CRATES:
+        for path in glob.glob(f"{home}/registry/src/*/{crate}-*/src/operation"):
+            found |= {os.path.basename(p) for p in glob.glob(f"{path}/*") if os.path.isdir(p)}
+    return found
+
+
+def called_operations() -> dict[str, set[str]]:
+    """operation → the files that call it, from the server's source."""
+    known = sdk_operations()
+    assert len(known) > 100, "the AWS SDK crates' sources were not found under CARGO_HOME"
+    calls: dict[str, set[str]] = {}
+    for path in SERVER_SRC.rglob("*.rs"):
+        if path.name == "policy_test.rs":
+            continue
+        for op in re.findall(r"\.([a-z][a-z0-9_]+)\(\)", path.read_text()):
+            if op in known:
+                calls.setdefault(op, set()).add(str(path.relative_to(M.ROOT)))
+    return calls
+
+
+def role_actions(name: str) -> set[str]:
+    return {a for s in statements(load(name)) if s.get("Effect") == "Allow" for a in M.as_list(s["Action"])}
+
+
+def test_every_aws_operation_the_tools_call_is_mapped():
+    calls = called_operations()
+    assert {"put_object", "upload_part_copy", "delete_object", "list_objects_v2"} <= set(calls), calls
+    unmapped = {op: files for op, files in calls.items() if op not in OPERATIONS}
+    assert unmapped == {}, f"map these operations to IAM actions in OPERATIONS: {unmapped}"
+
+
+def test_the_role_documents_allow_what_the_tools_call():
+    read, write = role_actions("read-role-policy.json"), role_actions("write-role-policy.json")
+    for op in called_operations():
+        actions, intent = OPERATIONS[op]
+        assert actions <= write, f"{op}: the write role lacks {sorted(actions - write)}"
+        if intent == "read":
+            assert actions <= read, f"{op}: the read role lacks {sorted(actions - read)}"
+
+
+def resources_for(doc: str, action: str) -> set[str]:
+    return {r for s in statements(load(doc)) if action in M.as_list(s["Action"]) for r in M.as_list(s["Resource"])}
+
+
+def test_the_write_role_reaches_every_key_the_write_tools_write_and_no_more():
+    # The registry layout comes from quilt-package (the one place that knows it).
+    registry_rs = (M.ROOT / "crates" / "quilt-package" / "src" / "registry.rs").read_text()
+    prefixes = set(re.findall(r'"(\.quilt/[a-z_]+/)', registry_rs))
+    assert prefixes == {".quilt/packages/", ".quilt/named_packages/"}, prefixes
+    puts = resources_for("write-role-policy.json", "s3:PutObject")
+    for prefix in prefixes:
+        assert f"arn:aws:s3:::<REGISTRY_BUCKET>/{prefix}*" in puts, f"package_create cannot write {prefix}"
+    # package_create with copy: true copies each entry to <package name>/<logical key>.
+    assert "arn:aws:s3:::<REGISTRY_BUCKET>/<PACKAGE_PREFIX>*" in puts
+    # The write probe writes and deletes under its prefix only.
+    probe = (SERVER_SRC / "permissions" / "probe.rs").read_text()
+    assert 'format!(\n        "{prefix}quilt-mcp-write-probe-' in probe or "{prefix}quilt-mcp-write-probe-" in probe
+    deletes = resources_for("write-role-policy.json", "s3:DeleteObject")
+    assert deletes == {
+        "arn:aws:s3:::<REGISTRY_BUCKET>/.quilt/named_packages/*",
+        "arn:aws:s3:::<DATA_BUCKET>/<PROBE_PREFIX>*",
+    }, f"the write role deletes more than pointers and probes: {deletes}"
+    assert "arn:aws:s3:::<DATA_BUCKET>/<PROBE_PREFIX>*" in puts
+    # Still scoped: nothing the checker above would refuse.
+    assert policy_problems(load("write-role-policy.json"), "write") == []
+
+
+def test_a_tool_calling_a_new_operation_is_caught(monkeypatch):
+    monkeypatch.setitem(OPERATIONS, "put_object", ({"s3:PutObjectLegalHold"}, "write"))
+    with pytest.raises(AssertionError, match="PutObjectLegalHold"):
+        test_the_role_documents_allow_what_the_tools_call()

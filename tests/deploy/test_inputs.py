@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -57,9 +58,31 @@ SCENARIOS = {
     "single_task": ({"desired_count": 1}, "2"),
     "http_public_url": ({"public_url": "http://mcp.example.com"}, "https"),
     "odd_shutdown_grace": ({"shutdown_grace_s": 26}, "grace"),
+    "valid_kms_with_key": ({"s3_sse": "aws:kms", "s3_sse_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"}, None),
+    "kms_without_key": ({"s3_sse": "aws:kms"}, "kms"),
+    "key_without_kms": ({"s3_sse_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"}, "never be used"),
+    "kms_key_alias": ({"s3_sse": "aws:kms", "s3_sse_kms_key_id": "alias/quilt"}, "kms key arn"),
+    "unknown_sse": ({"s3_sse": "aws:fsx"}, "sse"),
+    "valid_quilt_catalog_without_scopes": ({"registry_url": "https://registry.quilt.example.com", "catalog_url": "https://quilt.example.com", "require_scopes": False}, None),
+    "valid_quilt_catalog_with_scope_map": ({"registry_url": "https://registry.quilt.example.com", "scope_map": "quilt:read=catalog.read,quilt:write=catalog.write"}, None),
+    "catalog_tokens_with_scopes_and_no_map": ({"registry_url": "https://registry.quilt.example.com"}, "scope"),
+    "catalog_url_with_scopes_and_no_map": ({"catalog_url": "https://quilt.example.com"}, "scope"),
+    "probe_prefix_without_slash": ({"permission_write_probe_prefix": ".quilt-mcp-probe"}, "prefix"),
+    "athena_output_not_s3": ({"athena_output_location": "https://results.example.com/"}, "s3://"),
+    "valid_tunables": ({"settings": {"MCP_MAX_IN_FLIGHT": "512", "MCP_HEALTHZ_STRICT": "true"}}, None),
+    "tunable_sets_a_guarded_setting": ({"settings": {"MCP_JWT_SECRET": "hunter2"}}, "settings"),
+    "tunable_turns_auth_off": ({"settings": {"MCP_AUTH_DISABLED": "true"}}, "settings"),
+    "tunable_with_whitespace": ({"settings": {"MCP_ALLOWED_HOSTS": "a.example.com b.example.com"}}, "whitespace"),
 }
 
-CFN_LIST_AS_STRING = {"Buckets", "RoleClaimAllowedArns"}
+CFN_LIST_AS_STRING = {"Buckets", "RoleClaimAllowedArns", "AthenaAllowedWorkgroups"}
+# Terraform's `settings` map is one parameter per name in CloudFormation (and CDK).
+SETTINGS_VAR = "settings"
+
+
+def env_pascal(env: str) -> str:
+    """MCP_MAX_IN_FLIGHT → McpMaxInFlight: the parameter of a `settings` entry."""
+    return "".join(p.capitalize() for p in env.lower().split("_"))
 
 
 def pascal(name: str) -> str:
@@ -75,6 +98,13 @@ def inputs(changes: dict) -> dict:
 def cfn_inputs(values: dict) -> dict:
     out = {}
     for k, v in values.items():
+        if k == SETTINGS_VAR:
+            for env, value in v.items():
+                # A name Terraform refuses has no parameter: CloudFormation refuses it too.
+                out[env_pascal(env)] = value
+            continue
+        if isinstance(v, bool):
+            v = str(v).lower()
         name = pascal(k)
         if name in CFN_LIST_AS_STRING and isinstance(v, list):
             v = ",".join(v)
@@ -107,10 +137,19 @@ def test_cloudformation_rules_refuse_unsafe_input(scenario):
     check(errors, expect, f"cloudformation/{scenario}")
 
 
+def tf_settings_allowed(docs=None) -> list[str]:
+    """The names Terraform's `settings` input accepts (the list in its validation)."""
+    var = dict(M.tf_blocks(docs or M.load_tf_dir(M.TF_MODULE), "variable"))[SETTINGS_VAR]
+    condition = str(M.as_list(var["validation"])[0]["condition"])
+    return re.findall(r'"([A-Z][A-Z0-9_]+)"', condition)
+
+
 def test_both_flavours_have_the_same_parameters_and_defaults():
     tf_vars = dict(M.tf_blocks(M.load_tf_dir(M.TF_MODULE), "variable"))
     params = M.load_cfn_text(M.CFN_TEMPLATE.read_text())["Parameters"]
-    tf_names = {pascal(n) for n in tf_vars if n != "tags"}  # CloudFormation tags the stack
+    tf_names = {pascal(n) for n in tf_vars if n not in ("tags", SETTINGS_VAR)}  # CloudFormation tags the stack
+    tf_names |= {env_pascal(e) for e in tf_settings_allowed()}
+    tf_vars = {n: v for n, v in tf_vars.items() if n != SETTINGS_VAR}
     assert tf_names == set(params), (
         f"only in Terraform: {sorted(tf_names - set(params))}; only in CloudFormation: {sorted(set(params) - tf_names)}"
     )
@@ -122,6 +161,8 @@ def test_both_flavours_have_the_same_parameters_and_defaults():
         cfn_default = params[pascal(name)].get("Default")
         if isinstance(tf_default, list):
             tf_default = ",".join(tf_default)
+        if isinstance(tf_default, bool):
+            tf_default = str(tf_default).lower()
         assert str(tf_default) == str(cfn_default), f"{name}: Terraform default {tf_default!r}, CloudFormation {cfn_default!r}"
 
 

@@ -88,7 +88,7 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
         )
     if kind == "star_account":
         return M.load_terraform(
-            {"main.tf": replaced(TF_MAIN, r"iam::\$\{local\.account_id\}:role/\$\{var\.quilt_stack_name\}-T4BucketReadRole-\*", "iam::*:role/*")}
+            {"main.tf": replaced(TF_MAIN, r"iam::\$\{local\.account_id\}:role/\$\{var\.quilt_stack_name\}-\*T4BucketReadRole-\*", "iam::*:role/*")}
         )
     if kind == "unvalidated_role_input":
         return M.load_terraform(
@@ -96,7 +96,7 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
         )
     if kind == "extra_action":
         return M.load_terraform(
-            {"iam.tf": replaced(TF_IAM, r'actions\s*=\s*\["cloudformation:DescribeStackResources"\]', 'actions = ["cloudformation:DescribeStackResources", "s3:GetObject"]')}
+            {"iam.tf": replaced(TF_IAM, r'actions\s*=\s*\["cloudformation:ListStackResources"\]', 'actions = ["cloudformation:ListStackResources", "s3:GetObject"]')}
         )
     if kind == "secret_in_environment":
         return M.load_terraform(
@@ -143,7 +143,7 @@ def cfn_broken(kind: str) -> M.Deployment:
     elif kind == "unvalidated_role_input":
         t["Parameters"]["RoleClaimAllowedArns"]["AllowedPattern"] = ".*"
     elif kind == "extra_action":
-        stmts[2]["Fn::If"][1]["Action"] = ["cloudformation:DescribeStackResources", "s3:GetObject"]
+        stmts[2]["Fn::If"][1]["Action"] = ["cloudformation:ListStackResources", "s3:GetObject"]
     elif kind == "secret_in_environment":
         c["Environment"].append({"Name": "MCP_JWT_SECRET", "Value": {"Ref": "JwtSecretArn"}})
     elif kind == "secret_value_in_environment":
@@ -231,7 +231,7 @@ def cfn_filter_patterns() -> dict[str, str]:
 def test_metric_filters_are_the_same_in_both_flavours_and_match_the_server_logs():
     tf, cfn = tf_filter_patterns(), cfn_filter_patterns()
     assert tf == cfn, f"metric filters differ: terraform {tf}, cloudformation {cfn}"
-    assert set(tf) == {"AuthFailures", "RoleAssumptionFailures"}
+    assert set(tf) == {"AuthFailures", "RoleAssumptionFailures", "RoleAssumed"}
     sources = "\n".join(p.read_text() for p in (M.ROOT / "crates").glob("*/src/**/*.rs"))
     for metric, pattern in tf.items():
         terms = re.findall(r'\$\.(\w+)\s*(=|!=)\s*"([^"]+)"', pattern)
@@ -249,10 +249,14 @@ def test_metric_filters_are_the_same_in_both_flavours_and_match_the_server_logs(
 
 def test_each_alarm_exists_in_both_flavours():
     docs = M.load_tf_dir(M.TF_MODULE)
-    tf = {b["metric_name"] for _, b in M.tf_blocks(docs, "resource", "aws_cloudwatch_metric_alarm")}
+    tf = {b["alarm_name"].split("}-", 1)[1] for _, b in M.tf_blocks(docs, "resource", "aws_cloudwatch_metric_alarm")}
     t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
-    cfn = {r["Properties"]["MetricName"] for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    want = {"HTTPCode_Target_5XX_Count", "UnHealthyHostCount", "AuthFailures", "RoleAssumptionFailures"}
+    cfn = {
+        r["Properties"]["AlarmName"]["Fn::Sub"].split("}-", 1)[1]
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    want = {"target-5xx", "unhealthy-hosts", "auth-failures", "role-assumption-failures", "auth-error-rate", "tool-error-rate"}
     assert tf == want and cfn == want, f"terraform {tf}, cloudformation {cfn}"
 
 

@@ -75,27 +75,78 @@ pub struct DiscoveredRoles {
     pub read: Option<RoleArn>,
     /// `T4BucketWriteRole`, as an ARN.
     pub write: Option<RoleArn>,
-    /// What was missing or odd.
-    pub warnings: Vec<String>,
+    /// Why `read` was not found (missing, ambiguous, not a role ARN).
+    pub read_problem: Option<String>,
+    /// Why `write` was not found.
+    pub write_problem: Option<String>,
+    /// Where each role was found (`stack/logical id`), for the operator.
+    pub found_in: Vec<String>,
 }
 
-/// Finds the read/write roles of the CloudFormation stack `stack_name`.
+impl DiscoveredRoles {
+    /// Every problem, for logs and the `discover-stack` command.
+    pub fn warnings(&self) -> Vec<String> {
+        self.read_problem
+            .iter()
+            .chain(self.write_problem.iter())
+            .cloned()
+            .collect()
+    }
+}
+
+/// One stack resource, as `ListStackResources` summarises it.
+#[derive(Debug, Clone)]
+struct Resource {
+    logical_id: String,
+    physical_id: Option<String>,
+    kind: Option<String>,
+}
+
+const NESTED_STACK_TYPE: &str = "AWS::CloudFormation::Stack";
+const ROLE_TYPE: &str = "AWS::IAM::Role";
+/// Nested stacks searched at most (a Quilt stack has a handful; this bounds the calls a
+/// misnamed stack can cost at start-up).
+const MAX_NESTED_STACKS: usize = 50;
+
+/// Every resource of `stack`, through all pages of `ListStackResources`. (Not
+/// `DescribeStackResources`: that returns only the first 100 resources, and a Quilt stack has
+/// more, so the roles could be cut off.)
+async fn list_resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Vec<Resource>, String> {
+    let mut pages = cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| format!("ListStackResources {stack}: {}", describe_sdk_error(&e).1))?;
+        out.extend(page.stack_resource_summaries().iter().filter_map(|r| {
+            // Resources of types CloudFormation does not model may lack a logical id: skip them.
+            Some(Resource {
+                logical_id: r.logical_resource_id()?.to_owned(),
+                physical_id: r.physical_resource_id().map(str::to_owned),
+                kind: r.resource_type().map(str::to_owned),
+            })
+        }));
+    }
+    Ok(out)
+}
+
+/// Finds the read/write roles of the CloudFormation stack `stack_name`: by logical id in the
+/// stack itself, or else in its nested stacks, one level down (a Quilt stack may keep its roles
+/// in a nested stack). `Err` only when the stack itself cannot be read; a role that is missing,
+/// found in more than one nested stack, of another type or not a valid role ARN is a problem
+/// named in the result.
 pub async fn discover(
     identity: &ServerIdentity,
     stack_name: &str,
 ) -> Result<DiscoveredRoles, String> {
-    let resources = identity
-        .cloudformation()
-        .describe_stack_resources()
-        .stack_name(stack_name)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "DescribeStackResources {stack_name}: {}",
-                describe_sdk_error(&e).1
-            )
-        })?;
+    let cfn = identity.cloudformation();
+    let top = list_resources(&cfn, stack_name).await?;
     let caller = identity
         .sts()
         .get_caller_identity()
@@ -108,34 +159,124 @@ pub async fn discover(
         .and_then(|a| a.split(':').nth(1))
         .unwrap_or("aws")
         .to_owned();
-    let mut found = DiscoveredRoles::default();
-    for (logical_id, slot) in [
-        (READ_ROLE_LOGICAL_ID, &mut found.read),
-        (WRITE_ROLE_LOGICAL_ID, &mut found.write),
-    ] {
-        // Resources of types CloudFormation does not model may lack a logical id: skip them.
-        let physical = resources
-            .stack_resources()
+
+    // Nested stacks are listed only when the top level lacks a role.
+    let wanted = [READ_ROLE_LOGICAL_ID, WRITE_ROLE_LOGICAL_ID];
+    let top_has_all = wanted
+        .iter()
+        .all(|id| top.iter().any(|r| r.logical_id == *id));
+    let mut nested: Vec<(String, Vec<Resource>)> = Vec::new();
+    let mut nested_errors: Vec<String> = Vec::new();
+    if !top_has_all {
+        let children: Vec<&Resource> = top
             .iter()
-            .find(|r| r.logical_resource_id() == Some(logical_id))
-            .and_then(|r| r.physical_resource_id());
-        let Some(physical) = physical else {
-            found
-                .warnings
-                .push(format!("stack {stack_name} has no {logical_id}"));
-            continue;
-        };
-        let arn = if physical.starts_with("arn:") {
-            physical.to_owned()
+            .filter(|r| r.kind.as_deref() == Some(NESTED_STACK_TYPE))
+            .collect();
+        for child in children.into_iter().take(MAX_NESTED_STACKS) {
+            let Some(id) = child.physical_id.as_deref() else {
+                continue;
+            };
+            match list_resources(&cfn, id).await {
+                Ok(resources) => {
+                    nested.push((format!("{stack_name}/{}", child.logical_id), resources))
+                }
+                Err(e) => nested_errors.push(e),
+            }
+        }
+    }
+
+    let mut found = DiscoveredRoles::default();
+    for logical_id in wanted {
+        let outcome = locate(stack_name, &top, &nested, logical_id).and_then(|(place, r)| {
+            role_arn(logical_id, &place, r, &partition, &account).map(|arn| (place, arn))
+        });
+        let (slot, problem) = if logical_id == READ_ROLE_LOGICAL_ID {
+            (&mut found.read, &mut found.read_problem)
         } else {
-            format!("arn:{partition}:iam::{account}:role/{physical}")
+            (&mut found.write, &mut found.write_problem)
         };
-        match RoleArn::parse(&arn) {
-            Ok(arn) => *slot = Some(arn),
-            Err(e) => found.warnings.push(format!("{logical_id}: {e}")),
+        match outcome {
+            Ok((place, arn)) => {
+                found.found_in.push(format!("{place}/{logical_id}"));
+                *slot = Some(arn);
+            }
+            Err(mut e) => {
+                if !nested_errors.is_empty() {
+                    e.push_str(&format!(
+                        " (nested stacks not readable: {})",
+                        nested_errors.join("; ")
+                    ));
+                }
+                *problem = Some(e);
+            }
         }
     }
     Ok(found)
+}
+
+/// Where `logical_id` is: the top level first, else exactly one nested stack.
+fn locate<'a>(
+    stack_name: &str,
+    top: &'a [Resource],
+    nested: &'a [(String, Vec<Resource>)],
+    logical_id: &str,
+) -> Result<(String, &'a Resource), String> {
+    if let Some(r) = top.iter().find(|r| r.logical_id == logical_id) {
+        return Ok((stack_name.to_owned(), r));
+    }
+    let hits: Vec<(&String, &Resource)> = nested
+        .iter()
+        .filter_map(|(place, rs)| {
+            rs.iter()
+                .find(|r| r.logical_id == logical_id)
+                .map(|r| (place, r))
+        })
+        .collect();
+    match hits.as_slice() {
+        [] => Err(format!(
+            "stack {stack_name} has no {logical_id} (searched {} resources and {} nested stacks)",
+            top.len(),
+            nested.len()
+        )),
+        [(place, r)] => Ok(((*place).clone(), r)),
+        many => Err(format!(
+            "stack {stack_name}: {logical_id} is in several nested stacks ({}); give its ARN explicitly",
+            many.iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The role ARN of a found resource: its physical id is the role name (CloudFormation's
+/// physical id of an `AWS::IAM::Role`), made an ARN with the server's partition and account,
+/// or an ARN already; either way it must pass the role ARN rule.
+fn role_arn(
+    logical_id: &str,
+    place: &str,
+    r: &Resource,
+    partition: &str,
+    account: &str,
+) -> Result<RoleArn, String> {
+    let Some(physical) = r.physical_id.as_deref().filter(|p| !p.is_empty()) else {
+        return Err(format!(
+            "{place}/{logical_id} has no physical id yet (is the stack still being created?)"
+        ));
+    };
+    let arn = if physical.starts_with("arn:") {
+        physical.to_owned()
+    } else {
+        format!("arn:{partition}:iam::{account}:role/{physical}")
+    };
+    let arn = RoleArn::parse(&arn)
+        .map_err(|e| format!("{place}/{logical_id}: {arn} fails the role ARN rule: {e}"))?;
+    match r.kind.as_deref() {
+        Some(kind) if kind != ROLE_TYPE => Err(format!(
+            "{place}/{logical_id} is a {kind}, not an {ROLE_TYPE}"
+        )),
+        _ => Ok(arn),
+    }
 }
 
 /// The configured stack roles and their health.
@@ -169,6 +310,27 @@ impl StackRoles {
             assumer,
             clock,
             duration_s,
+        }
+    }
+
+    /// Records why stack discovery found no read or write role, so `/healthz` says so: a
+    /// missing read role is `failed` (nothing can serve `stack_roles`), a missing write role
+    /// stays `not_configured` (write intent uses the read role) with the reason as its error.
+    /// Roles that were found or given are left alone.
+    pub fn record_discovery_problems(&self, read: Option<String>, write: Option<String>) {
+        let mut status = self
+            .status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.clock.now();
+        if let (None, Some(error)) = (&self.read, read) {
+            status.0.state = RoleState::Failed;
+            status.0.last_checked = Some(now);
+            status.0.error = Some(error);
+        }
+        if let (None, Some(error)) = (&self.write, write) {
+            status.1.last_checked = Some(now);
+            status.1.error = Some(error);
         }
     }
 

@@ -52,4 +52,5 @@ pub fn tool_call(
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,
     );
+    crate::metrics::tool_call(tool, error_code, elapsed);
 }

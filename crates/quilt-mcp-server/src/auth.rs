@@ -38,7 +38,12 @@ pub async fn authenticate(
                 .headers()
                 .get(header::AUTHORIZATION)
                 .map(HeaderValue::as_bytes);
-            match verifier.verify_authorization(header).await {
+            let verified = verifier.verify_authorization(header).await;
+            crate::metrics::auth(
+                verified.as_ref().err().map(AuthError::label),
+                app.admission.in_flight(),
+            );
+            match verified {
                 Ok(verified) => verified,
                 Err(error) => {
                     tracing::info!(target: "audit", event = "auth_failed", request_id, reason = error.label());

@@ -158,19 +158,24 @@ impl Aws {
             .as_deref()
             .map(RoleArn::parse)
             .transpose()?;
+        // Stack discovery problems go to /healthz (roles.*.error) as well as the log.
+        let mut problems = (None, None);
         if let (Some(stack_name), Some(identity)) = (&config.stack_name, &identity)
             && (read.is_none() || write.is_none())
         {
             match stack::discover(identity, stack_name).await {
                 Ok(found) => {
-                    for warning in &found.warnings {
+                    for warning in found.warnings() {
                         tracing::warn!(stack = stack_name, "{warning}");
                     }
                     read = read.or(found.read);
                     write = write.or(found.write);
+                    problems = (found.read_problem, found.write_problem);
                 }
                 Err(error) => {
-                    tracing::warn!(stack = stack_name, %error, "cannot read the Quilt stack; stack roles unavailable")
+                    tracing::warn!(stack = stack_name, %error, "cannot read the Quilt stack; stack roles unavailable");
+                    let error = format!("QUILT_STACK_NAME {stack_name}: {error}");
+                    problems = (Some(error.clone()), Some(error));
                 }
             }
         }
@@ -181,6 +186,7 @@ impl Aws {
             clock.clone(),
             config.role_session_duration_s,
         ));
+        roles.record_discovery_problems(problems.0, problems.1);
         if roles.is_configured() {
             roles.check().await;
             roles.spawn_refresh(Duration::from_secs(config.role_check_interval_s.max(1)));

@@ -215,6 +215,10 @@ pub struct Config {
     /// Time limit of one request to the catalog, in seconds.
     #[arg(long, env = "QUILT_CATALOG_TIMEOUT_S", default_value_t = 10)]
     pub catalog_timeout_s: u64,
+    /// CloudWatch namespace of the metric lines (Embedded Metric Format, one per
+    /// authentication outcome and per tool call, on stderr). Unset: no metric lines.
+    #[arg(long, env = "MCP_METRICS_NAMESPACE")]
+    pub metrics_namespace: Option<String>,
 }
 
 /// A configuration error, naming the setting.
@@ -289,6 +293,7 @@ impl Config {
             log_format: LogFormat::Text,
             catalog_url: None,
             catalog_timeout_s: 10,
+            metrics_namespace: None,
         }
     }
 
@@ -508,6 +513,9 @@ impl Config {
             ));
         }
         self.validate_catalog()?;
+        if let Some(ns) = &self.metrics_namespace {
+            crate::metrics::check_namespace(ns).map_err(|m| err("MCP_METRICS_NAMESPACE", m))?;
+        }
         Ok(self)
     }
 

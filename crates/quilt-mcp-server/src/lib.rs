@@ -14,7 +14,7 @@
 //! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
 //!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
-//! - [`audit`]: one line per tool call.
+//! - [`audit`]: one line per tool call; [`metrics`]: CloudWatch metric lines (EMF).
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
@@ -32,6 +32,7 @@ pub mod healthcheck;
 pub mod logging;
 pub mod mcp;
 pub mod metadata;
+pub mod metrics;
 pub mod permissions;
 pub mod policy_test;
 pub mod progress;

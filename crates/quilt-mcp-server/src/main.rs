@@ -177,7 +177,10 @@ async fn discover_stack(
     let found = quilt_mcp_aws::stack::discover(&identity, stack_name)
         .await
         .map_err(anyhow::Error::msg)?;
-    for warning in &found.warnings {
+    for place in &found.found_in {
+        eprintln!("found {place}");
+    }
+    for warning in found.warnings() {
         eprintln!("warning: {warning}");
     }
     let show = |arn: &Option<quilt_mcp_auth::RoleArn>| {
@@ -187,8 +190,9 @@ async fn discover_stack(
     println!("QUILT_WRITE_ROLE_ARN={}", show(&found.write));
     if found.read.is_none() {
         anyhow::bail!(
-            "stack {stack_name} has no usable {}",
-            quilt_mcp_aws::stack::READ_ROLE_LOGICAL_ID
+            "stack {stack_name} has no usable {}: {}",
+            quilt_mcp_aws::stack::READ_ROLE_LOGICAL_ID,
+            found.read_problem.as_deref().unwrap_or("not found")
         );
     }
     Ok(())

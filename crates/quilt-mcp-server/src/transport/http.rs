@@ -19,6 +19,7 @@ use crate::logging;
 pub async fn prepare(config: Config) -> anyhow::Result<(Arc<App>, TcpListener)> {
     let config = config.validate(Mode::Http)?;
     logging::init(config.log_format);
+    crate::metrics::init(config.metrics_namespace.as_deref());
     let aws = Aws::bootstrap(&config).await?;
     let app = App::new(config, aws)?;
     if let Some(verifier) = &app.verifier {

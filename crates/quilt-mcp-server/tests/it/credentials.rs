@@ -657,7 +657,7 @@ async fn discover_stack_prints_the_role_arns() {
     );
     let out = run("no-such-stack").await.expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("DescribeStackResources no-such-stack"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ListStackResources no-such-stack"));
 }
 
 #[tokio::test]

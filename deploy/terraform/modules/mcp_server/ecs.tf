@@ -25,7 +25,8 @@ locals {
     portMappings = [
       { containerPort = local.container_port, protocol = "tcp" }
     ]
-    environment = [for k, v in local.environment : { name = k, value = v } if v != ""]
+    # var.settings first: the inputs with rules of their own win (and settings cannot name them).
+    environment = [for k, v in merge(var.settings, local.environment) : { name = k, value = v } if v != ""]
     secrets     = [for k, v in local.secrets : { name = k, valueFrom = v } if v != ""]
     # The root filesystem is read-only; package_update spools a rewritten manifest to a
     # scratch file, so /tmp is a task-storage volume (ephemeral, private to the task).

@@ -28,6 +28,21 @@ resource "terraform_data" "input_guards" {
     }
 
     precondition {
+      condition     = var.s3_sse != "aws:kms" || var.s3_sse_kms_key_id != ""
+      error_message = "s3_sse is aws:kms, so s3_sse_kms_key_id must name the KMS key ARN (the write role may use only that key)."
+    }
+
+    precondition {
+      condition     = var.s3_sse_kms_key_id == "" || var.s3_sse == "aws:kms"
+      error_message = "s3_sse_kms_key_id is set, but s3_sse is not aws:kms: the key would never be used."
+    }
+
+    precondition {
+      condition     = !var.require_scopes || var.scope_map != "" || (var.registry_url == "" && var.catalog_url == "")
+      error_message = "Quilt catalog tokens carry no scope claim: with registry_url or catalog_url set, require_scopes = true would leave callers only auth_status. Set require_scopes = false (the catalog's roles and IAM decide) or give scope_map."
+    }
+
+    precondition {
       condition     = var.max_count >= var.desired_count
       error_message = "max_count must be at least desired_count."
     }

@@ -2,7 +2,7 @@
 # - the execution role is ECS's: pull the image, write the log stream, read the JWT secret(s);
 # - the task role is the server's own identity: it may only assume the configured roles
 #   (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity) and, with quilt_stack_name, read
-#   that stack's resources. It has no data access: callers act with their own credentials.
+#   that stack's (and its nested stacks') resources. It has no data access: callers act with their own credentials.
 
 data "aws_iam_policy_document" "ecs_tasks_trust" {
   statement {
@@ -111,8 +111,8 @@ data "aws_iam_policy_document" "task" {
     for_each = var.quilt_stack_name == "" ? [] : [1]
     content {
       sid       = "DiscoverStackRoles"
-      actions   = ["cloudformation:DescribeStackResources"]
-      resources = [local.quilt_stack_arn]
+      actions   = ["cloudformation:ListStackResources"]
+      resources = local.quilt_stack_arns
     }
   }
 }

@@ -18,7 +18,7 @@ resource "aws_cloudwatch_log_metric_filter" "auth_failures" {
 
   metric_transformation {
     name          = "AuthFailures"
-    namespace     = "QuiltMcp/${var.name}"
+    namespace     = local.metrics_namespace
     value         = "1"
     default_value = "0"
   }
@@ -31,7 +31,20 @@ resource "aws_cloudwatch_log_metric_filter" "role_assumption_failures" {
 
   metric_transformation {
     name          = "RoleAssumptionFailures"
-    namespace     = "QuiltMcp/${var.name}"
+    namespace     = local.metrics_namespace
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_log_metric_filter" "role_assumed" {
+  name           = "${var.name}-role-assumed"
+  log_group_name = aws_cloudwatch_log_group.mcp.name
+  pattern        = "{ $.message = \"stack role assumed\" }"
+
+  metric_transformation {
+    name          = "RoleAssumed"
+    namespace     = local.metrics_namespace
     value         = "1"
     default_value = "0"
   }

@@ -34,3 +34,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the container."
   value       = aws_cloudwatch_log_group.mcp.name
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the service."
+  value       = aws_cloudwatch_dashboard.mcp.dashboard_name
+}

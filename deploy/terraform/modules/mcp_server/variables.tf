@@ -201,6 +201,12 @@ variable "jwt_audience" {
   default     = ""
 }
 
+variable "jwt_allow_missing_aud" {
+  description = "MCP_JWT_ALLOW_MISSING_AUD: accept tokens without an aud claim (Quilt catalog tokens have none). A token with aud must still name this server."
+  type        = bool
+  default     = false
+}
+
 variable "credential_sources" {
   description = "MCP_CREDENTIAL_SOURCES in order. 'ambient' is refused: it would let every caller act as the task role."
   type        = list(string)
@@ -277,6 +283,67 @@ variable "buckets" {
   }
 }
 
+variable "catalog_url" {
+  description = "Quilt catalog URL for the catalog tools (QUILT_CATALOG_URL), e.g. https://quilt.example.com."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.catalog_url == "" || can(regex("^https://[^\\s]+$", var.catalog_url))
+    error_message = "catalog_url must be an https URL."
+  }
+}
+
+variable "require_scopes" {
+  description = "MCP_REQUIRE_SCOPES: tools need their scope (quilt:read, quilt:write, athena:query) in the token. Quilt catalog tokens carry no scope claim: set false beside a Quilt stack (the catalog's roles and IAM decide), or give scope_map."
+  type        = bool
+  default     = true
+}
+
+variable "scope_map" {
+  description = "MCP_SCOPE_MAP: the token issuer's spelling of each scope, server_scope=token_scope comma separated (e.g. quilt:read=catalog.read)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|[a-z]+:[a-z]+=[^,=\\s]+(,[a-z]+:[a-z]+=[^,=\\s]+)*)$", var.scope_map))
+    error_message = "scope_map must be server_scope=token_scope pairs, comma separated (e.g. quilt:read=catalog.read)."
+  }
+}
+
+variable "s3_sse" {
+  description = "S3_SSE: server-side encryption on every write (AES256, aws:kms or none)."
+  type        = string
+  default     = "AES256"
+
+  validation {
+    condition     = contains(["AES256", "aws:kms", "none"], var.s3_sse)
+    error_message = "s3_sse must be AES256, aws:kms or none."
+  }
+}
+
+variable "s3_sse_kms_key_id" {
+  description = "S3_SSE_KMS_KEY_ID: the KMS key ARN for s3_sse = aws:kms (required then, so the write role's kms statement can name it)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.s3_sse_kms_key_id == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+$", var.s3_sse_kms_key_id))
+    error_message = "s3_sse_kms_key_id must be empty or a KMS key ARN (no alias, no wildcard)."
+  }
+}
+
+variable "permission_write_probe_prefix" {
+  description = "MCP_PERMISSION_WRITE_PROBE_PREFIX: key prefix (ending in /) under which write access is probed with a zero-byte object deleted at once. Empty: no write probes."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|[^*?,\\s]+/)$", var.permission_write_probe_prefix))
+    error_message = "permission_write_probe_prefix must be empty or a key prefix ending in '/' without wildcards."
+  }
+}
+
 variable "athena_workgroup" {
   description = "Default Athena workgroup (ATHENA_WORKGROUP)."
   type        = string
@@ -285,6 +352,28 @@ variable "athena_workgroup" {
   validation {
     condition     = can(regex("^[A-Za-z0-9._-]{1,128}$", var.athena_workgroup))
     error_message = "athena_workgroup must be a workgroup name."
+  }
+}
+
+variable "athena_allowed_workgroups" {
+  description = "ATHENA_ALLOWED_WORKGROUPS: workgroups callers may use (empty: only athena_workgroup)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for w in var.athena_allowed_workgroups : can(regex("^[A-Za-z0-9._-]{1,128}$", w))])
+    error_message = "athena_allowed_workgroups must list workgroup names."
+  }
+}
+
+variable "athena_output_location" {
+  description = "ATHENA_OUTPUT_LOCATION: s3://bucket/prefix/ for results when the workgroup sets none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^*?,\\s]*)$", var.athena_output_location))
+    error_message = "athena_output_location must be empty or s3://bucket/prefix/."
   }
 }
 
@@ -307,6 +396,41 @@ variable "shutdown_grace_s" {
   validation {
     condition     = contains([10, 15, 20, 25, 30, 45, 55, 60, 90, 115], var.shutdown_grace_s)
     error_message = "shutdown_grace_s must be one of 10, 15, 20, 25, 30, 45, 55, 60, 90, 115 (the CloudFormation template's StopTimeoutFor mapping; Fargate's stopTimeout is at most 120 s)."
+  }
+}
+
+# The server's operational settings that need no rule of their own, by their environment name
+# (docs/CONFIGURATION.md). The server validates each at start-up; a bad value stops the task and
+# the circuit breaker rolls the deployment back. Adding a setting here is one line in the list
+# below (tests/deploy/test_settings.py names any that is missing).
+variable "settings" {
+  description = "Server settings by environment name, e.g. { MCP_MAX_IN_FLIGHT = \"512\" }. Only the names listed in the validation are accepted; empty values are left out (the server's default applies)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([for k in keys(var.settings) : contains([
+      "MCP_ALLOWED_HOSTS",
+      "MCP_ALLOWED_ORIGINS",
+      "MCP_MAX_BODY_BYTES",
+      "MCP_REQUEST_TIMEOUT_S",
+      "MCP_MAX_IN_FLIGHT",
+      "MCP_JWT_JWKS_REFETCH_S",
+      "MCP_JWT_LEEWAY_S",
+      "MCP_ROLE_SESSION_DURATION_S",
+      "MCP_ROLE_CHECK_INTERVAL_S",
+      "S3_MULTIPART_THRESHOLD_BYTES",
+      "MCP_PERMISSION_CACHE_TTL_S",
+      "MCP_PERMISSION_MAX_BUCKETS",
+      "MCP_PERMISSION_CONCURRENCY",
+      "MCP_HEALTHZ_STRICT",
+    ], k)])
+    error_message = "settings may only name the server settings listed in variables.tf (the others have inputs of their own, or are fixed by the deployment: docs/OPERATIONS.md)."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.settings) : can(regex("^[^\\s]*$", var.settings[k]))])
+    error_message = "settings values must not contain whitespace."
   }
 }
 
@@ -341,6 +465,18 @@ variable "alarm_topic_arn" {
     condition     = var.alarm_topic_arn == "" || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", var.alarm_topic_arn))
     error_message = "alarm_topic_arn must be empty or an SNS topic ARN."
   }
+}
+
+variable "auth_error_rate_percent" {
+  description = "Refused tokens, in % of authentications over 5 minutes, that raise the auth-error-rate alarm (seed 002 - under 1 %)."
+  type        = number
+  default     = 1
+}
+
+variable "tool_error_rate_percent" {
+  description = "Failed tool calls, in % of calls over 5 minutes, that raise the tool-error-rate alarm."
+  type        = number
+  default     = 5
 }
 
 variable "auth_failure_threshold" {
