@@ -137,19 +137,25 @@ fn url_is_https_or_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// At most three redirects, each to an https-or-loopback URL, never from https to http.
+/// Whether a redirect from the chain `previous` (the first URL first) to `next` may be
+/// followed: at most three, each to an https-or-loopback URL, never from https to http.
+fn redirect_refusal(previous: &[url::Url], next: &url::Url) -> Option<&'static str> {
+    if previous.len() > 3 {
+        Some("too many redirects")
+    } else if next.scheme() != "https" && previous.iter().any(|u| u.scheme() == "https") {
+        Some("redirect from https to http refused")
+    } else if !url_is_https_or_loopback(next) {
+        Some("redirect to a URL that is neither https nor loopback refused")
+    } else {
+        None
+    }
+}
+
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let downgrade = attempt.url().scheme() != "https"
-            && attempt.previous().iter().any(|u| u.scheme() == "https");
-        if attempt.previous().len() > 3 {
-            attempt.error("too many redirects")
-        } else if downgrade {
-            attempt.error("redirect from https to http refused")
-        } else if !url_is_https_or_loopback(attempt.url()) {
-            attempt.error("redirect to a URL that is neither https nor loopback refused")
-        } else {
-            attempt.follow()
+        match redirect_refusal(attempt.previous(), attempt.url()) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
         }
     })
 }
@@ -380,6 +386,32 @@ fn without_url(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_never_downgrade_from_https_and_stay_https_or_loopback() {
+        let u = |s: &str| url::Url::parse(s).expect("url");
+        let https = u("https://idp.example/jwks");
+        assert_eq!(
+            redirect_refusal(&[https.clone()], &u("http://idp.example/jwks")),
+            Some("redirect from https to http refused")
+        );
+        // Not even to loopback: the chain started on https.
+        assert_eq!(
+            redirect_refusal(&[https.clone()], &u("http://127.0.0.1/jwks")),
+            Some("redirect from https to http refused")
+        );
+        assert_eq!(redirect_refusal(&[https.clone()], &u("https://keys.example/jwks")), None);
+        let local = u("http://127.0.0.1:9/jwks");
+        assert_eq!(redirect_refusal(&[local.clone()], &u("http://localhost:9/k")), None);
+        assert_eq!(
+            redirect_refusal(&[local.clone()], &u("http://127.evil.example/jwks")),
+            Some("redirect to a URL that is neither https nor loopback refused")
+        );
+        assert_eq!(
+            redirect_refusal(&[local.clone(), https.clone(), https.clone(), https], &u("https://x.example/")),
+            Some("too many redirects")
+        );
+    }
 
     #[test]
     fn loopback_means_the_parsed_host_is_loopback() {

@@ -61,9 +61,9 @@ pub struct FairnessSettings {
     pub max_authenticating: usize,
 
     /// Most MCP requests one caller (issuer + subject) may have in flight; beyond it, 429 +
-    /// Retry-After. At most MCP_MAX_IN_FLIGHT.
-    #[arg(long, env = "MCP_CALLER_MAX_IN_FLIGHT", default_value_t = 32)]
-    pub caller_max_in_flight: usize,
+    /// Retry-After. At most MCP_MAX_IN_FLIGHT. Default: 32, or MCP_MAX_IN_FLIGHT if smaller.
+    #[arg(long, env = "MCP_CALLER_MAX_IN_FLIGHT")]
+    pub caller_max_in_flight: Option<usize>,
 
     /// Sustained MCP requests per second one caller may make; beyond it (and the burst),
     /// 429 + Retry-After. 0 turns the per-caller rate off.
@@ -79,20 +79,33 @@ impl Default for FairnessSettings {
     fn default() -> Self {
         Self {
             max_authenticating: 64,
-            caller_max_in_flight: 32,
+            caller_max_in_flight: None,
             caller_rate_per_s: 50,
             caller_burst: 200,
         }
     }
 }
 
+/// The per-caller in-flight share when `MCP_CALLER_MAX_IN_FLIGHT` is unset (or
+/// `MCP_MAX_IN_FLIGHT`, if smaller).
+pub const DEFAULT_CALLER_MAX_IN_FLIGHT: usize = 32;
+
 impl FairnessSettings {
+    /// One caller's share of the `max_in_flight` process-wide bound.
+    pub fn caller_share(&self, max_in_flight: usize) -> usize {
+        self.caller_max_in_flight
+            .unwrap_or(DEFAULT_CALLER_MAX_IN_FLIGHT.min(max_in_flight))
+            .clamp(1, max_in_flight.max(1))
+    }
+
     /// Checks the settings against the process-wide bound; the error names the setting.
     pub fn validate(&self, max_in_flight: usize) -> Result<(), (&'static str, String)> {
         if self.max_authenticating == 0 {
             return Err(("MCP_MAX_AUTHENTICATING", "must be at least 1".into()));
         }
-        if !(1..=max_in_flight).contains(&self.caller_max_in_flight) {
+        if let Some(share) = self.caller_max_in_flight
+            && !(1..=max_in_flight).contains(&share)
+        {
             return Err((
                 "MCP_CALLER_MAX_IN_FLIGHT",
                 format!("must be between 1 and MCP_MAX_IN_FLIGHT ({max_in_flight})"),
@@ -236,11 +249,7 @@ impl Inner {
 impl Admission {
     /// A process-wide bound of `limit` concurrent requests and the default per-caller settings.
     pub fn new(limit: usize) -> Self {
-        let settings = FairnessSettings {
-            caller_max_in_flight: FairnessSettings::default().caller_max_in_flight.min(limit),
-            ..FairnessSettings::default()
-        };
-        Self::with_fairness(limit, &settings)
+        Self::with_fairness(limit, &FairnessSettings::default())
     }
 
     /// A process-wide bound of `limit` and the per-caller bounds of `settings`.
@@ -255,7 +264,7 @@ impl Admission {
                 limit,
                 authenticating: Arc::new(Semaphore::new(settings.max_authenticating.max(1))),
                 callers: Mutex::new(HashMap::new()),
-                caller_limit: settings.caller_max_in_flight.clamp(1, limit.max(1)),
+                caller_limit: settings.caller_share(limit),
                 rate,
                 sweep_at: AtomicUsize::new(SWEEP_FLOOR),
             }),
@@ -389,7 +398,7 @@ mod tests {
     fn settings(caller_max_in_flight: usize, rate: u32, burst: u32) -> FairnessSettings {
         FairnessSettings {
             max_authenticating: 2,
-            caller_max_in_flight,
+            caller_max_in_flight: Some(caller_max_in_flight),
             caller_rate_per_s: rate,
             caller_burst: burst,
         }
@@ -473,6 +482,12 @@ mod tests {
     #[test]
     fn settings_are_checked_against_the_process_bound() {
         assert!(settings(4, 1, 1).validate(4).is_ok());
+        let default = FairnessSettings::default();
+        assert!(default.validate(4).is_ok(), "the default share follows a small bound");
+        assert_eq!(
+            (default.caller_share(4), default.caller_share(256)),
+            (4, DEFAULT_CALLER_MAX_IN_FLIGHT)
+        );
         assert_eq!(
             settings(5, 1, 1).validate(4).expect_err("over").0,
             "MCP_CALLER_MAX_IN_FLIGHT"
