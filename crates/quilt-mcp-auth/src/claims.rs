@@ -1,11 +1,12 @@
 //! Claims → [`Principal`]: the one place that knows the claim names and their aliases.
 //!
 //! Signature, `exp`, `nbf`, `iss` and `aud` are checked by the verifier before this runs;
-//! here every claim the server uses is parsed and validated. A bad subject, scope or bucket
-//! grant refuses the whole token (a half-understood token must not act for anyone). A bad
-//! credential claim (`aws_credentials`, `role_arn`, session tags) is recorded in
-//! `Principal::claim_errors` instead: the credential source it feeds then fails with that
-//! message as a tool error the caller can read, and nothing is signed with it.
+//! here every claim the server uses is parsed and validated. Any claim that is present but
+//! unusable — subject, issuer, scopes, bucket grants, and the credential claims
+//! (`aws_credentials`, `role_arn`, session tags) alike — refuses the whole token with a 401
+//! naming the claim: a half-understood token must not act for anyone, and a token whose
+//! credential claim is broken would otherwise run under another credential source, or look
+//! valid until its first AWS call.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,46 +14,71 @@ use serde_json::{Map, Value};
 
 use crate::error::AuthError;
 use crate::grants::BucketGrants;
+use crate::identity::RESERVED_ISSUER_PREFIX;
 use crate::principal::{EmbeddedCredentials, Principal, RoleArn};
 use crate::secret::Secret;
 
 const MAX_SUBJECT_CHARS: usize = 256;
+const MAX_ISSUER_CHARS: usize = 1024;
 const MAX_SESSION_TAGS: usize = 50;
 
-/// Builds the principal from verified claims.
+/// Builds the principal from verified claims. `default_issuer` names the key kind that
+/// verified the token, for tokens without `iss` (see [`crate::identity`]).
 pub(crate) fn principal_from_claims(
     claims: &Map<String, Value>,
     bearer_token: &str,
+    default_issuer: &str,
 ) -> Result<Principal, AuthError> {
-    // Claims that only matter for AWS credentials do not refuse the token: a malformed one is
-    // recorded, and the credential source it feeds fails with that message when it is used.
-    let mut claim_errors = BTreeMap::new();
-    let aws_credentials = lenient(aws_credentials(claims), &mut claim_errors);
-    let role_arn = lenient(role_arn(claims), &mut claim_errors);
-    let session_tags = lenient(session_tags(claims), &mut claim_errors);
-    let transitive_tag_keys = lenient(transitive_tag_keys(claims), &mut claim_errors);
+    let session_tags = session_tags(claims)?;
+    let transitive_tag_keys = transitive_tag_keys(claims)?;
     if let Some(bad) = transitive_tag_keys
         .iter()
         .find(|k| !session_tags.contains_key(*k))
     {
-        claim_errors.insert(
+        return Err(invalid(
             "transitive_tag_keys",
             format!("{bad:?} is not a session tag"),
-        );
+        ));
     }
     Ok(Principal {
         subject: subject(claims)?,
-        issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
+        issuer: issuer(claims)?.unwrap_or_else(|| default_issuer.to_owned()),
         scopes: scopes(claims)?,
         buckets: buckets(claims)?,
-        aws_credentials,
-        role_arn,
+        aws_credentials: aws_credentials(claims)?,
+        role_arn: role_arn(claims)?,
         session_tags,
         transitive_tag_keys,
-        claim_errors,
         expires_at: expires_at(claims),
         bearer_token: Some(Secret::new(bearer_token)),
     })
+}
+
+/// The token's own `iss`, when it has one. Our fixed issuer names are reserved, so a token
+/// cannot pass itself off as, say, an HS256 token without an issuer.
+fn issuer(claims: &Map<String, Value>) -> Result<Option<String>, AuthError> {
+    let Some(value) = claims.get("iss").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let Value::String(iss) = value else {
+        return Err(invalid("iss", "must be a string"));
+    };
+    if iss.is_empty()
+        || iss.chars().count() > MAX_ISSUER_CHARS
+        || iss.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "iss",
+            format!("must be 1 to {MAX_ISSUER_CHARS} printable characters"),
+        ));
+    }
+    if iss.starts_with(RESERVED_ISSUER_PREFIX) {
+        return Err(invalid(
+            "iss",
+            format!("issuers starting with {RESERVED_ISSUER_PREFIX:?} are reserved"),
+        ));
+    }
+    Ok(Some(iss.clone()))
 }
 
 /// `exp` as whole Unix seconds. The verifier accepts any JSON number (RFC 7519 NumericDate
@@ -65,19 +91,6 @@ fn expires_at(claims: &Map<String, Value>) -> u64 {
         exp.as_f64()
             .filter(|e| e.is_finite() && *e >= 1.0)
             .map_or(0, |e| e as u64)
-    })
-}
-
-/// The claim's value, or (recording why) its default when the claim is unusable.
-fn lenient<T: Default>(
-    result: Result<T, AuthError>,
-    errors: &mut BTreeMap<&'static str, String>,
-) -> T {
-    result.unwrap_or_else(|e| {
-        if let AuthError::InvalidClaim { claim, reason } = e {
-            errors.insert(claim, reason);
-        }
-        T::default()
     })
 }
 
@@ -306,7 +319,7 @@ mod tests {
         let Value::Object(m) = v else {
             panic!("object")
         };
-        principal_from_claims(&m, "tok")
+        principal_from_claims(&m, "tok", crate::identity::HS256_ISSUER)
     }
 
     #[test]
@@ -366,14 +379,23 @@ mod tests {
         let c = p.aws_credentials.expect("creds");
         assert_eq!(c.secret_access_key.expose(), "s");
         assert_eq!(c.session_token.as_ref().map(Secret::expose), Some("t"));
-        let p = parse(
+        let refused = |v: Value, claim: &str, reason: &str| match parse(v) {
+            Err(AuthError::InvalidClaim { claim: c, reason: r }) => {
+                assert_eq!(c, claim);
+                assert!(r.contains(reason), "{r}");
+            }
+            other => panic!("expected {claim} to be refused, got {other:?}"),
+        };
+        refused(
             json!({"sub": "a", "aws_credentials": {"access_key_id": "ASIAAAAAAAAAAAAAAAAA"}}),
-        )
-        .expect("kept: the jwt source reports it");
-        assert!(p.aws_credentials.is_none());
-        assert!(p.claim_errors["aws_credentials"].contains("secret_access_key is missing"));
-        let p = parse(json!({"sub": "a", "aws_credentials": "AKIA"})).expect("kept");
-        assert!(p.claim_errors["aws_credentials"].contains("must be an object"));
+            "aws_credentials",
+            "secret_access_key is missing",
+        );
+        refused(
+            json!({"sub": "a", "aws_credentials": "AKIA"}),
+            "aws_credentials",
+            "must be an object",
+        );
     }
 
     #[test]
@@ -384,9 +406,10 @@ mod tests {
             p.role_arn.expect("arn").as_str(),
             "arn:aws:iam::123456789012:role/R"
         );
-        let p = parse(json!({"sub": "a", "role_arn": "arn:aws:iam::1:role/R"})).expect("kept");
-        assert!(p.role_arn.is_none());
-        assert!(p.claim_errors["role_arn"].contains("not an IAM role ARN"));
+        assert!(matches!(
+            parse(json!({"sub": "a", "role_arn": "arn:aws:iam::1:role/R"})),
+            Err(AuthError::InvalidClaim { claim: "role_arn", reason }) if reason.contains("not an IAM role ARN")
+        ));
     }
 
     #[test]
@@ -396,14 +419,39 @@ mod tests {
         let p = parse(json!({"sub": "a", "session_tags": [{"Key": "team", "Value": "lab"}]}))
             .expect("ok");
         assert_eq!(p.session_tags.get("team").map(String::as_str), Some("lab"));
-        let p = parse(
-            json!({"sub": "a", "session_tags": {"team": "lab"}, "transitive_tag_keys": ["other"]}),
-        )
-        .expect("kept");
-        assert!(p.claim_errors["transitive_tag_keys"].contains("not a session tag"));
-        let p = parse(json!({"sub": "a", "session_tags": {"bad\u{7}key": "v"}})).expect("kept");
-        assert!(p.claim_errors["session_tags"].contains("session tag key"));
-        assert!(p.session_tags.is_empty());
+        assert!(matches!(
+            parse(json!({"sub": "a", "session_tags": {"team": "lab"}, "transitive_tag_keys": ["other"]})),
+            Err(AuthError::InvalidClaim { claim: "transitive_tag_keys", reason }) if reason.contains("not a session tag")
+        ));
+        assert!(matches!(
+            parse(json!({"sub": "a", "session_tags": {"bad\u{7}key": "v"}})),
+            Err(AuthError::InvalidClaim { claim: "session_tags", reason }) if reason.contains("session tag key")
+        ));
+    }
+
+    #[test]
+    fn issuer_is_the_verified_iss_or_the_key_kind_and_ours_are_reserved() {
+        let p = parse(json!({"sub": "a", "iss": "https://idp.example"})).expect("ok");
+        assert_eq!(p.issuer, "https://idp.example");
+        let p = parse(json!({"sub": "a"})).expect("ok");
+        assert_eq!(p.issuer, crate::identity::HS256_ISSUER);
+        assert_ne!(
+            parse(json!({"sub": "a", "iss": "https://idp.example"}))
+                .expect("ok")
+                .identity_key(),
+            p.identity_key(),
+            "same sub, different issuer: different callers"
+        );
+        for bad in [
+            json!({"sub": "a", "iss": "quilt-mcp:hs256"}),
+            json!({"sub": "a", "iss": 7}),
+            json!({"sub": "a", "iss": ""}),
+        ] {
+            assert!(
+                matches!(parse(bad.clone()), Err(AuthError::InvalidClaim { claim: "iss", .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! fetch runs at a time; callers that arrive meanwhile wait for it and use its result.
 //! A failed fetch keeps the keys we had: an outage of the identity provider must not log
 //! out every caller whose token is signed with a key we already know.
+//!
+//! The URL must be https, or plain http on a loopback host ([`is_https_or_loopback`], checked
+//! on the parsed URL: `http://127.evil.example` is not loopback). Redirects are followed (at
+//! most three) only to URLs that pass the same check and never from https to http: a key set
+//! fetched over a downgraded connection could be anyone's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -112,11 +117,60 @@ struct RawKeySet {
     keys: Vec<serde_json::Value>,
 }
 
+/// Whether `url` is https, or http to a host that is exactly a loopback IP or `localhost`.
+/// Parsed, not prefix-matched: `http://127.evil.example` and `http://localhost.evil` are not
+/// loopback.
+pub fn is_https_or_loopback(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| url_is_https_or_loopback(&u))
+}
+
+fn url_is_https_or_loopback(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether a redirect from the chain `previous` (the first URL first) to `next` may be
+/// followed: at most three, each to an https-or-loopback URL, never from https to http.
+fn redirect_refusal(previous: &[url::Url], next: &url::Url) -> Option<&'static str> {
+    if previous.len() > 3 {
+        Some("too many redirects")
+    } else if next.scheme() != "https" && previous.iter().any(|u| u.scheme() == "https") {
+        Some("redirect from https to http refused")
+    } else if !url_is_https_or_loopback(next) {
+        Some("redirect to a URL that is neither https nor loopback refused")
+    } else {
+        None
+    }
+}
+
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        match redirect_refusal(attempt.previous(), attempt.url()) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
+        }
+    })
+}
+
 impl JwksCache {
     pub(crate) fn new(options: JwksOptions) -> Result<Self, String> {
+        if !is_https_or_loopback(&options.url) {
+            return Err(format!(
+                "the JWKS URL must be https (plain http only on a loopback host), got {:?}",
+                options.url
+            ));
+        }
         let http = reqwest::Client::builder()
             .timeout(options.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| format!("cannot build the JWKS HTTP client: {e}"))?;
         Ok(Self {
@@ -315,10 +369,73 @@ impl JwksCache {
 }
 
 fn without_url(e: &reqwest::Error) -> String {
-    // The URL is already in the log line's fields; keep the message short.
+    // The URL is already in the log line's fields; keep the message short, but keep the
+    // causes (a refused redirect says why only in its source).
     let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        msg = format!("{msg}: {cause}");
+        source = cause.source();
+    }
     if let Some(url) = e.url() {
         msg = msg.replace(url.as_str(), "<jwks url>");
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_never_downgrade_from_https_and_stay_https_or_loopback() {
+        let u = |s: &str| url::Url::parse(s).expect("url");
+        let https = u("https://idp.example/jwks");
+        assert_eq!(
+            redirect_refusal(&[https.clone()], &u("http://idp.example/jwks")),
+            Some("redirect from https to http refused")
+        );
+        // Not even to loopback: the chain started on https.
+        assert_eq!(
+            redirect_refusal(&[https.clone()], &u("http://127.0.0.1/jwks")),
+            Some("redirect from https to http refused")
+        );
+        assert_eq!(redirect_refusal(&[https.clone()], &u("https://keys.example/jwks")), None);
+        let local = u("http://127.0.0.1:9/jwks");
+        assert_eq!(redirect_refusal(&[local.clone()], &u("http://localhost:9/k")), None);
+        assert_eq!(
+            redirect_refusal(&[local.clone()], &u("http://127.evil.example/jwks")),
+            Some("redirect to a URL that is neither https nor loopback refused")
+        );
+        assert_eq!(
+            redirect_refusal(&[local.clone(), https.clone(), https.clone(), https], &u("https://x.example/")),
+            Some("too many redirects")
+        );
+    }
+
+    #[test]
+    fn loopback_means_the_parsed_host_is_loopback() {
+        for ok in [
+            "https://idp.example/.well-known/jwks.json",
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://localhost:9/jwks",
+            "http://LOCALHOST/jwks",
+            "http://[::1]:9/jwks",
+        ] {
+            assert!(is_https_or_loopback(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.evil.example/jwks",
+            "http://localhost.evil.example/jwks",
+            "http://127.0.0.1.evil.example/jwks",
+            "http://evil.example/?x=http://127.0.0.1",
+            "http://user@evil.example/jwks",
+            "http://10.0.0.1/jwks",
+            "ftp://127.0.0.1/jwks",
+            "not a url",
+        ] {
+            assert!(!is_https_or_loopback(bad), "{bad}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`TokenVerifier`] checks a token (HS256 secrets with rotation, or JWKS with a cache)
 //!   and turns its claims into a [`Principal`].
-//! - [`Principal`] is the caller as a value: subject, scopes, bucket grants, and the AWS
+//! - [`Principal`] is the caller as a value: issuer and subject (the [`IdentityKey`]), scopes, bucket grants, and the AWS
 //!   identity material its token carries (embedded credentials, a role ARN), validated.
 //! - [`RequestContext`] carries the principal through one request; tool code reads it with
 //!   [`RequestContext::current`], which fails when no caller is in scope.
@@ -13,6 +13,7 @@ mod claims;
 mod context;
 mod error;
 mod grants;
+pub mod identity;
 mod jwks;
 mod principal;
 mod secret;
@@ -20,8 +21,9 @@ mod verifier;
 
 pub use context::{AuthMethod, NoRequestContext, RequestContext};
 pub use error::AuthError;
+pub use identity::IdentityKey;
 pub use grants::{BucketGrant, BucketGrants, is_valid_bucket_name};
-pub use jwks::{JwksOptions, JwksStatus};
+pub use jwks::{JwksOptions, JwksStatus, is_https_or_loopback};
 pub use principal::{EmbeddedCredentials, Principal, RoleArn, RoleArnError};
 pub use secret::Secret;
 pub use verifier::{MAX_TOKEN_BYTES, TokenVerifier, VerifierOptions};

@@ -2,23 +2,27 @@
 //! the auth-disabled development mode, from an explicit local identity).
 //!
 //! Everything later code needs to act for the caller is here and already validated: the
-//! subject, scopes, bucket grants, the AWS credentials a token may embed, and the role ARN
-//! it may name. Secret parts are [`Secret`]s, so printing a principal leaks nothing.
+//! issuer and subject (together the caller's identity, see [`crate::identity`]), scopes,
+//! bucket grants, the AWS credentials a token may embed, and the role ARN it may name. A
+//! claim that is present but unusable refused the token before a principal was built.
+//! Secret parts are [`Secret`]s, so printing a principal leaks nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::LazyLock;
 
 use crate::grants::BucketGrants;
+use crate::identity::{IdentityKey, LOCAL_ISSUER};
 use crate::secret::Secret;
 
 /// The caller. See the module docs.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// Stable subject: `sub`, else `id`, else `uuid`.
+    /// Stable subject: `sub`, else `id`, else `uuid`. Unique only within [`Principal::issuer`].
     pub subject: String,
-    /// `iss`, when the token had one.
-    pub issuer: Option<String>,
+    /// The verified `iss`; for a token without one, the fixed name of the key kind that
+    /// verified it (`quilt-mcp:hs256`, `quilt-mcp:jwks`); `quilt-mcp:local` for local principals.
+    pub issuer: String,
     /// Scopes from `scope` (space separated), `scopes` and `permissions`.
     pub scopes: BTreeSet<String>,
     /// The `buckets` claim; `None` when the token does not restrict buckets.
@@ -31,9 +35,6 @@ pub struct Principal {
     pub session_tags: BTreeMap<String, String>,
     /// Session tag keys that should be transitive.
     pub transitive_tag_keys: Vec<String>,
-    /// Credential claims that were present but unusable, by claim name, with the reason
-    /// (never the claim's secret parts). The credential source they feed fails with it.
-    pub claim_errors: BTreeMap<&'static str, String>,
     /// `exp` as Unix seconds (0 for local principals, which do not expire).
     pub expires_at: u64,
     /// The bearer token itself, kept for sources that must present it upstream (the catalog).
@@ -45,17 +46,22 @@ impl Principal {
     pub fn local(subject: impl Into<String>) -> Self {
         Self {
             subject: subject.into(),
-            issuer: None,
+            issuer: LOCAL_ISSUER.to_owned(),
             scopes: BTreeSet::new(),
             buckets: None,
             aws_credentials: None,
             role_arn: None,
             session_tags: BTreeMap::new(),
             transitive_tag_keys: Vec::new(),
-            claim_errors: BTreeMap::new(),
             expires_at: 0,
             bearer_token: None,
         }
+    }
+
+    /// The caller's identity: (issuer, subject) as one key. Everything that keys or names a
+    /// caller uses this, never the subject alone.
+    pub fn identity_key(&self) -> IdentityKey {
+        IdentityKey::new(&self.issuer, &self.subject)
     }
 
     /// Whether the token carries `scope`.

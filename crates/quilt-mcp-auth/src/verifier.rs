@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::claims::principal_from_claims;
 use crate::context::AuthMethod;
 use crate::error::AuthError;
+use crate::identity::{HS256_ISSUER, JWKS_ISSUER};
 use crate::jwks::{JWKS_ALGORITHMS, JwksCache, JwksOptions, JwksStatus};
 use crate::principal::Principal;
 use crate::secret::Secret;
@@ -35,8 +36,12 @@ pub struct VerifierOptions {
     pub issuer: Option<String>,
     /// When set, `aud` is required and must contain it.
     pub audience: Option<String>,
-    /// Checked when a token has `aud` but no audience is configured (the PRM `resource`).
+    /// The audience when none is configured (the PRM `resource`): required too, unless
+    /// [`VerifierOptions::allow_missing_audience`].
     pub default_audience: Option<String>,
+    /// Accept tokens without `aud` when no audience is configured (`MCP_JWT_ALLOW_MISSING_AUD`);
+    /// a token that has `aud` must still name the default audience.
+    pub allow_missing_audience: bool,
     /// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_s: u64,
 }
@@ -74,9 +79,15 @@ impl VerifierOptions {
         self
     }
 
-    /// The audience to check when a token has one and none is required.
+    /// The audience to require when none is configured.
     pub fn with_default_audience(mut self, audience: impl Into<String>) -> Self {
         self.default_audience = Some(audience.into());
+        self
+    }
+
+    /// Accepts tokens without `aud` when no audience is configured (an explicit opt-out).
+    pub fn with_allow_missing_audience(mut self, allow: bool) -> Self {
+        self.allow_missing_audience = allow;
         self
     }
 
@@ -94,6 +105,7 @@ pub struct TokenVerifier {
     issuer: Option<String>,
     audience: Option<String>,
     default_audience: Option<String>,
+    allow_missing_audience: bool,
     leeway_s: u64,
 }
 
@@ -128,6 +140,7 @@ impl TokenVerifier {
             issuer: options.issuer,
             audience: options.audience,
             default_audience: options.default_audience,
+            allow_missing_audience: options.allow_missing_audience,
             leeway_s: options.leeway_s,
         })
     }
@@ -195,12 +208,16 @@ impl TokenVerifier {
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         let alg = header.alg;
-        let (claims, method) = match alg.family() {
+        let (claims, method, default_issuer) = match alg.family() {
             AlgorithmFamily::Hmac => {
                 if alg != Algorithm::HS256 || self.hs256.is_empty() {
                     return Err(AuthError::AlgorithmNotAllowed(format!("{alg:?}")));
                 }
-                (self.decode_with_secrets(token, alg)?, AuthMethod::Hs256)
+                (
+                    self.decode_with_secrets(token, alg)?,
+                    AuthMethod::Hs256,
+                    HS256_ISSUER,
+                )
             }
             _ => {
                 let Some(jwks) = &self.jwks else {
@@ -210,11 +227,18 @@ impl TokenVerifier {
                     return Err(AuthError::AlgorithmNotAllowed(format!("{alg:?}")));
                 }
                 let key = jwks.key_for(header.kid.as_deref(), alg).await?;
-                (self.decode(token, &key.decoding, alg)?, AuthMethod::Jwks)
+                (
+                    self.decode(token, &key.decoding, alg)?,
+                    AuthMethod::Jwks,
+                    JWKS_ISSUER,
+                )
             }
         };
         self.check_iat(&claims)?;
-        Ok((principal_from_claims(&claims, token)?, method))
+        Ok((
+            principal_from_claims(&claims, token, default_issuer)?,
+            method,
+        ))
     }
 
     fn decode_with_secrets(
@@ -247,7 +271,14 @@ impl TokenVerifier {
                 v.set_audience(&[aud]);
                 required.push("aud");
             }
-            (None, Some(aud)) => v.set_audience(&[aud]),
+            (None, Some(aud)) => {
+                v.set_audience(&[aud]);
+                if !self.allow_missing_audience {
+                    required.push("aud");
+                }
+            }
+            // No audience at all (the server always sets a default; library users may not):
+            // jsonwebtoken then refuses any token that has `aud`.
             (None, None) => {}
         }
         v.set_required_spec_claims(&required);

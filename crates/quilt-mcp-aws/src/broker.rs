@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use quilt_mcp_auth::{Principal, RequestContext, RoleArn};
+use quilt_mcp_auth::{IdentityKey, Principal, RequestContext, RoleArn};
 use sha2::{Digest, Sha256};
 
 use crate::ambient::ServerIdentity;
@@ -75,7 +75,8 @@ enum CacheKey {
     Assumed {
         source: CredentialSource,
         role: RoleArn,
-        subject: String,
+        /// The caller: (issuer, subject), never the subject alone.
+        caller: IdentityKey,
         tags: u64,
     },
     Catalog {
@@ -182,10 +183,10 @@ impl CredentialBroker {
     fn applies(&self, source: CredentialSource, p: &Principal, intent: AccessIntent) -> bool {
         match source {
             CredentialSource::Jwt => {
-                p.aws_credentials.is_some() || p.claim_errors.contains_key("aws_credentials")
+                p.aws_credentials.is_some()
             }
             CredentialSource::RoleClaim => {
-                p.role_arn.is_some() || p.claim_errors.contains_key("role_arn")
+                p.role_arn.is_some()
             }
             CredentialSource::Catalog => self.catalog.is_some() && p.bearer_token.is_some(),
             CredentialSource::StackRoles => self.stack.role_for(intent).is_some(),
@@ -208,19 +209,8 @@ impl CredentialBroker {
             });
         };
         let fail = |kind, message: String| CredentialError::failed(source, kind, message);
-        let unusable = |claim: &str| {
-            principal.claim_errors.get(claim).map(|reason| {
-                fail(
-                    ErrorKind::InvalidCredentials,
-                    format!("the token's {claim} claim is unusable: {reason}"),
-                )
-            })
-        };
         match source {
             CredentialSource::Jwt => {
-                if let Some(error) = unusable("aws_credentials") {
-                    return Err(error);
-                }
                 let Some(embedded) = &principal.aws_credentials else {
                     unreachable!("jwt applies only with aws_credentials")
                 };
@@ -252,9 +242,6 @@ impl CredentialBroker {
                 })
             }
             CredentialSource::RoleClaim => {
-                if let Some(error) = unusable("role_arn") {
-                    return Err(error);
-                }
                 let Some(role) = principal.role_arn.clone() else {
                     unreachable!("role_claim applies only with role_arn")
                 };
@@ -327,16 +314,6 @@ impl CredentialBroker {
         role: RoleArn,
         principal: &Principal,
     ) -> Result<Resolved, CredentialError> {
-        for claim in ["session_tags", "transitive_tag_keys"] {
-            if let Some(reason) = principal.claim_errors.get(claim) {
-                let message = format!("the token's {claim} claim is unusable: {reason}");
-                return Err(CredentialError::failed(
-                    source,
-                    ErrorKind::InvalidCredentials,
-                    message,
-                ));
-            }
-        }
         let Some(assumer) = &self.assumer else {
             return Err(CredentialError::failed(
                 source,
@@ -347,14 +324,18 @@ impl CredentialBroker {
         let key = CacheKey::Assumed {
             source,
             role: role.clone(),
-            subject: principal.subject.clone(),
+            caller: principal.identity_key(),
             tags: hash_tags(&principal.session_tags, &principal.transitive_tag_keys),
         };
         let credentials = self
             .cache
             .get_or_fetch(&key, || async {
-                let mut request =
-                    AssumeRequest::for_subject(role.clone(), &principal.subject, self.duration_s);
+                let mut request = AssumeRequest::for_caller(
+                    role.clone(),
+                    &principal.issuer,
+                    &principal.subject,
+                    self.duration_s,
+                );
                 request.tags = principal.session_tags.clone();
                 request.transitive_tag_keys = principal.transitive_tag_keys.clone();
                 self.assume_calls.fetch_add(1, Ordering::Relaxed);

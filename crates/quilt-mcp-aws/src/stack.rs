@@ -21,6 +21,8 @@ pub const WRITE_ROLE_LOGICAL_ID: &str = "T4BucketWriteRole";
 
 /// The subject the health checks assume the roles as.
 const HEALTH_SUBJECT: &str = "quilt-mcp-server-health";
+/// The issuer of the health-check identity: the server itself (a reserved name no token has).
+const HEALTH_ISSUER: &str = "quilt-mcp:server";
 
 /// A role's state, as `/healthz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -363,8 +365,9 @@ impl StackRoles {
             let outcome = match &self.assumer {
                 None => Err("the server has no AWS identity to assume roles with".to_owned()),
                 Some(assumer) => assumer
-                    .assume(AssumeRequest::for_subject(
+                    .assume(AssumeRequest::for_caller(
                         arn.clone(),
+                        HEALTH_ISSUER,
                         HEALTH_SUBJECT,
                         self.duration_s,
                     ))

@@ -4,7 +4,9 @@
 //! Layers, outermost first (one `ServiceBuilder`, read top to bottom): request id → trace
 //! span → panic catcher → CORS (preflights answered here, before auth; CORS headers on every
 //! answer including 401s) → timeout. `/mcp` — the only route that reads a body — then adds
-//! admission (in-flight bound) → auth → envelope (body limit, JSON-RPC shape) → rmcp.
+//! auth (inside a small pre-authentication budget) → admission (per caller: in-flight share
+//! and rate, 429; then the process-wide in-flight bound, 503) → envelope (body limit,
+//! JSON-RPC shape) → rmcp.
 //! Health and metadata routes skip admission and auth, so they stay fast and reachable
 //! when `/mcp` is saturated.
 
@@ -59,7 +61,7 @@ impl App {
         let verifier = config.token_verifier()?;
         Ok(Arc::new(Self {
             aws,
-            admission: Admission::new(config.max_in_flight),
+            admission: Admission::with_fairness(config.max_in_flight, &config.fairness),
             verifier,
             lifecycle: Lifecycle::default(),
             shutdown: CancellationToken::new(),
@@ -99,12 +101,12 @@ where
             envelope::check,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            auth::authenticate,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
             app.admission.clone(),
             admission::admit,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::authenticate,
         ));
 
     Router::new()

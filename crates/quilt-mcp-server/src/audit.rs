@@ -1,5 +1,5 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
-//! called what, the credential source and role, the buckets/keys touched, the AWS request ids,
+//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched, the AWS request ids,
 //! the outcome and how long it took. Never arguments' secret parts, never tokens.
 
 use std::time::Duration;
@@ -40,6 +40,7 @@ pub fn tool_call(
         target: "audit",
         event = "tool_call",
         request_id = ctx.request_id(),
+        issuer = %ctx.principal().issuer,
         subject = %ctx.principal().subject,
         auth = ?ctx.auth_method(),
         transport = ctx.transport(),

@@ -4,6 +4,10 @@
 //! 401s carry `WWW-Authenticate: Bearer resource_metadata="<PRM URL>"` (RFC 9728), plus
 //! `error="invalid_token"` when a token was sent (RFC 6750), and a JSON body. A JWKS outage
 //! that leaves a token unverifiable is a 503, not a 401: the token may be fine.
+//!
+//! Verification runs inside the small pre-authentication budget of [`crate::admission`]
+//! (`MCP_MAX_AUTHENTICATING`), released as soon as the token is verified or refused: bad
+//! tokens compete only for these short slots, never for authenticated callers' calls.
 
 use std::sync::Arc;
 
@@ -16,7 +20,8 @@ use serde_json::json;
 
 use crate::app::App;
 
-/// The subject used when authentication is disabled (loopback development only).
+/// The subject used when authentication is disabled (loopback development only); its issuer
+/// is `quilt-mcp:local`, like the stdio principal's.
 pub const DEV_SUBJECT: &str = "local-dev";
 
 /// The middleware. See the module docs.
@@ -34,6 +39,13 @@ pub async fn authenticate(
     let (principal, method) = match &app.verifier {
         None => (Principal::local(DEV_SUBJECT), AuthMethod::Disabled),
         Some(verifier) => {
+            let _verifying = match app.admission.authenticating() {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    tracing::warn!(target: "audit", event = "admission_refused", request_id, reason = refusal.label());
+                    return refusal.into_response();
+                }
+            };
             let header = request
                 .headers()
                 .get(header::AUTHORIZATION)

@@ -6,7 +6,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use quilt_mcp_auth::{BucketGrants, JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions};
+use quilt_mcp_auth::{
+    BucketGrants, JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions,
+    is_https_or_loopback,
+};
 use quilt_mcp_aws::CredentialSource;
 
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
@@ -80,8 +83,8 @@ pub struct Config {
     #[arg(long, env = "MCP_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
 
-    /// Required token audience (`aud`). Unset: a token's `aud`, when present, must be this
-    /// server's resource URL (MCP_PUBLIC_URL + /mcp).
+    /// Required token audience (`aud`). Unset: `aud` must be this server's resource URL
+    /// (MCP_PUBLIC_URL + /mcp); see MCP_JWT_ALLOW_MISSING_AUD.
     #[arg(long, env = "MCP_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
 
@@ -219,6 +222,16 @@ pub struct Config {
     /// authentication outcome and per tool call, on stderr). Unset: no metric lines.
     #[arg(long, env = "MCP_METRICS_NAMESPACE")]
     pub metrics_namespace: Option<String>,
+    // Identity and fairness (issue 14): the audience opt-out and per-caller admission.
+    /// Accept tokens without `aud` (when MCP_JWT_AUDIENCE is unset). Off by default: a token
+    /// must name this server (its resource URL, or MCP_JWT_AUDIENCE). A token that has `aud`
+    /// must name this server either way.
+    #[arg(long, env = "MCP_JWT_ALLOW_MISSING_AUD", default_value_t = false, action = clap::ArgAction::Set)]
+    pub jwt_allow_missing_aud: bool,
+
+    /// Per-caller admission: pre-authentication budget, in-flight share, rate.
+    #[command(flatten)]
+    pub fairness: crate::admission::FairnessSettings,
 }
 
 /// A configuration error, naming the setting.
@@ -294,6 +307,8 @@ impl Config {
             catalog_url: None,
             catalog_timeout_s: 10,
             metrics_namespace: None,
+            jwt_allow_missing_aud: false,
+            fairness: crate::admission::FairnessSettings::default(),
         }
     }
 
@@ -320,6 +335,9 @@ impl Config {
         if self.max_in_flight == 0 {
             return Err(err("MCP_MAX_IN_FLIGHT", "must be at least 1"));
         }
+        self.fairness
+            .validate(self.max_in_flight)
+            .map_err(|(setting, message)| err(setting, message))?;
         if self.request_timeout_s == 0 {
             return Err(err("MCP_REQUEST_TIMEOUT_S", "must be at least 1"));
         }
@@ -362,7 +380,7 @@ impl Config {
         {
             return Err(err(
                 "MCP_JWT_JWKS_URL",
-                "must be https (plain http only on loopback)",
+                format!("{url:?} must be https (plain http only when the host is a loopback IP or localhost)"),
             ));
         }
         if mode == Mode::Http
@@ -425,7 +443,7 @@ impl Config {
         {
             return Err(err(
                 "QUILT_REGISTRY_URL",
-                "must be https (plain http only on loopback)",
+                format!("{url:?} must be https (plain http only when the host is a loopback IP or localhost)"),
             ));
         }
         self.athena_allowed_workgroups
@@ -587,7 +605,8 @@ impl Config {
         }
         let mut options = VerifierOptions::new()
             .with_leeway_s(self.jwt_leeway_s)
-            .with_default_audience(self.resource_url());
+            .with_default_audience(self.resource_url())
+            .with_allow_missing_audience(self.jwt_allow_missing_aud);
         for secret in [&self.jwt_secret, &self.jwt_secret_previous]
             .into_iter()
             .flatten()
@@ -643,13 +662,6 @@ impl Config {
                 .with_timeout(Duration::from_secs(self.catalog_timeout_s)),
         )
     }
-}
-
-fn is_https_or_loopback(url: &str) -> bool {
-    url.starts_with("https://")
-        || url.starts_with("http://127.")
-        || url.starts_with("http://localhost")
-        || url.starts_with("http://[::1]")
 }
 
 fn normalise_public_url(url: &str) -> Result<String, ConfigError> {
@@ -760,6 +772,28 @@ mod tests {
             ["jwt", "role_claim", "catalog", "stack_roles"]
         );
         assert!(!c.ambient_allowed());
+    }
+
+    #[test]
+    fn plain_http_urls_must_have_a_loopback_host() {
+        for (bad, setting) in [
+            ("http://127.evil.example/jwks", "MCP_JWT_JWKS_URL"),
+            ("http://localhost.evil.example/jwks", "MCP_JWT_JWKS_URL"),
+            ("http://127.evil.example", "QUILT_REGISTRY_URL"),
+        ] {
+            let mut c = base();
+            if setting == "MCP_JWT_JWKS_URL" {
+                c.jwt_jwks_url = Some(bad.into());
+            } else {
+                c.registry_url = Some(bad.into());
+            }
+            let e = c.validate(Mode::Http).expect_err(bad).to_string();
+            assert!(e.starts_with(setting) && e.contains("loopback"), "{e}");
+        }
+        let mut c = base();
+        c.jwt_jwks_url = Some("http://127.0.0.1:9/jwks".into());
+        c.registry_url = Some("http://localhost:9".into());
+        assert!(c.validate(Mode::Http).is_ok());
     }
 
     #[test]

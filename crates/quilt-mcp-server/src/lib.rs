@@ -6,7 +6,8 @@
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
 //! - [`access`]: which buckets and prefixes a caller may touch (before any AWS call).
-//! - [`admission`]: the in-flight bound (503 + `Retry-After` when full).
+//! - [`admission`]: the pre-authentication budget, per-caller in-flight share and rate (429),
+//!   and the process-wide in-flight bound (503), each with `Retry-After`.
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
 //! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.

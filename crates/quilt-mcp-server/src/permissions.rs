@@ -228,7 +228,8 @@ impl Probed for Check {
 /// two tokens of one subject that carry different credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CheckKey {
-    subject: String,
+    /// The caller (issuer and subject).
+    caller: quilt_mcp_auth::IdentityKey,
     source: CredentialSource,
     role: Option<String>,
     access_key_id: String,
@@ -361,7 +362,7 @@ impl PermissionEngine {
         op: Operation,
     ) -> CheckKey {
         CheckKey {
-            subject: principal.subject.clone(),
+            caller: principal.identity_key(),
             source: caller.source,
             role: caller.role_arn.as_ref().map(|r| r.as_str().to_owned()),
             access_key_id: caller.resolved.credentials.access_key_id().to_owned(),

@@ -1,7 +1,13 @@
 //! `quilt-mcp-server token`: mints an HS256 token with the server's secret, for development
 //! and tests. It signs whatever claims it is given, so it needs the secret: it is no way
 //! around authentication, only a convenience for people who already hold the key.
+//!
+//! The token names the server it is for (`aud`), as the server requires by default: the
+//! audience given (`--audience` / `MCP_JWT_AUDIENCE`), else the resource URL a server with the
+//! same `MCP_PUBLIC_URL` / `MCP_LISTEN` serves (`<public URL>/mcp`). `--no-audience` mints a
+//! token without `aud`, which only a server with `MCP_JWT_ALLOW_MISSING_AUD=true` accepts.
 
+use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -29,9 +35,19 @@ pub struct TokenArgs {
     /// Issuer (`iss`).
     #[arg(long, env = "MCP_JWT_ISSUER")]
     pub issuer: Option<String>,
-    /// Audience (`aud`).
+    /// Audience (`aud`). Default: the server's resource URL (MCP_PUBLIC_URL, else
+    /// http://<MCP_LISTEN>, + /mcp), which a server without MCP_JWT_AUDIENCE requires.
     #[arg(long, env = "MCP_JWT_AUDIENCE")]
     pub audience: Option<String>,
+    /// Mint the token without `aud` (accepted only with MCP_JWT_ALLOW_MISSING_AUD=true).
+    #[arg(long, conflicts_with = "audience")]
+    pub no_audience: bool,
+    /// The server's public base URL, for the default audience.
+    #[arg(long, env = "MCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The server's listen address, for the default audience when MCP_PUBLIC_URL is unset.
+    #[arg(long, env = "MCP_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl_s: u64,
@@ -62,8 +78,8 @@ pub fn mint(args: &TokenArgs) -> Result<String, String> {
     if let Some(iss) = &args.issuer {
         claims.insert("iss".into(), json!(iss));
     }
-    if let Some(aud) = &args.audience {
-        claims.insert("aud".into(), json!(aud));
+    if !args.no_audience {
+        claims.insert("aud".into(), json!(audience(args)));
     }
     if let Some(extra) = &args.claims {
         let Value::Object(extra) =
@@ -79,4 +95,19 @@ pub fn mint(args: &TokenArgs) -> Result<String, String> {
         &EncodingKey::from_secret(args.secret.as_bytes()),
     )
     .map_err(|e| e.to_string())
+}
+
+/// The audience to put in the token: the one given, else the resource URL, built as the
+/// server builds it (`Config::validate`: the public URL without trailing slashes, default
+/// `http://<listen>`; then `/mcp`).
+fn audience(args: &TokenArgs) -> String {
+    if let Some(aud) = &args.audience {
+        return aud.clone();
+    }
+    let base = args
+        .public_url
+        .as_deref()
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    format!("{base}/mcp")
 }

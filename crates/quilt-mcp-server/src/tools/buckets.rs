@@ -785,6 +785,17 @@ impl Buckets {
         offset: u64,
         max: u64,
     ) -> Result<(Vec<u8>, Option<u64>, Option<String>), ToolError> {
+        // The last byte asked for, checked: `offset + max - 1` overflows u64 near its top
+        // (and would wrap to a small range in release builds).
+        let Some(last) = max
+            .checked_sub(1)
+            .and_then(|extra| offset.checked_add(extra))
+        else {
+            return Err(ToolError::invalid_argument(format!(
+                "offset {offset} is too large: the range offset + max_bytes does not fit in 64 bits"
+            ))
+            .with_hint("S3 objects are at most 5 TiB; use an offset inside the object"));
+        };
         self.check_key(&u.bucket, &u.key)?;
         aws::touched(&u.bucket, Some(&u.key));
         let s3 = self.aws.s3(AccessIntent::Read).await?;
@@ -794,7 +805,7 @@ impl Buckets {
             .bucket(&u.bucket)
             .key(&u.key)
             .set_version_id(u.version_id.clone())
-            .range(format!("bytes={offset}-{}", offset + max - 1))
+            .range(format!("bytes={offset}-{last}"))
             .send()
             .await
             .map_err(|e| {
@@ -834,7 +845,7 @@ impl Buckets {
         }
         let (bytes, total, _) = self.ranged(&u, input.offset, max).await?;
         let read = bytes.len() as u64;
-        let truncated = total.is_some_and(|t| input.offset + read < t);
+        let truncated = total.is_some_and(|t| input.offset.saturating_add(read) < t);
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => {
@@ -847,7 +858,7 @@ impl Buckets {
                 } else {
                     return Err(ToolError::invalid_argument(format!(
                         "the object is not UTF-8 text (invalid byte at offset {})",
-                        input.offset + utf8.valid_up_to() as u64
+                        input.offset.saturating_add(utf8.valid_up_to() as u64)
                     ))
                     .with_hint("use bucket_object_fetch for binary data"));
                 }

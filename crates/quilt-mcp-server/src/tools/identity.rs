@@ -43,8 +43,9 @@ pub struct AuthStatus {
     /// How the caller was authenticated: hs256, jwks, disabled (local development) or local (stdio).
     #[schemars(with = "String")]
     pub auth_method: AuthMethod,
-    /// The token's issuer, when it has one.
-    pub issuer: Option<String>,
+    /// The caller's issuer: the token's `iss`, or quilt-mcp:hs256 / quilt-mcp:jwks for a token
+    /// without one, quilt-mcp:local for local callers. The caller is (issuer, subject).
+    pub issuer: String,
     /// Scopes the token grants.
     pub scopes: Vec<String>,
     /// Bucket grants from the token; null when the token does not restrict buckets.
@@ -57,8 +58,6 @@ pub struct AuthStatus {
     pub session_tag_keys: Vec<String>,
     /// Token expiry (Unix seconds); null for local callers.
     pub expires_at: Option<u64>,
-    /// Credential claims that are present but unusable, with the reason.
-    pub claim_errors: std::collections::BTreeMap<String, String>,
     /// The credential source the server would use for this caller (read intent), or null
     /// when none applies.
     pub credential_source: Option<String>,
@@ -119,11 +118,6 @@ async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus
         role_arn: p.role_arn.as_ref().map(ToString::to_string),
         session_tag_keys: p.session_tags.keys().cloned().collect(),
         expires_at: (p.expires_at > 0).then_some(p.expires_at),
-        claim_errors: p
-            .claim_errors
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect(),
         credential_source: aws
             .broker()
             .source_for(p, AccessIntent::Read)

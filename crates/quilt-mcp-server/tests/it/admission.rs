@@ -1,7 +1,8 @@
 //! Load shedding: with the in-flight bound reached, the next MCP request gets 503 with
 //! `Retry-After` at once, health stays reachable, and capacity comes back when calls finish;
 //! under sustained load at twice capacity the bound holds (observed inside the tools), the
-//! excess is shed without queueing, and `/healthz` stays fast.
+//! excess is shed without queueing, and `/healthz` stays fast. The load comes from distinct
+//! callers: one caller's own excess is a 429 (`fairness.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,8 @@ async fn requests_over_the_in_flight_bound_get_503_and_health_stays_up() {
     let server = TestServer::start(|c| c.max_in_flight = 3).await;
     let token = token("busy");
     let slow: Vec<_> = (0..3)
-        .map(|_| {
-            let (url, token) = (server.mcp(), token.clone());
+        .map(|i| {
+            let (url, token) = (server.mcp(), crate::support::token(&format!("busy-{i}")));
             tokio::spawn(async move {
                 call_tool(&url, Some(&token), "test_sleep", json!({"ms": 1500})).await
             })
@@ -64,10 +65,9 @@ async fn requests_over_the_in_flight_bound_get_503_and_health_stays_up() {
 #[tokio::test]
 async fn offered_load_beyond_the_bound_never_exceeds_it() {
     let server = TestServer::start(|c| c.max_in_flight = 4).await;
-    let token = token("flood");
     let calls: Vec<_> = (0..24)
-        .map(|_| {
-            let (url, token) = (server.mcp(), token.clone());
+        .map(|i| {
+            let (url, token) = (server.mcp(), token(&format!("flood-{i}")));
             tokio::spawn(async move {
                 call_tool(&url, Some(&token), "test_sleep", json!({"ms": 300}))
                     .await

@@ -627,6 +627,7 @@ async fn memory_stays_flat_paging_a_large_result_set() {
         .env("RUST_LOG", "warn")
         .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
         .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_JWT_AUDIENCE", AUDIENCE)
         .env("AWS_ENDPOINT_URL", &shim.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")

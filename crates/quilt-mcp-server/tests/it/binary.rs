@@ -143,6 +143,9 @@ async fn minted_tokens_work_healthcheck_probes_and_sigterm_exits_zero() {
     let out = command(BIN)
         .args(["token", "--subject", "minted", "--bucket", "alpha,beta/p/"])
         .env("MCP_JWT_SECRET", SECRET)
+        // The server requires `aud` = its resource URL by default; the command derives it
+        // from the same MCP_LISTEN.
+        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
         .output()
         .await
         .expect("token");
@@ -198,6 +201,7 @@ async fn sigterm_lets_in_flight_calls_finish_then_exits_zero() {
     let mut server = command(FIXTURE_BIN)
         .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
         .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_JWT_AUDIENCE", AUDIENCE)
         .env("MCP_SHUTDOWN_GRACE_S", "20")
         .spawn()
         .expect("spawn");

@@ -44,6 +44,9 @@ async fn start() -> (Child, u16) {
         .env("RUST_LOG", "error")
         .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
         .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_JWT_AUDIENCE", AUDIENCE)
+        // 40 slow bodies of one token: above the default per-caller in-flight share.
+        .env("MCP_CALLER_MAX_IN_FLIGHT", "256")
         .env("MCP_MAX_BODY_BYTES", MAX_BODY.to_string())
         .env("MCP_REQUEST_TIMEOUT_S", REQUEST_TIMEOUT_S.to_string())
         .stderr(Stdio::null())

@@ -223,7 +223,7 @@ fn names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn scopes_gate_tools_in_the_list_and_on_call() {
     let server = TestServer::start(|_| {}).await;
-    let unscoped = hs256(&json!({"sub": "no-scopes", "exp": now() + 600}), SECRET);
+    let unscoped = hs256(&json!({"sub": "no-scopes", "aud": AUDIENCE, "exp": now() + 600}), SECRET);
     let list = rpc(
         &server.mcp(),
         Some(&unscoped),
@@ -250,7 +250,7 @@ async fn scopes_gate_tools_in_the_list_and_on_call() {
     assert!(e["message"].as_str().expect("msg").contains("quilt:read"));
 
     let read_only = hs256(
-        &json!({"sub": "reader", "exp": now() + 600, "scope": "quilt:read"}),
+        &json!({"sub": "reader", "aud": AUDIENCE, "exp": now() + 600, "scope": "quilt:read"}),
         SECRET,
     );
     let visible = names(
@@ -273,7 +273,7 @@ async fn scopes_gate_tools_in_the_list_and_on_call() {
     // The issuer's own spelling, mapped.
     let mapped = TestServer::start(|c| c.scope_map = vec!["quilt:read=catalog.read".into()]).await;
     let catalog = hs256(
-        &json!({"sub": "c", "exp": now() + 600, "scope": "catalog.read"}),
+        &json!({"sub": "c", "aud": AUDIENCE, "exp": now() + 600, "scope": "catalog.read"}),
         SECRET,
     );
     let visible = names(

@@ -21,6 +21,10 @@ use tokio::task::JoinHandle;
 
 pub const SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
 pub const PREVIOUS_SECRET: &str = "previous-secret-0123456789-abcdefghijk";
+/// The audience every test server requires (`MCP_JWT_AUDIENCE`) and [`claims`] puts in `aud`:
+/// the server requires `aud` by default, and test servers listen on ports chosen at run time.
+/// `jwt.rs` tests the default audience (the resource URL) and the opt-out.
+pub const AUDIENCE: &str = "quilt-mcp-tests";
 
 /// Counts calls of the `count_calls` test tool, to prove a refused request ran no tool; and
 /// how many `test_sleep` calls run at once (now and at the peak), to observe the in-flight
@@ -236,6 +240,7 @@ impl TestServer {
         let mut config = Config::with_defaults(addr);
         config.jwt_secret = Some(SECRET.into());
         config.jwt_secret_previous = Some(PREVIOUS_SECRET.into());
+        config.jwt_audience = Some(AUDIENCE.into());
         configure(&mut config);
         let config = config.validate(Mode::Http).expect("valid config");
         let aws = Aws::bootstrap_with(&config, identity, clock)
@@ -303,13 +308,44 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// Claims with `sub`, every tool scope and a one-hour `exp`, plus `extra`.
+/// Claims with `sub`, `aud` ([`AUDIENCE`]), every tool scope and a one-hour `exp`, plus `extra`.
 pub fn claims(sub: &str, extra: Value) -> Value {
-    let mut c = json!({"sub": sub, "iat": now(), "exp": now() + 3600, "scope": "quilt:read quilt:write athena:query"});
+    let mut c = json!({"sub": sub, "aud": AUDIENCE, "iat": now(), "exp": now() + 3600, "scope": "quilt:read quilt:write athena:query"});
     if let (Some(c), Value::Object(extra)) = (c.as_object_mut(), extra) {
         c.extend(extra);
     }
     c
+}
+
+/// `claims` without the claim `name`.
+pub fn without(mut claims: Value, name: &str) -> Value {
+    if let Some(c) = claims.as_object_mut() {
+        c.remove(name);
+    }
+    claims
+}
+
+/// An assumed-role ARN with its session name's identity hash (`-` and 16 lowercase hex digits,
+/// see `quilt_mcp_aws::sts`) removed. Panics when the session name has no such hash, so every
+/// comparison through it also checks the hash is there.
+pub fn unhashed(arn: &str) -> String {
+    let (head, hash) = arn
+        .rsplit_once('-')
+        .unwrap_or_else(|| panic!("no identity hash in {arn}"));
+    assert!(
+        hash.len() == 16 && hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "no identity hash in {arn}"
+    );
+    head.to_owned()
+}
+
+/// [`unhashed`] for an assumed-role ARN; any other ARN as it is.
+pub fn unhashed_or_same(arn: &str) -> String {
+    if arn.contains(":assumed-role/") {
+        unhashed(arn)
+    } else {
+        arn.to_owned()
+    }
 }
 
 pub fn hs256(claims: &Value, secret: &str) -> String {
