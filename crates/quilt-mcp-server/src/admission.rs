@@ -42,9 +42,10 @@ impl Admission {
     }
 }
 
-/// The middleware: admit (holding a permit until the response is produced) or shed.
+/// The middleware: admit (holding a permit until the response is produced and the tool call
+/// has ended) or shed.
 pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = admission.permits.clone().try_acquire_owned() else {
+    let Ok(permit) = admission.permits.clone().try_acquire_owned() else {
         tracing::warn!(
             limit = admission.limit,
             "shedding load: in-flight bound reached"
@@ -59,5 +60,12 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     };
-    next.run(request).await
+    // The tool call holds a share of the permit for its whole life (call_limits.rs): it is
+    // released when both the response headers are out and the call has ended.
+    let mut request = request;
+    let permit = crate::call_limits::Admitted::new(permit);
+    request.extensions_mut().insert(permit.clone());
+    let response = next.run(request).await;
+    drop(permit);
+    response
 }

@@ -8,6 +8,7 @@
 
 mod admission;
 mod athena;
+mod athena_owners;
 mod athena_shim;
 mod binary;
 mod buckets;
@@ -28,3 +29,4 @@ mod python_client;
 mod scale;
 mod shutdown;
 mod support;
+mod whole_call;
