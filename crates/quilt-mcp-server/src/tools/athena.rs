@@ -685,7 +685,15 @@ pub(crate) async fn owned_execution(
         .query_execution_id(id)
         .send()
         .await
-        .map_err(|e| not_found_if_unknown(sdk_error("GetQueryExecution", &e), id))?;
+        .map_err(|e| {
+            let e = not_found_if_unknown(sdk_error("GetQueryExecution", &e), id);
+            // Athena's own "not found" reads exactly like a foreign id's answer.
+            if e.code == crate::ErrorCode::NotFound {
+                ownership::not_found(id)
+            } else {
+                e
+            }
+        })?;
     crate::aws::aws_request(status.request_id());
     match status.query_execution() {
         Some(x) if ownership::owns(x, owner, &settings.allowed) => Ok(x.clone()),

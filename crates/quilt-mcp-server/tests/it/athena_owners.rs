@@ -148,7 +148,7 @@ async fn two_callers_under_one_stack_role_cannot_see_each_others_athena_work() {
     expected.sort();
     assert_eq!(alice_ids, expected);
     let bob_history = call_as(&server, &bob, "athena_query_history", json!({})).await;
-    assert_eq!(ids(&bob_history), [b1_id.clone()]);
+    assert_eq!(ids(&bob_history), vec![b1_id.clone()]);
     assert_eq!(
         ok(&bob_history)["executions"][0]["query"],
         "SELECT r FROM bob_table"
@@ -316,7 +316,7 @@ async fn ownership_holds_on_every_task_with_the_key_and_only_in_allowed_workgrou
     assert_eq!(error(&hidden).0, "not_found", "{hidden}");
     assert_eq!(
         ids(&call_as(&narrow, &alice, "athena_query_history", json!({})).await),
-        [p1_id.clone()]
+        vec![p1_id.clone()]
     );
     let mut both = ids(&call_as(&wide, &alice, "athena_query_history", json!({})).await);
     both.sort();
