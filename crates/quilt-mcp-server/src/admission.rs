@@ -356,7 +356,8 @@ impl Admission {
 }
 
 /// The middleware (after authentication): admit the caller in the request's context, holding
-/// the admission until the response is produced, or answer the refusal.
+/// the admission until the response is produced and the tool call has ended (the call holds a
+/// share of it for its whole life, `call_limits.rs`), or answer the refusal.
 pub async fn admit(State(admission): State<Admission>, request: Request, next: Next) -> Response {
     let Some(ctx) = request.extensions().get::<Arc<RequestContext>>().cloned() else {
         // The auth middleware runs first and always sets a context; refuse rather than admit
@@ -367,6 +368,9 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
     let principal = ctx.principal();
     match admission.admit(principal.identity_key()) {
         Ok(admitted) => {
+            let admitted = crate::call_limits::Admitted::new(admitted);
+            let mut request = request;
+            request.extensions_mut().insert(admitted.clone());
             let response = next.run(request).await;
             drop(admitted);
             response

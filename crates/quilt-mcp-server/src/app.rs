@@ -97,6 +97,10 @@ where
     // 405 (with Allow) whether or not a token was sent.
     let mcp_route = post_service(mcp)
         .route_layer(axum::middleware::from_fn_with_state(
+            config.request_timeout(),
+            crate::call_limits::stamp_deadline,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
             BodyLimit(config.max_body_bytes),
             envelope::check,
         ))

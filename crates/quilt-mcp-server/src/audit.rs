@@ -1,12 +1,18 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
 //! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched, the AWS request ids,
 //! the outcome and how long it took. Never arguments' secret parts, never tokens.
+//!
+//! A call that started gets its line however it ends: [`Pending`] is created before the tool
+//! runs and writes the line when dropped, so a call cut at its deadline (`timeout`) or dropped
+//! because the client cancelled or went away (`cancelled`) is audited with what it had done by
+//! then (the objects it had written, the AWS requests it had made).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use quilt_mcp_auth::RequestContext;
 
-use crate::aws::CallRecord;
+use crate::aws::{CallRecord, SharedRecord};
 
 /// The outcome of one tool call, as audited.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +21,62 @@ pub enum Outcome<'a> {
     Ok,
     /// The tool returned an error with this code.
     Error(&'a str),
+    /// The call ran past its deadline and was stopped.
+    TimedOut,
+    /// The call was dropped before it ended (the client cancelled or disconnected).
+    Cancelled,
+}
+
+/// The audit line of a call that has started and not yet been audited. See the module docs.
+#[derive(Debug)]
+pub struct Pending {
+    ctx: Arc<RequestContext>,
+    tool: String,
+    started: Instant,
+    record: SharedRecord,
+    done: bool,
+}
+
+impl Pending {
+    /// A call of `tool` for `ctx` that records into `record`, starting now.
+    pub fn start(ctx: Arc<RequestContext>, tool: &str, record: SharedRecord) -> Self {
+        Self {
+            ctx,
+            tool: tool.to_owned(),
+            started: Instant::now(),
+            record,
+            done: false,
+        }
+    }
+
+    /// Writes the line with `outcome`; returns the call's record.
+    pub fn finish(mut self, outcome: Outcome<'_>) -> CallRecord {
+        self.done = true;
+        let record = crate::aws::snapshot(&self.record);
+        tool_call(
+            &self.ctx,
+            &self.tool,
+            outcome,
+            &record,
+            self.started.elapsed(),
+        );
+        record
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let record = crate::aws::snapshot(&self.record);
+            tool_call(
+                &self.ctx,
+                &self.tool,
+                Outcome::Cancelled,
+                &record,
+                self.started.elapsed(),
+            );
+        }
+    }
 }
 
 /// Emits the audit line for one tool call.
@@ -35,6 +97,8 @@ pub fn tool_call(
     let (result, error_code) = match outcome {
         Outcome::Ok => ("ok", ""),
         Outcome::Error(code) => ("error", code),
+        Outcome::TimedOut => ("timeout", "timeout"),
+        Outcome::Cancelled => ("cancelled", ""),
     };
     tracing::info!(
         target: "audit",
@@ -49,6 +113,8 @@ pub fn tool_call(
         role_arn,
         touched = record.touched.join(" "),
         aws_request_ids = record.aws_request_ids.join(" "),
+        written = record.written.join(" "),
+        written_count = record.written_count,
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

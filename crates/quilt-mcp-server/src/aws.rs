@@ -42,6 +42,10 @@ pub struct CallRecord {
     pub touched: Vec<String>,
     /// AWS request ids of the calls made.
     pub aws_request_ids: Vec<String>,
+    /// Objects written (`bucket/key`), the first [`RECORD_LIMIT`] of them.
+    pub written: Vec<String>,
+    /// How many objects were written in all.
+    pub written_count: u64,
 }
 
 /// At most this many touched objects and request ids are kept per call (a bounded audit line).
@@ -51,12 +55,36 @@ tokio::task_local! {
     static RECORD: Arc<Mutex<CallRecord>>;
 }
 
+/// A call's record while it runs, shared with whoever must read it if the call is dropped
+/// half way (the audit line of a cancelled or timed-out call).
+pub type SharedRecord = Arc<Mutex<CallRecord>>;
+
 /// Runs `fut` recording what it does in AWS; returns the record with its output.
 pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, CallRecord) {
-    let record = Arc::new(Mutex::new(CallRecord::default()));
-    let out = RECORD.scope(record.clone(), fut).await;
-    let record = record.lock().map(|r| r.clone()).unwrap_or_default();
-    (out, record)
+    let record = SharedRecord::default();
+    let out = recording_into(record.clone(), fut).await;
+    (out, snapshot(&record))
+}
+
+/// Runs `fut` recording what it does in AWS into `record`.
+pub async fn recording_into<F: std::future::Future>(record: SharedRecord, fut: F) -> F::Output {
+    RECORD.scope(record, fut).await
+}
+
+/// What `record` holds now.
+pub fn snapshot(record: &SharedRecord) -> CallRecord {
+    record.lock().map(|r| r.clone()).unwrap_or_default()
+}
+
+/// Notes that the current tool call wrote `bucket/key` (after the write succeeded), so the
+/// audit line names what a call had written even when it is cut short.
+pub fn written(bucket: &str, key: &str) {
+    with_record(|r| {
+        r.written_count += 1;
+        if r.written.len() < RECORD_LIMIT {
+            r.written.push(format!("{bucket}/{key}"));
+        }
+    });
 }
 
 fn with_record(f: impl FnOnce(&mut CallRecord)) {

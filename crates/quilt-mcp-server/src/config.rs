@@ -232,6 +232,17 @@ pub struct Config {
     /// Per-caller admission: pre-authentication budget, in-flight share, rate.
     #[command(flatten)]
     pub fairness: crate::admission::FairnessSettings,
+    // --- Ownership (seal.rs, ownership.rs) ---
+    /// Key (at least 32 bytes) that authenticates page tokens and tags Athena executions with
+    /// their owner; every task of a deployment needs the same one. Unset: derived from
+    /// MCP_JWT_SECRET, else random per process (tokens and ownership then hold in one task).
+    #[arg(long, env = "MCP_HANDLE_KEY", hide_env_values = true)]
+    pub handle_key: Option<String>,
+
+    /// Let callers whose buckets are restricted (QUILT_BUCKETS or a `buckets` claim) use the
+    /// Athena query tools anyway: Athena is outside bucket grants.
+    #[arg(long, env = "ATHENA_OUTSIDE_BUCKET_GRANTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub athena_outside_bucket_grants: bool,
 }
 
 /// A configuration error, naming the setting.
@@ -309,6 +320,8 @@ impl Config {
             metrics_namespace: None,
             jwt_allow_missing_aud: false,
             fairness: crate::admission::FairnessSettings::default(),
+            handle_key: None,
+            athena_outside_bucket_grants: false,
         }
     }
 
@@ -456,6 +469,8 @@ impl Config {
         {
             return Err(err("ATHENA_OUTPUT_LOCATION", "must be an s3:// URI"));
         }
+        crate::seal::SealKey::from_settings(self.handle_key.as_deref(), None)
+            .map_err(|m| err("MCP_HANDLE_KEY", m))?;
         self.scope_map.retain(|m| !m.trim().is_empty());
         for entry in &self.scope_map {
             match entry.split_once('=') {

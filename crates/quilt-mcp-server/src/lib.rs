@@ -15,7 +15,11 @@
 //! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
 //!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
-//! - [`audit`]: one line per tool call; [`metrics`]: CloudWatch metric lines (EMF).
+//! - [`metrics`]: CloudWatch metric lines (EMF).
+//! - [`audit`]: one line per tool call, however it ends.
+//! - [`call_limits`]: the admission permit and deadline over a tool call's whole life.
+//! - [`ownership`]: who owns an Athena execution (a keyed tag in its SQL); Athena vs grants.
+//! - [`seal`]: owners (keyed hash of the caller) and HMAC-sealed page tokens bound to them.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
@@ -26,6 +30,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod aws;
+pub mod call_limits;
 pub mod config;
 pub mod envelope;
 pub mod health;
@@ -34,9 +39,11 @@ pub mod logging;
 pub mod mcp;
 pub mod metadata;
 pub mod metrics;
+pub mod ownership;
 pub mod permissions;
 pub mod policy_test;
 pub mod progress;
+pub mod seal;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

@@ -119,7 +119,16 @@ impl ServerHandler for McpServer {
         // drop the tool's future then, so what it holds is released (an Athena wait stops
         // its query).
         let progress = crate::progress::Progress::from_request(&context);
-        let call = self.tools.call(ctx, &request.name, request.arguments);
+        // The permit and deadline of the HTTP request cover the whole call, also once the
+        // answer has become an SSE stream (call_limits.rs).
+        let limits = context
+            .extensions
+            .get::<http::request::Parts>()
+            .map(crate::call_limits::CallLimits::from_parts)
+            .unwrap_or_default();
+        let call = self
+            .tools
+            .call_within(ctx, &request.name, request.arguments, limits);
         let called = tokio::select! {
             called = crate::progress::scope(progress, call) => called,
             () = context.ct.cancelled() => {

@@ -19,7 +19,6 @@ pub mod tabulator;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::future::BoxFuture;
 use quilt_mcp_auth::{Principal, RequestContext};
@@ -32,6 +31,7 @@ use serde_json::Value;
 
 use crate::audit;
 use crate::aws::{self, Aws};
+use crate::call_limits::{CallLimits, TimedOut};
 use crate::config::Config;
 use crate::tool_error::ToolError;
 
@@ -131,14 +131,12 @@ impl ToolRegistry {
         buckets::register(&mut registry, aws, config, &engine);
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
+        let key = Arc::new(seal_key(config));
         athena::register(&mut registry);
-        athena::register_glue(&mut registry, aws);
-        athena::register_queries(
-            &mut registry,
-            aws,
-            athena::AthenaSettings::from_config(config),
-        );
-        catalog::register(&mut registry, aws, config);
+        athena::register_glue(&mut registry, aws, &key);
+        let athena = Arc::new(athena::AthenaSettings::from_config(config, &key));
+        athena::register_queries(&mut registry, aws, athena.clone());
+        catalog::register(&mut registry, aws, config, &athena);
         registry
     }
 
@@ -242,43 +240,86 @@ impl ToolRegistry {
     }
 
     /// Calls `name` for the caller in `ctx`, with `ctx` re-scoped as the task-local, and
-    /// writes the audit line.
+    /// writes the audit line. No permit, no deadline: see [`ToolRegistry::call_within`].
     pub async fn call(
         &self,
         ctx: Arc<RequestContext>,
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Called {
+        self.call_within(ctx, name, arguments, CallLimits::none())
+            .await
+    }
+
+    /// Like [`ToolRegistry::call`], holding the request's admission permit for the call's
+    /// whole life and stopping it at the request's deadline (a `timeout` tool error). The
+    /// audit line is written however the call ends, also when this future is dropped.
+    pub async fn call_within(
+        &self,
+        ctx: Arc<RequestContext>,
+        name: &str,
+        arguments: Option<JsonObject>,
+        limits: CallLimits,
+    ) -> Called {
         let Some(entry) = self.index.get(name).map(|&i| &self.entries[i]) else {
             return Called::UnknownTool;
         };
-        let started = Instant::now();
-        let (result, record) = if !self.scopes.permits(ctx.principal(), entry.scope) {
+        let record = aws::SharedRecord::default();
+        let pending = audit::Pending::start(ctx.clone(), name, record.clone());
+        let (result, timed_out) = if !self.scopes.permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
                 entry.scope.unwrap_or_default()
             ));
-            (Err(error), aws::CallRecord::default())
+            (Err(error), false)
         } else if entry.catalog_token && ctx.catalog_token().is_none() {
             let error = ToolError::not_permitted(format!(
                 "tool {name} works with the Quilt catalog on your behalf and needs a token the catalog issued; this token was not"
             ));
-            (Err(error), aws::CallRecord::default())
+            (Err(error), false)
         } else {
             let args = Value::Object(arguments.unwrap_or_default());
-            aws::recording(ctx.clone().scope((entry.handler)(args))).await
+            let call = aws::recording_into(record, ctx.clone().scope((entry.handler)(args)));
+            match limits.run(call).await {
+                Ok(result) => (result, false),
+                Err(TimedOut) => (
+                    Err(ToolError::new(
+                        crate::ErrorCode::Timeout,
+                        format!(
+                            "{name} did not finish within the request time limit and was stopped"
+                        ),
+                    )
+                    .with_hint("what it had done is not undone; retry with less work per call")),
+                    true,
+                ),
+            }
         };
         let outcome = match &result {
+            _ if timed_out => audit::Outcome::TimedOut,
             Ok(_) => audit::Outcome::Ok,
             Err(e) => audit::Outcome::Error(e.code.as_str()),
         };
-        audit::tool_call(&ctx, name, outcome, &record, started.elapsed());
+        let record = pending.finish(outcome);
         let result = match result {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => error.into_result(),
         };
         Called::Result(result.with_meta(aws::meta(&record).map(MetaObject::from)))
     }
+}
+
+/// The key that seals page tokens and owner tags (seal.rs); warns when tokens and Athena
+/// ownership will hold only within this process.
+fn seal_key(config: &Config) -> crate::seal::SealKey {
+    use crate::seal::{KeyOrigin, SealKey};
+    let key = SealKey::from_settings(config.handle_key.as_deref(), config.jwt_secret.as_deref())
+        .unwrap_or_else(|_| SealKey::random());
+    if key.origin() == KeyOrigin::Random && config.jwt_jwks_url.is_some() {
+        tracing::warn!(
+            "MCP_HANDLE_KEY is not set and there is no MCP_JWT_SECRET to derive it from: page tokens and Athena query ownership hold only within this process; set MCP_HANDLE_KEY (the same on every task)"
+        );
+    }
+    key
 }
 
 /// Drops the schema keys that cost a client's context window and tell a model nothing:

@@ -14,6 +14,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, sdk_error};
+use crate::ownership::{self, GrantsPolicy};
+use crate::seal::{Owner, SealError, SealKey};
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 
@@ -209,7 +211,17 @@ fn columns(cols: &[aws_sdk_glue::types::Column]) -> Vec<Column> {
         .collect()
 }
 
-pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
+/// What the Glue tools share.
+struct Catalog {
+    aws: Arc<Aws>,
+    key: Arc<SealKey>,
+}
+
+pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &Arc<SealKey>) {
+    let catalog = Arc::new(Catalog {
+        aws: aws.clone(),
+        key: key.clone(),
+    });
     let read = || {
         ToolAnnotations::new()
             .read_only(true)
@@ -218,15 +230,16 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
             .open_world(true)
     };
     registry.add_with(
-        aws,
+        &catalog,
         "athena_databases_list",
         "Glue databases you can see (paginated: max_results, next_token).",
         read(),
         Some(ATHENA),
-        |aws: Arc<Aws>, input: DatabasesInput| async move {
+        |catalog: Arc<Catalog>, input: DatabasesInput| async move {
             let size = page_size(input.max_results)?;
-            let token = PageToken::from_input(input.next_token.as_deref())?;
-            let glue = aws.glue(AccessIntent::Read).await?;
+            let tokens = PageTokens::for_caller(&catalog.key, "athena_databases_list".into())?;
+            let token = tokens.open_listing(input.next_token.as_deref())?;
+            let glue = catalog.aws.glue(AccessIntent::Read).await?;
             let out = glue
                 .client
                 .get_databases()
@@ -237,7 +250,8 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
                 .map_err(|e| sdk_error("GetDatabases", &e))?;
             crate::aws::aws_request(out.request_id());
             let all = out.database_list();
-            let (range, next_token) = token.window(all.len(), size as usize, out.next_token());
+            let (range, next) = token.window(all.len(), size as usize, out.next_token());
+            let next_token = next.map(|t| tokens.seal(&t));
             Ok::<_, ToolError>(DatabasesOutput {
                 databases: all[range]
                     .iter()
@@ -252,16 +266,24 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
         },
     );
     registry.add_with(
-        aws,
+        &catalog,
         "athena_tables_list",
         "Tables of a Glue database, optionally matching name_pattern (paginated).",
         read(),
         Some(ATHENA),
-        |aws: Arc<Aws>, input: TablesInput| async move {
+        |catalog: Arc<Catalog>, input: TablesInput| async move {
             name_ok("database", &input.database)?;
             let size = page_size(input.max_results)?;
-            let token = PageToken::from_input(input.next_token.as_deref())?;
-            let glue = aws.glue(AccessIntent::Read).await?;
+            // A token continues the same listing only: same database, same pattern.
+            let purpose = serde_json::to_string(&(
+                "athena_tables_list",
+                &input.database,
+                input.name_pattern.as_deref().unwrap_or_default(),
+            ))
+            .unwrap_or_default();
+            let tokens = PageTokens::for_caller(&catalog.key, purpose)?;
+            let token = tokens.open_listing(input.next_token.as_deref())?;
+            let glue = catalog.aws.glue(AccessIntent::Read).await?;
             let out = glue
                 .client
                 .get_tables()
@@ -274,7 +296,8 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
                 .map_err(|e| sdk_error("GetTables", &e))?;
             crate::aws::aws_request(out.request_id());
             let all = out.table_list();
-            let (range, next_token) = token.window(all.len(), size as usize, out.next_token());
+            let (range, next) = token.window(all.len(), size as usize, out.next_token());
+            let next_token = next.map(|t| tokens.seal(&t));
             Ok::<_, ToolError>(TablesOutput {
                 database: input.database,
                 tables: all[range]
@@ -299,15 +322,15 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
         },
     );
     registry.add_with(
-        aws,
+        &catalog,
         "athena_table_schema",
         "A table's columns, partition keys, location and format/SerDe.",
         read(),
         Some(ATHENA),
-        |aws: Arc<Aws>, input: SchemaInput| async move {
+        |catalog: Arc<Catalog>, input: SchemaInput| async move {
             name_ok("database", &input.database)?;
             name_ok("table", &input.table)?;
-            let glue = aws.glue(AccessIntent::Read).await?;
+            let glue = catalog.aws.glue(AccessIntent::Read).await?;
             let out = glue
                 .client
                 .get_table()
@@ -357,15 +380,36 @@ pub(crate) struct AthenaSettings {
     workgroup: String,
     allowed: Vec<String>,
     output_location: Option<String>,
+    /// Seals page tokens and tags executions with their owner (ownership.rs).
+    key: Arc<SealKey>,
+    /// Whether bucket-restricted callers may query.
+    grants: GrantsPolicy,
 }
 
 impl AthenaSettings {
-    pub(crate) fn from_config(config: &crate::config::Config) -> Self {
+    pub(crate) fn from_config(config: &crate::config::Config, key: &Arc<SealKey>) -> Self {
         Self {
             workgroup: config.athena_workgroup.clone(),
             allowed: config.athena_allowed_workgroups.clone(),
             output_location: config.athena_output_location.clone(),
+            key: key.clone(),
+            grants: GrantsPolicy {
+                server_restricts: !config.buckets.is_empty(),
+                athena_allowed: config.athena_outside_bucket_grants,
+            },
         }
+    }
+
+    /// The caller in scope as an owner, once the grants policy lets it query.
+    fn owner(&self) -> Result<Owner, ToolError> {
+        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        self.grants.check(ctx.principal())?;
+        Ok(self.key.owner(ctx.principal()))
+    }
+
+    /// The page tokens of one execution's results, for the caller in scope.
+    fn result_tokens(&self, execution_id: &str) -> Result<PageTokens, ToolError> {
+        PageTokens::for_caller(&self.key, format!("athena_query_results:{execution_id}"))
     }
 
     fn workgroup(&self, requested: Option<String>) -> Result<String, ToolError> {
@@ -516,11 +560,11 @@ struct Queries {
 pub(crate) fn register_queries(
     registry: &mut ToolRegistry,
     aws: &Arc<Aws>,
-    settings: AthenaSettings,
+    settings: Arc<AthenaSettings>,
 ) {
     let state = Arc::new(Queries {
         aws: aws.clone(),
-        settings: Arc::new(settings),
+        settings,
     });
     registry.add_with(
         &state,
@@ -564,7 +608,8 @@ pub(crate) fn register_queries(
         ToolAnnotations::new().read_only(true).destructive(false).idempotent(false).open_world(true),
         Some(ATHENA),
         |state: Arc<Queries>, input: ExecuteInput| async move {
-            let (aws, settings) = (state.aws.clone(), state.settings.clone()); execute(aws, settings, input).await },
+            run_query(&state.aws, &state.settings, input.into()).await
+        },
     );
     registry.add_with(
         &state,
@@ -577,49 +622,89 @@ pub(crate) fn register_queries(
         },
     );
     registry.add_with(
-        aws,
+        &state,
         "athena_query_results",
-        "State and a page of results of a query by execution_id; continue with next_token.",
+        "State and a page of results of one of your queries by execution_id; continue with next_token.",
         ToolAnnotations::new()
             .read_only(true)
             .destructive(false)
             .idempotent(true)
             .open_world(true),
         Some(ATHENA),
-        |aws: Arc<Aws>, input: ResultsInput| async move {
-            let max_rows = rows_cap(input.max_results)?;
-            let token = PageToken::from_input(input.next_token.as_deref())?;
-            if input.execution_id.is_empty() || input.execution_id.len() > 128 {
-                return Err(ToolError::invalid_argument(
-                    "execution_id must be 1 to 128 characters",
-                ));
-            }
-            let athena = aws.athena(AccessIntent::Read).await?;
-            let status = athena
-                .client
-                .get_query_execution()
-                .query_execution_id(&input.execution_id)
-                .send()
-                .await
-                .map_err(|e| {
-                    not_found_if_unknown(sdk_error("GetQueryExecution", &e), &input.execution_id)
-                })?;
-            let execution = status.query_execution();
-            let mut output = describe(&input.execution_id, execution);
-            match execution.and_then(|x| x.status()).and_then(|s| s.state()) {
-                Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
-                    page(&athena.client, &mut output, token, max_rows).await?;
-                    Ok(output)
-                }
-                Some(aws_sdk_athena::types::QueryExecutionState::Failed) => Err(failed(execution)),
-                _ => Ok(output),
-            }
+        |state: Arc<Queries>, input: ResultsInput| async move {
+            results(&state.aws, &state.settings, input).await
         },
     );
 }
 
+/// `athena_query_results`: the caller's own execution only (ownership.rs), anything else —
+/// including another caller's page token — `not_found`.
+async fn results(
+    aws: &Aws,
+    settings: &AthenaSettings,
+    input: ResultsInput,
+) -> Result<QueryOutput, ToolError> {
+    let owner = settings.owner()?;
+    let max_rows = rows_cap(input.max_results)?;
+    let id = input.execution_id;
+    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+        return Err(ToolError::invalid_argument(
+            "execution_id must be 1 to 128 printable characters",
+        ));
+    }
+    let tokens = settings.result_tokens(&id)?;
+    let token = match tokens.open(input.next_token.as_deref()) {
+        Ok(token) => token,
+        Err(SealError::NotYours) => return Err(ownership::not_found(&id)),
+        Err(SealError::Invalid) => return Err(bad_token()),
+    };
+    let athena = aws.athena(AccessIntent::Read).await?;
+    let execution = owned_execution(&athena.client, settings, &owner, &id).await?;
+    let mut output = describe(&id, Some(&execution));
+    match execution.status().and_then(|s| s.state()) {
+        Some(aws_sdk_athena::types::QueryExecutionState::Succeeded) => {
+            page(&athena.client, &mut output, &tokens, token, max_rows).await?;
+            Ok(output)
+        }
+        Some(aws_sdk_athena::types::QueryExecutionState::Failed) => Err(failed(Some(&execution))),
+        _ => Ok(output),
+    }
+}
+
+/// The execution `id` when it is `owner`'s and in an allowed workgroup; else `not_found` (an
+/// unknown id too, so the answer says nothing about other callers' ids). The one check
+/// behind every path that reads or acts on an execution by id (results, status, stop).
+pub(crate) async fn owned_execution(
+    client: &aws_sdk_athena::Client,
+    settings: &AthenaSettings,
+    owner: &Owner,
+    id: &str,
+) -> Result<aws_sdk_athena::types::QueryExecution, ToolError> {
+    let status = client
+        .get_query_execution()
+        .query_execution_id(id)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = not_found_if_unknown(sdk_error("GetQueryExecution", &e), id);
+            // Athena's own "not found" reads exactly like a foreign id's answer.
+            if e.code == crate::ErrorCode::NotFound {
+                ownership::not_found(id)
+            } else {
+                e
+            }
+        })?;
+    crate::aws::aws_request(status.request_id());
+    match status.query_execution() {
+        Some(x) if ownership::owns(x, owner, &settings.allowed) => Ok(x.clone()),
+        _ => Err(ownership::not_found(id)),
+    }
+}
+
 /// Most executions `athena_query_history` returns.
 const MAX_HISTORY: usize = 50;
+/// Most recent executions `athena_query_history` looks at per workgroup for the caller's own.
+const HISTORY_SCAN: usize = 200;
 /// Longest query text `athena_query_history` returns per execution, in characters.
 const HISTORY_QUERY_CHARS: usize = 1000;
 
@@ -681,9 +766,12 @@ fn history_entry(x: &aws_sdk_athena::types::QueryExecution) -> HistoryEntry {
             .query_execution_context()
             .and_then(|c| c.database())
             .map(str::to_owned),
-        query: x
-            .query()
-            .map(|q| q.chars().take(HISTORY_QUERY_CHARS).collect()),
+        query: x.query().map(|q| {
+            ownership::untagged(q)
+                .chars()
+                .take(HISTORY_QUERY_CHARS)
+                .collect()
+        }),
         submitted: status
             .and_then(|s| s.submission_date_time())
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
@@ -704,23 +792,38 @@ async fn history(
             "max_results must be between 1 and {MAX_HISTORY}, got {n}"
         )));
     }
+    let owner = settings.owner()?;
     let workgroups = match input.workgroup.filter(|w| !w.is_empty()) {
         Some(w) => vec![settings.workgroup(Some(w))?],
         None => settings.allowed.clone(),
     };
     let athena = aws.athena(AccessIntent::Read).await?;
+    // Only the caller's own executions are shown, and Athena cannot filter by owner: look
+    // at the most recent HISTORY_SCAN executions of each workgroup and keep the caller's.
     let mut ids = Vec::new();
     for wg in &workgroups {
-        let out = athena
-            .client
-            .list_query_executions()
-            .work_group(wg)
-            .max_results(n as i32)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ListQueryExecutions", &e))?;
-        crate::aws::aws_request(out.request_id());
-        ids.extend(out.query_execution_ids().iter().take(n).cloned());
+        let mut seen = 0;
+        let mut next: Option<String> = None;
+        loop {
+            let out = athena
+                .client
+                .list_query_executions()
+                .work_group(wg)
+                .max_results(HISTORY_SCAN.min(50) as i32)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("ListQueryExecutions", &e))?;
+            crate::aws::aws_request(out.request_id());
+            let page = out.query_execution_ids();
+            let take = page.len().min(HISTORY_SCAN - seen);
+            ids.extend(page[..take].iter().cloned());
+            seen += take;
+            match out.next_token() {
+                Some(t) if seen < HISTORY_SCAN && !page.is_empty() => next = Some(t.to_owned()),
+                _ => break,
+            }
+        }
     }
     // One GetQueryExecution per id, a few at a time (BatchGetQueryExecution would be one call,
     // but the emulator the tests run on does not implement it).
@@ -741,7 +844,10 @@ async fn history(
     for got in found {
         let got = got?;
         crate::aws::aws_request(got.request_id());
-        if let Some(x) = got.query_execution() {
+        if let Some(x) = got
+            .query_execution()
+            .filter(|x| ownership::owns(x, &owner, &settings.allowed))
+        {
             let submitted = x
                 .status()
                 .and_then(|s| s.submission_date_time())
@@ -806,8 +912,8 @@ fn failed(execution: Option<&aws_sdk_athena::types::QueryExecution>) -> ToolErro
 /// Where the next page starts: the service's own page token (none for its first page) and how
 /// many items of that page were already returned. The service's token alone is not enough:
 /// when a cap (bytes, or items against a service that returns more than asked, as the emulator
-/// does) stops a page early, the rest of that page would be lost. Sent to the client as
-/// base64url JSON; used by the Athena result and Glue listing tools.
+/// does) stops a page early, the rest of that page would be lost. Sent to the client sealed
+/// ([`PageTokens`]); used by the Athena result and Glue listing tools.
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct PageToken {
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
@@ -816,37 +922,51 @@ struct PageToken {
     skip: usize,
 }
 
-impl PageToken {
-    fn encode(&self) -> String {
-        use base64::Engine as _;
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-    }
+/// The page tokens of one listing for one caller: sealed with the server key for this caller
+/// and this listing (`purpose` names the tool and what it lists), so a token is accepted only
+/// back from the caller it was issued to, for the same listing (see `seal.rs`).
+struct PageTokens {
+    key: Arc<SealKey>,
+    owner: Owner,
+    purpose: String,
+}
 
-    fn decode(token: &str) -> Result<Self, ToolError> {
-        use base64::Engine as _;
-        let bad = || {
-            ToolError::invalid_argument(
-                "next_token is not one this server issued: pass the next_token of a previous answer unchanged",
-            )
-        };
-        if token.len() > 4096 {
-            return Err(bad());
-        }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|_| bad())?;
-        serde_json::from_slice(&bytes).map_err(|_| bad())
+fn bad_token() -> ToolError {
+    ToolError::invalid_argument(
+        "next_token is not one this server issued: pass the next_token of a previous answer unchanged",
+    )
+}
+
+impl PageTokens {
+    /// Tokens of `purpose` for the caller in scope.
+    fn for_caller(key: &Arc<SealKey>, purpose: String) -> Result<Self, ToolError> {
+        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        Ok(Self {
+            key: key.clone(),
+            owner: key.owner(ctx.principal()),
+            purpose,
+        })
     }
 
     /// The client's `next_token`, or the first page.
-    fn from_input(token: Option<&str>) -> Result<Self, ToolError> {
+    fn open(&self, token: Option<&str>) -> Result<PageToken, SealError> {
         match token.filter(|t| !t.is_empty()) {
-            Some(t) => Self::decode(t),
-            None => Ok(Self::default()),
+            Some(t) => self.key.open(&self.purpose, &self.owner, t),
+            None => Ok(PageToken::default()),
         }
     }
 
+    /// Like [`PageTokens::open`], for listings: another caller's token is as bad as a forged one.
+    fn open_listing(&self, token: Option<&str>) -> Result<PageToken, ToolError> {
+        self.open(token).map_err(|_| bad_token())
+    }
+
+    fn seal(&self, token: &PageToken) -> String {
+        self.key.seal(&self.purpose, &self.owner, token)
+    }
+}
+
+impl PageToken {
     /// Of `len` items of the service's page fetched with this token, the ones to return (at
     /// most `max`) and where the next page starts.
     fn window(
@@ -854,7 +974,7 @@ impl PageToken {
         len: usize,
         max: usize,
         upstream_next: Option<&str>,
-    ) -> (std::ops::Range<usize>, Option<String>) {
+    ) -> (std::ops::Range<usize>, Option<PageToken>) {
         let start = self.skip.min(len);
         let end = start.saturating_add(max).min(len);
         let next = if end < len {
@@ -868,7 +988,7 @@ impl PageToken {
                 skip: 0,
             })
         };
-        (start..end, next.map(|t| t.encode()))
+        (start..end, next)
     }
 }
 
@@ -876,6 +996,7 @@ impl PageToken {
 async fn page(
     client: &aws_sdk_athena::Client,
     out: &mut QueryOutput,
+    tokens: &PageTokens,
     token: PageToken,
     max_rows: usize,
 ) -> Result<(), ToolError> {
@@ -957,15 +1078,51 @@ async fn page(
         out.total_rows = Some(data.len());
     }
     out.truncated = next.is_some();
-    out.next_token = next.map(|t| t.encode());
+    out.next_token = next.map(|t| tokens.seal(&t));
     Ok(())
 }
 
-pub(crate) async fn execute(
-    aws: Arc<Aws>,
-    settings: Arc<AthenaSettings>,
-    input: ExecuteInput,
+/// One query to run, as `athena_query_execute` (and any other tool that runs SQL in Athena,
+/// such as a Tabulator query) asks for it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryRequest {
+    /// One read-only statement (checked by the guard here).
+    pub(crate) query: String,
+    /// Default database.
+    pub(crate) database: Option<String>,
+    /// Data catalog.
+    pub(crate) catalog: Option<String>,
+    /// Workgroup (default the server's; must be allowed).
+    pub(crate) workgroup: Option<String>,
+    /// Seconds to wait before answering with a handle.
+    pub(crate) max_wait_s: Option<u64>,
+    /// Most rows in the answer.
+    pub(crate) max_results: Option<usize>,
+}
+
+impl From<ExecuteInput> for QueryRequest {
+    fn from(i: ExecuteInput) -> Self {
+        Self {
+            query: i.query,
+            database: i.database,
+            catalog: i.catalog,
+            workgroup: i.workgroup,
+            max_wait_s: i.max_wait_s,
+            max_results: i.max_results,
+        }
+    }
+}
+
+/// Runs `input` for the caller in scope: the SQL guard, the grants policy and the allowed
+/// workgroups first; the execution is tagged with the caller as its owner (ownership.rs);
+/// waits up to `max_wait_s`, then answers with results or a handle (the execution id, usable
+/// only by this caller).
+pub(crate) async fn run_query(
+    aws: &Aws,
+    settings: &AthenaSettings,
+    input: QueryRequest,
 ) -> Result<QueryOutput, ToolError> {
+    let owner = settings.owner()?;
     let verdict = sql_guard::check(&input.query);
     if !verdict.allowed {
         return Err(ToolError::invalid_argument(format!(
@@ -996,7 +1153,7 @@ pub(crate) async fn execute(
     let mut start = athena
         .client
         .start_query_execution()
-        .query_string(&input.query)
+        .query_string(ownership::tag_query(&owner, &input.query))
         .work_group(&workgroup)
         .query_execution_context(context.build());
     if let Some(location) = &settings.output_location {
@@ -1012,6 +1169,7 @@ pub(crate) async fn execute(
         .map_err(|e| sdk_error("StartQueryExecution", &e))?;
     crate::aws::aws_request(started.request_id());
     let id = started.query_execution_id().unwrap_or_default().to_owned();
+    let tokens = settings.result_tokens(&id)?;
     let mut stop = StopOnDrop {
         client: Some(athena.client.clone()),
         id: id.clone(),
@@ -1036,7 +1194,14 @@ pub(crate) async fn execute(
             Some(S::Succeeded) => {
                 stop.client = None;
                 let mut out = describe(&id, execution);
-                page(&athena.client, &mut out, PageToken::default(), max_rows).await?;
+                page(
+                    &athena.client,
+                    &mut out,
+                    &tokens,
+                    PageToken::default(),
+                    max_rows,
+                )
+                .await?;
                 return Ok(out);
             }
             Some(S::Failed) => {

@@ -138,7 +138,12 @@ pub(crate) fn allowed_bucket(
     policy.prefixes(principal, bucket).map(|_| ())
 }
 
-pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
+pub(crate) fn register(
+    registry: &mut ToolRegistry,
+    aws: &Arc<Aws>,
+    config: &Config,
+    athena: &Arc<crate::tools::athena::AthenaSettings>,
+) {
     let Some(catalog) = Catalog::from_config(config) else {
         return;
     };
@@ -176,7 +181,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
         Some(READ),
         |catalog: Arc<Catalog>, input: UriInput| async move { catalog_uri(catalog.url(), input) },
     );
-    crate::tools::tabulator::register(registry, &catalog, aws, config);
+    crate::tools::tabulator::register(registry, &catalog, aws, athena);
 }
 
 // --- search_catalog ---------------------------------------------------------------------

@@ -1076,6 +1076,7 @@ impl Packaging {
             .await
             .map_err(|e| s3_error("PutObject", &e, s3))?;
         aws::aws_request(out.request_id());
+        aws::written(bucket, key);
         Ok(())
     }
 
@@ -1750,6 +1751,7 @@ impl Packaging {
                 result.and_then(|r| r.checksum_sha256()).map(str::to_owned),
             )
         };
+        aws::written(bucket, &dest);
         let dest_uri = s3uri::S3Uri {
             bucket: bucket.to_owned(),
             key: dest.clone(),

@@ -26,10 +26,9 @@ use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::aws::Aws;
-use crate::config::Config;
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
-use crate::tools::athena::{self, AthenaSettings, ExecuteInput, QueryOutput};
+use crate::tools::athena::{self, AthenaSettings, QueryOutput};
 use crate::tools::catalog::{Catalog, allowed_bucket, caller, tool_error};
 
 const READ: &str = "quilt:read";
@@ -73,12 +72,12 @@ pub(crate) fn register(
     registry: &mut ToolRegistry,
     catalog: &Arc<Catalog>,
     aws: &Arc<Aws>,
-    config: &Config,
+    athena: &Arc<AthenaSettings>,
 ) {
     let state = Arc::new(Tabulator {
         catalog: catalog.clone(),
         aws: aws.clone(),
-        athena: Arc::new(AthenaSettings::from_config(config)),
+        athena: athena.clone(),
     });
     registry.add_with(
         &state,
@@ -357,10 +356,10 @@ async fn query(state: &Tabulator, input: QueryInput) -> Result<QueryOutput, Tool
                 "this Quilt stack has no Tabulator (its catalog config names no tabulatorDataCatalog)",
             )
         })?;
-    athena::execute(
-        state.aws.clone(),
-        state.athena.clone(),
-        ExecuteInput {
+    athena::run_query(
+        &state.aws,
+        &state.athena,
+        athena::QueryRequest {
             query: input.query,
             database: Some(input.bucket),
             catalog: Some(data_catalog),
@@ -499,12 +498,12 @@ pub(crate) fn check_config(text: &str) -> Result<(), ToolError> {
             FORMATS.join(", ")
         )));
     }
-    if let Some(delimiter) = parser.get("delimiter") {
-        if format != "csv" || delimiter.as_str().is_none_or(|d| d.chars().count() != 1) {
-            return Err(bad(
-                "parser.delimiter must be one character, for format csv".into(),
-            ));
-        }
+    if let Some(delimiter) = parser.get("delimiter")
+        && (format != "csv" || delimiter.as_str().is_none_or(|d| d.chars().count() != 1))
+    {
+        return Err(bad(
+            "parser.delimiter must be one character, for format csv".into(),
+        ));
     }
     if parser.get("header").is_some_and(|h| !h.is_boolean()) {
         return Err(bad("parser.header must be true or false".into()));

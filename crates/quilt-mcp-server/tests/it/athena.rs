@@ -14,12 +14,12 @@ use crate::athena_shim::{AthenaShim, FAILS, FAILURE_REASON};
 use crate::moto::*;
 use crate::support::*;
 
-async fn athena_server(moto: &Moto) -> TestServer {
+pub(crate) async fn athena_server(moto: &Moto) -> TestServer {
     athena_server_at(moto, &moto.url).await
 }
 
 /// A server whose AWS endpoint is `endpoint` (moto, or a shim in front of it).
-async fn athena_server_at(moto: &Moto, endpoint: &str) -> TestServer {
+pub(crate) async fn athena_server_at(moto: &Moto, endpoint: &str) -> TestServer {
     static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let role = moto
@@ -40,7 +40,7 @@ async fn athena_server_at(moto: &Moto, endpoint: &str) -> TestServer {
 }
 
 /// Queues one result set (header row first, as Athena returns it) for the next execution.
-async fn queue_results(moto: &Moto, columns: &[(&str, &str)], rows: &[Vec<String>]) {
+pub(crate) async fn queue_results(moto: &Moto, columns: &[(&str, &str)], rows: &[Vec<String>]) {
     let header = json!({"Data": columns.iter().map(|(n, _)| json!({"VarCharValue": n})).collect::<Vec<_>>()});
     let mut all = vec![header];
     all.extend(rows.iter().map(
@@ -59,7 +59,7 @@ async fn queue_results(moto: &Moto, columns: &[(&str, &str)], rows: &[Vec<String
     assert!(r.status().is_success());
 }
 
-async fn slow_executions(moto: &Moto, times: u32) {
+pub(crate) async fn slow_executions(moto: &Moto, times: u32) {
     let body = json!({"model_name": "athena::execution", "transition": {"progression": "manual", "times": times}});
     let r = reqwest::Client::new()
         .post(format!(
@@ -250,7 +250,7 @@ async fn refused_queries_and_workgroups_start_nothing() {
 }
 
 /// Calls moto's Athena API directly (moto checks no signature while IAM enforcement is off).
-async fn athena_api(url: &str, action: &str, body: Value) -> Value {
+pub(crate) async fn athena_api(url: &str, action: &str, body: Value) -> Value {
     reqwest::Client::new()
         .post(format!("{url}/"))
         .header("X-Amz-Target", format!("AmazonAthena.{action}"))

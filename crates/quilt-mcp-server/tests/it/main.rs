@@ -8,6 +8,7 @@
 
 mod admission;
 mod athena;
+mod athena_owners;
 mod athena_shim;
 mod binary;
 mod buckets;
@@ -33,3 +34,4 @@ mod shutdown;
 mod stack_discovery;
 mod support;
 mod workflows;
+mod whole_call;

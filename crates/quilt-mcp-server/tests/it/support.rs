@@ -156,6 +156,34 @@ pub fn registry_with_test_tools(
             }
         },
     );
+    let sleepers = counter.clone();
+    registry.add(
+        "test_progress_sleep",
+        "Sleeps for ms milliseconds, reporting progress every 100 ms (test only).",
+        ToolAnnotations::new().read_only(true),
+        None,
+        move |input: SleepInput| {
+            let sleeping = Sleeping::enter(&sleepers);
+            async move {
+                let _sleeping = sleeping;
+                let ctx = RequestContext::current()?;
+                let steps = input.ms / 100;
+                for i in 0..steps {
+                    quilt_mcp_server::progress::report(
+                        (i + 1) as f64,
+                        Some(steps as f64),
+                        format!("{}/{steps}", i + 1),
+                    )
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok::<_, ToolError>(SleepOutput {
+                    slept_ms: input.ms,
+                    subject: ctx.principal().subject.clone(),
+                })
+            }
+        },
+    );
     let s3 = aws.clone();
     registry.add(
         "test_s3_roundtrip",
@@ -528,4 +556,54 @@ pub async fn call_tool_with(
         headers,
         body: parse_body(&text),
     })
+}
+
+/// The audit lines this test's server writes, captured as JSON. The subscriber is the
+/// thread's default, so it sees the server only on a current-thread runtime (`#[tokio::test]`
+/// without `flavor`), where the server's tasks run on the test's thread.
+#[derive(Clone, Default)]
+pub struct AuditLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for AuditLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for AuditLog {
+    type Writer = AuditLog;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl AuditLog {
+    /// Starts capturing audit lines on this thread until the guard drops.
+    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let log = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("audit=info"))
+            .with_writer(log.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (log, guard)
+    }
+
+    /// The audit lines of tool calls so far.
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = self.0.lock().expect("lock").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["target"] == "audit" && l["event"] == "tool_call")
+            .collect()
+    }
 }

@@ -53,11 +53,14 @@ pub(crate) fn requested(arg: &Option<Option<String>>) -> Requested {
     }
 }
 
+/// A loaded schema and the versioned key it was read from.
+type CachedSchema = (Instant, Arc<Schema>, PhysicalKey);
+
 /// The caches of configs and schemas, shared by every call.
 #[derive(Default)]
 pub(crate) struct RulesCache {
     configs: Mutex<HashMap<String, (Instant, Arc<WorkflowsConfig>)>>,
-    schemas: Mutex<HashMap<String, (Instant, Arc<Schema>, PhysicalKey)>>,
+    schemas: Mutex<HashMap<String, CachedSchema>>,
 }
 
 fn cache_get<T: Clone>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
