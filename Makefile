@@ -28,7 +28,7 @@ dev: venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator,
 	DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
 
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
-	@MCP_JWT_SECRET=$(DEV_SECRET) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
+	@MCP_JWT_SECRET=$(DEV_SECRET) MCP_LISTEN=$(DEV_LISTEN) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
 
 test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance, deployment checks
 	cargo build --locked --workspace --bins

@@ -23,7 +23,8 @@ eval "$(.venv/bin/python scripts/seed_demo.py "$MOTO_URL")"
 
 cargo build --locked --quiet -p quilt-mcp-server --bin quilt-mcp-server
 BIN="$CARGO_TARGET_DIR/debug/quilt-mcp-server"
-TOKEN="$(MCP_JWT_SECRET="$SECRET" "$BIN" token --subject dev-user --bucket quilt-demo)"
+# The token's `aud` is the server's resource URL (http://$LISTEN/mcp), derived from MCP_LISTEN.
+TOKEN="$(MCP_JWT_SECRET="$SECRET" MCP_LISTEN="$LISTEN" "$BIN" token --subject dev-user --bucket quilt-demo)"
 
 cat <<MSG
 

@@ -17,9 +17,10 @@ done
 grep -q 'serving MCP over HTTP' "$log" || { cat "$log"; echo "dev smoke: server never started"; exit 1; }
 eval "$(grep 'export TOKEN=' "$log" | sed 's/^ *//')"
 answer="$(eval "$(grep 'curl -s http' "$log" | sed 's/^ *//')")"
-if ! grep -q 'assumed-role/QuiltDemoReadRole/mcp-dev-user' <<<"$answer"; then
+# The session name is mcp-<subject>-<16 hex digits of the caller's identity hash>.
+if ! grep -Eq 'assumed-role/QuiltDemoReadRole/mcp-dev-user-[0-9a-f]{16}' <<<"$answer"; then
   echo "$answer"
   echo "dev smoke: 1 passed, 1 failed"
   exit 1
 fi
-echo "dev smoke: the printed command answered as assumed-role/QuiltDemoReadRole/mcp-dev-user"
+echo "dev smoke: the printed command answered as assumed-role/QuiltDemoReadRole/mcp-dev-user-…"

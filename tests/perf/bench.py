@@ -267,7 +267,10 @@ def main():
         ours = summary["ours"] = {}
         port = h.free_port()
         env = dict(base_env, MCP_LISTEN=f"127.0.0.1:{port}", MCP_JWT_SECRET=SECRET, MCP_JWT_JWKS_URL=jwks.jwks_url,
-                   QUILT_REGISTRY_URL=catalog.url, RUST_LOG="info,rmcp=warn")
+                   QUILT_REGISTRY_URL=catalog.url, RUST_LOG="info,rmcp=warn",
+                   # The peer gets the same tokens, minted without `aud` (the catalog's shape):
+                   # the explicit opt-out. One token drives all the load: no per-caller limits.
+                   MCP_JWT_ALLOW_MISSING_AUD="true", MCP_CALLER_RATE_PER_S="0", MCP_CALLER_MAX_IN_FLIGHT="256")
         health = f"http://127.0.0.1:{port}/healthz"
         mcp = f"http://127.0.0.1:{port}/mcp"
         log(f"ours: start-up x{STARTS}")

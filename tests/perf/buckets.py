@@ -85,12 +85,14 @@ def main():
         port = free_port()
         env = {"PATH": os.environ.get("PATH", ""), "MCP_LISTEN": f"127.0.0.1:{port}", "MCP_JWT_SECRET": SECRET,
                "AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "QUILT_READ_ROLE_ARN": read_role, "RUST_LOG": "warn"}
+               "QUILT_READ_ROLE_ARN": read_role, "RUST_LOG": "warn",
+               # One token drives all the load: lift the per-caller share and rate (admission.rs).
+               "MCP_CALLER_RATE_PER_S": "0", "MCP_CALLER_MAX_IN_FLIGHT": "256"}
         server = subprocess.Popen([SERVER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(server)
         base = f"http://127.0.0.1:{port}"
         wait(base + "/readyz")
-        token = subprocess.check_output([SERVER, "token", "--subject", "perf"], env={"MCP_JWT_SECRET": SECRET, "PATH": env["PATH"]}).decode().strip()
+        token = subprocess.check_output([SERVER, "token", "--subject", "perf"], env={"MCP_JWT_SECRET": SECRET, "MCP_LISTEN": env["MCP_LISTEN"], "PATH": env["PATH"]}).decode().strip()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                    "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
         client = httpx2.Client(headers=headers, timeout=60)

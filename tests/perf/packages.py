@@ -99,7 +99,7 @@ def main():
                               Config=boto3.s3.transfer.TransferConfig(multipart_chunksize=64 * MIB, max_concurrency=4))
 
         token = subprocess.check_output(
-            [args.server, "token", "--subject", "perf", "--claims",
+            [args.server, "token", "--subject", "perf", "--audience", "quilt-mcp-perf", "--claims",
              json.dumps({"aws_credentials": {"access_key_id": "AKIAPERFPERFPERF0001", "secret_access_key": "perf-secret-key"}})],
             env={"MCP_JWT_SECRET": SECRET, "PATH": os.environ.get("PATH", "")}).decode().strip()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
@@ -116,7 +116,7 @@ def main():
             port = free_port()
             env = {"PATH": os.environ.get("PATH", ""), "MCP_LISTEN": f"127.0.0.1:{port}", "MCP_JWT_SECRET": SECRET,
                    "MCP_CREDENTIAL_SOURCES": "jwt", "AWS_ENDPOINT_URL": moto_url, "AWS_REGION": "us-east-1",
-                   "MCP_REQUEST_TIMEOUT_S": "3600", "RUST_LOG": "warn"}
+                   "MCP_REQUEST_TIMEOUT_S": "3600", "RUST_LOG": "warn", "MCP_JWT_AUDIENCE": "quilt-mcp-perf"}
             server = procs.start([args.server], env=env, guard=False)
             base = f"http://127.0.0.1:{port}"
             wait_200(base + "/readyz")

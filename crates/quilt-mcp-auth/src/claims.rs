@@ -63,9 +63,7 @@ fn issuer(claims: &Map<String, Value>) -> Result<Option<String>, AuthError> {
     let Value::String(iss) = value else {
         return Err(invalid("iss", "must be a string"));
     };
-    if iss.is_empty()
-        || iss.chars().count() > MAX_ISSUER_CHARS
-        || iss.chars().any(char::is_control)
+    if iss.is_empty() || iss.chars().count() > MAX_ISSUER_CHARS || iss.chars().any(char::is_control)
     {
         return Err(invalid(
             "iss",
@@ -380,7 +378,10 @@ mod tests {
         assert_eq!(c.secret_access_key.expose(), "s");
         assert_eq!(c.session_token.as_ref().map(Secret::expose), Some("t"));
         let refused = |v: Value, claim: &str, reason: &str| match parse(v) {
-            Err(AuthError::InvalidClaim { claim: c, reason: r }) => {
+            Err(AuthError::InvalidClaim {
+                claim: c,
+                reason: r,
+            }) => {
                 assert_eq!(c, claim);
                 assert!(r.contains(reason), "{r}");
             }
@@ -448,7 +449,10 @@ mod tests {
             json!({"sub": "a", "iss": ""}),
         ] {
             assert!(
-                matches!(parse(bad.clone()), Err(AuthError::InvalidClaim { claim: "iss", .. })),
+                matches!(
+                    parse(bad.clone()),
+                    Err(AuthError::InvalidClaim { claim: "iss", .. })
+                ),
                 "{bad}"
             );
         }

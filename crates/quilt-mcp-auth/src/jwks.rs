@@ -400,15 +400,24 @@ mod tests {
             redirect_refusal(&[https.clone()], &u("http://127.0.0.1/jwks")),
             Some("redirect from https to http refused")
         );
-        assert_eq!(redirect_refusal(&[https.clone()], &u("https://keys.example/jwks")), None);
+        assert_eq!(
+            redirect_refusal(&[https.clone()], &u("https://keys.example/jwks")),
+            None
+        );
         let local = u("http://127.0.0.1:9/jwks");
-        assert_eq!(redirect_refusal(&[local.clone()], &u("http://localhost:9/k")), None);
+        assert_eq!(
+            redirect_refusal(&[local.clone()], &u("http://localhost:9/k")),
+            None
+        );
         assert_eq!(
             redirect_refusal(&[local.clone()], &u("http://127.evil.example/jwks")),
             Some("redirect to a URL that is neither https nor loopback refused")
         );
         assert_eq!(
-            redirect_refusal(&[local.clone(), https.clone(), https.clone(), https], &u("https://x.example/")),
+            redirect_refusal(
+                &[local.clone(), https.clone(), https.clone(), https],
+                &u("https://x.example/")
+            ),
             Some("too many redirects")
         );
     }

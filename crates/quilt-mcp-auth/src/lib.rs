@@ -21,8 +21,8 @@ mod verifier;
 
 pub use context::{AuthMethod, NoRequestContext, RequestContext};
 pub use error::AuthError;
-pub use identity::IdentityKey;
 pub use grants::{BucketGrant, BucketGrants, is_valid_bucket_name};
+pub use identity::IdentityKey;
 pub use jwks::{JwksOptions, JwksStatus, is_https_or_loopback};
 pub use principal::{EmbeddedCredentials, Principal, RoleArn, RoleArnError};
 pub use secret::Secret;

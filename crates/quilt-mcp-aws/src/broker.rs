@@ -182,12 +182,8 @@ impl CredentialBroker {
 
     fn applies(&self, source: CredentialSource, p: &Principal, intent: AccessIntent) -> bool {
         match source {
-            CredentialSource::Jwt => {
-                p.aws_credentials.is_some()
-            }
-            CredentialSource::RoleClaim => {
-                p.role_arn.is_some()
-            }
+            CredentialSource::Jwt => p.aws_credentials.is_some(),
+            CredentialSource::RoleClaim => p.role_arn.is_some(),
             CredentialSource::Catalog => self.catalog.is_some() && p.bearer_token.is_some(),
             CredentialSource::StackRoles => self.stack.role_for(intent).is_some(),
             CredentialSource::Ambient => true,

@@ -183,8 +183,16 @@ mod tests {
         );
         assert!(session_name("https://idp", "alice:corp").starts_with("mcp-alice-corp-"));
         // One subject, two issuers.
-        assert_ne!(session_name("https://a", "alice"), session_name("https://b", "alice"));
-        for subject in ["x".repeat(300), "ü".repeat(100), "7".into(), "a b/c:d".into()] {
+        assert_ne!(
+            session_name("https://a", "alice"),
+            session_name("https://b", "alice")
+        );
+        for subject in [
+            "x".repeat(300),
+            "ü".repeat(100),
+            "7".into(),
+            "a b/c:d".into(),
+        ] {
             let name = session_name("iss", &subject);
             assert!(sts_valid(&name), "{name}");
             assert_eq!(name, session_name("iss", &subject), "stable");
@@ -193,7 +201,10 @@ mod tests {
 
     #[test]
     fn source_identity_is_the_exact_subject_where_sts_allows() {
-        assert_eq!(source_identity("i", "alice@example.com"), "alice@example.com");
+        assert_eq!(
+            source_identity("i", "alice@example.com"),
+            "alice@example.com"
+        );
         assert_eq!(source_identity("i", "user_1+x=y,z.w-v"), "user_1+x=y,z.w-v");
         // Not allowed as it is: a sanitised prefix and the identity hash, still valid for STS.
         for subject in ["7", "alice:corp", "ünïcode", &"x".repeat(65)] {
@@ -201,7 +212,10 @@ mod tests {
             assert!(sts_valid(&id), "{subject:?} → {id}");
             assert_ne!(id, subject);
         }
-        assert_ne!(source_identity("i", "alice:corp"), source_identity("i", "alice/corp"));
+        assert_ne!(
+            source_identity("i", "alice:corp"),
+            source_identity("i", "alice/corp")
+        );
         assert!(source_identity("i", "alice:corp").starts_with("alice-corp-"));
     }
 }

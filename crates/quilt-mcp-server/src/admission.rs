@@ -351,7 +351,11 @@ impl Admission {
         rate.shrink_to_fit();
         let next = (rate.len() * 2).max(SWEEP_FLOOR);
         self.inner.sweep_at.store(next, Ordering::Relaxed);
-        tracing::debug!(callers = rate.len(), next_sweep_at = next, "rate table swept");
+        tracing::debug!(
+            callers = rate.len(),
+            next_sweep_at = next,
+            "rate table swept"
+        );
     }
 }
 
@@ -450,7 +454,10 @@ mod tests {
             other => panic!("expected a rate refusal, got {other:?}"),
         }
         assert_eq!(a.caller_in_flight(&key("r")), 0);
-        drop(a.admit(key("s")).expect("another caller has its own bucket"));
+        drop(
+            a.admit(key("s"))
+                .expect("another caller has its own bucket"),
+        );
     }
 
     #[test]
@@ -475,10 +482,7 @@ mod tests {
         let a = Admission::with_fairness(10, &settings(1, 0, 0));
         let p1 = a.authenticating().expect("1");
         let _p2 = a.authenticating().expect("2");
-        assert_eq!(
-            a.authenticating().expect_err("3"),
-            Refusal::Authenticating
-        );
+        assert_eq!(a.authenticating().expect_err("3"), Refusal::Authenticating);
         drop(p1);
         assert!(a.authenticating().is_ok());
     }
@@ -487,7 +491,10 @@ mod tests {
     fn settings_are_checked_against_the_process_bound() {
         assert!(settings(4, 1, 1).validate(4).is_ok());
         let default = FairnessSettings::default();
-        assert!(default.validate(4).is_ok(), "the default share follows a small bound");
+        assert!(
+            default.validate(4).is_ok(),
+            "the default share follows a small bound"
+        );
         assert_eq!(
             (default.caller_share(4), default.caller_share(256)),
             (4, DEFAULT_CALLER_MAX_IN_FLIGHT)

@@ -393,7 +393,9 @@ impl Config {
         {
             return Err(err(
                 "MCP_JWT_JWKS_URL",
-                format!("{url:?} must be https (plain http only when the host is a loopback IP or localhost)"),
+                format!(
+                    "{url:?} must be https (plain http only when the host is a loopback IP or localhost)"
+                ),
             ));
         }
         if mode == Mode::Http
@@ -456,7 +458,9 @@ impl Config {
         {
             return Err(err(
                 "QUILT_REGISTRY_URL",
-                format!("{url:?} must be https (plain http only when the host is a loopback IP or localhost)"),
+                format!(
+                    "{url:?} must be https (plain http only when the host is a loopback IP or localhost)"
+                ),
             ));
         }
         self.athena_allowed_workgroups

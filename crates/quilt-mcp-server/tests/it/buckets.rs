@@ -196,6 +196,22 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     )
     .await;
     assert_eq!(ok(&tail)["text"], "line two\n");
+    // An offset near u64::MAX: the range end (offset + max_bytes - 1) would overflow. A
+    // specific invalid_argument, before any credential is resolved or AWS is called.
+    let resolutions = server.app.aws.broker().resolutions();
+    for (offset, max_bytes) in [(u64::MAX - 10, json!(100)), (u64::MAX, Value::Null)] {
+        let mut args = json!({"s3_uri": uri, "offset": offset});
+        if !max_bytes.is_null() {
+            args["max_bytes"] = max_bytes;
+        }
+        let (code, message) = err(&call(&server, &token, "bucket_object_text", args).await);
+        assert_eq!(code, "invalid_argument");
+        assert!(
+            message.contains(&format!("offset {offset} is too large")),
+            "{message}"
+        );
+    }
+    assert_eq!(server.app.aws.broker().resolutions(), resolutions);
 
     let binary = call(
         &server,

@@ -72,7 +72,10 @@ async fn missing_and_malformed_tokens_are_401_and_run_no_tool() {
 async fn expired_not_yet_valid_and_future_iat_tokens_are_refused() {
     let server = TestServer::start(|_| {}).await;
     let t = now();
-    let expired = hs256(&json!({"sub": "a", "aud": AUDIENCE, "exp": t - 120}), SECRET);
+    let expired = hs256(
+        &json!({"sub": "a", "aud": AUDIENCE, "exp": t - 120}),
+        SECRET,
+    );
     assert_eq!(
         description(&refused(&server, &expired).await),
         "token has expired"

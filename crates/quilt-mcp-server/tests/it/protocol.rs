@@ -223,7 +223,10 @@ fn names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn scopes_gate_tools_in_the_list_and_on_call() {
     let server = TestServer::start(|_| {}).await;
-    let unscoped = hs256(&json!({"sub": "no-scopes", "aud": AUDIENCE, "exp": now() + 600}), SECRET);
+    let unscoped = hs256(
+        &json!({"sub": "no-scopes", "aud": AUDIENCE, "exp": now() + 600}),
+        SECRET,
+    );
     let list = rpc(
         &server.mcp(),
         Some(&unscoped),
