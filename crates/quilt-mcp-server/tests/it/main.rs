@@ -21,6 +21,7 @@ mod http_surface;
 mod isolation;
 mod jwt;
 mod limits;
+mod memory_bounds;
 mod moto;
 mod packaging;
 mod permissions;
