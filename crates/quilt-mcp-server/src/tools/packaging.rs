@@ -72,6 +72,15 @@ const MAX_LISTED_OBJECTS: usize = 100_000;
 const MAX_DRY_RUN_SHOWN: usize = 1_000;
 /// Most pointer keys `package_list` reads.
 const MAX_POINTER_KEYS: usize = 100_000;
+// --- Memory bounds by bytes, not only by count (issue 14) ---
+/// Most bytes of entries (keys, hash and metadata as written) one `package_browse` page holds:
+/// manifest lines may be 1 MB each, so 10,000 entries could otherwise be 10 GB. At least one
+/// entry is always returned.
+const MAX_BROWSE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest pointer object read (a pointer is a 64-character top hash and a newline).
+const MAX_POINTER_BYTES: usize = 1024;
+/// Most bytes of keys one listing accumulates (100,000 keys of up to 1 KiB would be 100 MB).
+const MAX_LISTED_KEY_BYTES: usize = 16 * 1024 * 1024;
 /// Presigned URLs from `package_browse` last this long (or less, with the credentials).
 const SIGNED_URL_S: u64 = 3600;
 /// A single PutObject takes at most 5 GiB.
@@ -883,13 +892,32 @@ impl Packaging {
         match s3.client.get_object().bucket(bucket).key(key).send().await {
             Ok(out) => {
                 aws::aws_request(out.request_id());
-                let body = out.body.collect().await.map_err(|e| {
+                let too_large = || {
+                    ToolError::new(
+                        ErrorCode::TooLarge,
+                        format!(
+                            "s3://{bucket}/{key} is larger than {MAX_POINTER_BYTES} bytes: not a pointer"
+                        ),
+                    )
+                };
+                if out.content_length().unwrap_or(0) > MAX_POINTER_BYTES as i64 {
+                    return Err(too_large());
+                }
+                // Limited while reading too: a length header is not a promise.
+                let mut body = out.body;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = body.try_next().await.map_err(|e| {
                     ToolError::new(
                         ErrorCode::UpstreamUnavailable,
                         format!("reading s3://{bucket}/{key} failed: {e}"),
                     )
-                })?;
-                Ok(Some(body.into_bytes().to_vec()))
+                })? {
+                    if bytes.len() + chunk.len() > MAX_POINTER_BYTES {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(Some(bytes))
             }
             Err(e) => {
                 let err = s3_error("GetObject", &e, s3);
@@ -998,6 +1026,7 @@ impl Packaging {
     ) -> Result<(Vec<(String, u64)>, bool), ToolError> {
         aws::touched(bucket, Some(prefix));
         let mut out = Vec::new();
+        let mut key_bytes = 0usize;
         let mut token: Option<String> = None;
         loop {
             let page = s3
@@ -1011,10 +1040,11 @@ impl Packaging {
                 .map_err(|e| s3_error("ListObjectsV2", &e, s3))?;
             aws::aws_request(page.request_id());
             for o in page.contents() {
-                if out.len() == cap {
+                if out.len() == cap || key_bytes > MAX_LISTED_KEY_BYTES {
                     return Ok((out, true));
                 }
                 if let Some(k) = o.key() {
+                    key_bytes += k.len();
                     out.push((k.to_owned(), o.size().unwrap_or(0).max(0) as u64));
                 }
             }
@@ -1339,7 +1369,8 @@ impl Packaging {
             return Err(ToolError::new(
                 ErrorCode::TooLarge,
                 format!(
-                    "more than {MAX_LISTED_OBJECTS} objects under s3://{}/{prefix}",
+                    "more than {MAX_LISTED_OBJECTS} objects (or {} MiB of keys) under s3://{}/{prefix}",
+                    MAX_LISTED_KEY_BYTES >> 20,
                     input.source_bucket
                 ),
             )
@@ -2178,6 +2209,8 @@ fn scan_manifest(
     let header = reader.header().clone();
     let mut hasher = TopHasher::new(&header);
     let (mut entries, mut total, mut matched, mut matched_bytes) = (Vec::new(), 0, 0, 0);
+    let mut held = 0usize;
+    let mut full = false;
     for e in reader.entries() {
         let e = e.map_err(|e| manifest_error(what, e))?;
         hasher
@@ -2187,8 +2220,15 @@ fn scan_manifest(
         if e.logical_key.as_str().starts_with(prefix) {
             matched += 1;
             matched_bytes += e.size;
-            if entries.len() < limit {
-                entries.push(e);
+            if entries.len() < limit && !full {
+                let size = entry_bytes(&e);
+                if entries.is_empty() || held + size <= MAX_BROWSE_BYTES {
+                    held += size;
+                    entries.push(e);
+                } else {
+                    // Later entries are counted, not held: the page is full.
+                    full = true;
+                }
             }
         }
     }
@@ -2200,6 +2240,15 @@ fn scan_manifest(
         matched,
         matched_bytes,
     })
+}
+
+/// About how many bytes an entry takes, as its manifest line does.
+fn entry_bytes(e: &Entry) -> usize {
+    e.logical_key.as_str().len()
+        + e.physical_keys.iter().map(String::len).sum::<usize>()
+        + e.hash.value.len()
+        + JsonValue::Object(e.meta.clone()).to_quilt_string().len()
+        + 64
 }
 
 fn find_keys(

@@ -26,6 +26,7 @@ mod identity;
 mod isolation;
 mod jwt;
 mod limits;
+mod memory_bounds;
 mod moto;
 mod packaging;
 mod permissions;
