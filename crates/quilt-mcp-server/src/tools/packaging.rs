@@ -82,6 +82,8 @@ struct Packaging {
     aws: Arc<Aws>,
     policy: BucketPolicy,
     sse: Sse,
+    /// For catalog URLs in answers (with QUILT_CATALOG_URL).
+    config: Arc<Config>,
 }
 
 pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
@@ -89,6 +91,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
         aws: aws.clone(),
         policy: BucketPolicy::new(config.bucket_grants()),
         sse: Sse::from_config(config),
+        config: Arc::new(config.clone()),
     });
     let read = || {
         ToolAnnotations::new()
@@ -189,6 +192,9 @@ pub struct PackageSummary {
     /// Timestamped revision pointers.
     pub revisions: u64,
     pub has_latest: bool,
+    /// The package in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// The packages of a registry.
@@ -266,6 +272,9 @@ pub struct BrowseOutput {
     pub matched_bytes: u64,
     /// More than shown.
     pub truncated: bool,
+    /// This revision in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// One object to package.
@@ -1077,6 +1086,13 @@ impl Packaging {
             let p = packages
                 .entry(name.to_string())
                 .or_insert_with(|| PackageSummary {
+                    catalog_url: crate::tools::catalog::package_link(
+                        &self.config,
+                        &bucket,
+                        name.as_str(),
+                        None,
+                        None,
+                    ),
                     name: name.to_string(),
                     revisions: 0,
                     has_latest: false,
@@ -1161,6 +1177,13 @@ impl Packaging {
             });
         }
         Ok(BrowseOutput {
+            catalog_url: crate::tools::catalog::package_link(
+                &self.config,
+                &bucket,
+                name.as_str(),
+                Some(&hash.to_string()),
+                None,
+            ),
             registry: format!("s3://{bucket}"),
             package_name: name.to_string(),
             top_hash: hash.to_string(),

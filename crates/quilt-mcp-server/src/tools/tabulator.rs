@@ -499,12 +499,12 @@ pub(crate) fn check_config(text: &str) -> Result<(), ToolError> {
             FORMATS.join(", ")
         )));
     }
-    if let Some(delimiter) = parser.get("delimiter") {
-        if format != "csv" || delimiter.as_str().is_none_or(|d| d.chars().count() != 1) {
-            return Err(bad(
-                "parser.delimiter must be one character, for format csv".into(),
-            ));
-        }
+    if let Some(delimiter) = parser.get("delimiter")
+        && (format != "csv" || delimiter.as_str().is_none_or(|d| d.chars().count() != 1))
+    {
+        return Err(bad(
+            "parser.delimiter must be one character, for format csv".into(),
+        ));
     }
     if parser.get("header").is_some_and(|h| !h.is_boolean()) {
         return Err(bad("parser.header must be true or false".into()));
