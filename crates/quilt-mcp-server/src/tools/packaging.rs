@@ -95,6 +95,8 @@ struct Packaging {
     sse: Sse,
     /// Workflow configs and schemas recently read (`workflow.rs`).
     rules: workflow::RulesCache,
+    /// For catalog URLs in answers (with QUILT_CATALOG_URL).
+    config: Arc<Config>,
 }
 
 pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
@@ -103,6 +105,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Con
         policy: BucketPolicy::new(config.bucket_grants()),
         sse: Sse::from_config(config),
         rules: workflow::RulesCache::default(),
+        config: Arc::new(config.clone()),
     });
     let read = || {
         ToolAnnotations::new()
@@ -211,6 +214,9 @@ pub struct PackageSummary {
     /// Timestamped revision pointers.
     pub revisions: u64,
     pub has_latest: bool,
+    /// The package in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// The packages of a registry.
@@ -288,6 +294,9 @@ pub struct BrowseOutput {
     pub matched_bytes: u64,
     /// More than shown.
     pub truncated: bool,
+    /// This revision in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// One object to package.
@@ -1130,6 +1139,13 @@ impl Packaging {
             let p = packages
                 .entry(name.to_string())
                 .or_insert_with(|| PackageSummary {
+                    catalog_url: crate::tools::catalog::package_link(
+                        &self.config,
+                        &bucket,
+                        name.as_str(),
+                        None,
+                        None,
+                    ),
                     name: name.to_string(),
                     revisions: 0,
                     has_latest: false,
@@ -1214,6 +1230,13 @@ impl Packaging {
             });
         }
         Ok(BrowseOutput {
+            catalog_url: crate::tools::catalog::package_link(
+                &self.config,
+                &bucket,
+                name.as_str(),
+                Some(&hash.to_string()),
+                None,
+            ),
             registry: format!("s3://{bucket}"),
             package_name: name.to_string(),
             top_hash: hash.to_string(),

@@ -439,7 +439,9 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
         &alice,
         "package_update",
         json!({"registry": format!("s3://{DATA}"), "package_name": "team/alpha",
-               "entries": [{"s3_uri": format!("s3://{DATA}/raw/alpha-v2.csv"), "logical_key": "data/alpha.csv"}]}),
+               "entries": [{"s3_uri": format!("s3://{DATA}/raw/alpha-v2.csv"), "logical_key": "data/alpha.csv"}],
+               // Referenced in place: a copy would overwrite the bytes the first revision points to.
+               "copy": false}),
     )
     .await;
     let second = ok(&second)["top_hash"].as_str().expect("hash").to_owned();
@@ -542,6 +544,38 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
             .await
             .0,
         200
+    );
+
+    let list = call_as(
+        &server,
+        &alice,
+        "package_list",
+        json!({"registry": format!("s3://{DATA}")}),
+    )
+    .await;
+    let listed = ok(&list)["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "team/alpha")
+        .expect("team/alpha")
+        .clone();
+    let (status, page) = standin
+        .open(listed["catalog_url"].as_str().expect("catalog_url"))
+        .await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("package"), &json!(second)),
+        "{page}"
+    );
+    let browse = call_as(&server, &alice, "package_browse", json!({"registry": format!("s3://{DATA}"), "package_name": "team/alpha", "top_hash": first})).await;
+    let (status, page) = standin
+        .open(ok(&browse)["catalog_url"].as_str().expect("catalog_url"))
+        .await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("revision"), &json!(first)),
+        "{page}"
     );
 
     // Bad input.
@@ -1035,4 +1069,44 @@ async fn catalog_outages_and_refusals_are_specific_errors() {
     let (code, message) = err(&r);
     assert_eq!(code, "upstream_unavailable");
     assert!(message.contains("cannot connect"), "{message}");
+}
+
+/// The `tools/list` cost of the catalog tools for a caller with a catalog token: each new
+/// tool's JSON bytes, and the whole list with and without a catalog (figures printed for
+/// docs/PERFORMANCE.md with `--no-capture`; the bound only catches a runaway description).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_bytes_of_the_catalog_tools() {
+    let without = TestServer::start(|_| {}).await;
+    let with = TestServer::start(|c| c.catalog_url = Some("http://127.0.0.1:9".into())).await;
+    let alice = token("alice");
+    let tools = |server: &TestServer| {
+        let (url, t) = (server.mcp(), alice.clone());
+        async move {
+            let r = rpc(&url, Some(&t), LEGACY, "tools/list", json!({})).await;
+            r.result()["tools"].as_array().expect("tools").clone()
+        }
+    };
+    let (before, after) = (tools(&without).await, tools(&with).await);
+    let bytes = |v: &[Value]| serde_json::to_vec(v).expect("json").len();
+    let new: Vec<&Value> = after
+        .iter()
+        .filter(|t| !before.iter().any(|b| b["name"] == t["name"]))
+        .collect();
+    let mut total_new = 0;
+    for tool in &new {
+        let n = serde_json::to_vec(tool).expect("json").len();
+        total_new += n;
+        println!(
+            "{:<26} {n:>6} bytes",
+            tool["name"].as_str().unwrap_or_default()
+        );
+    }
+    println!(
+        "new tools: {} ({total_new} bytes); tools/list {} -> {} bytes",
+        new.len(),
+        bytes(&before),
+        bytes(&after)
+    );
+    assert_eq!(new.len(), 8, "{new:?}");
+    assert!(total_new < 16 * 1024, "{total_new}");
 }
