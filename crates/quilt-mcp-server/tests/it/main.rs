@@ -13,6 +13,7 @@ mod binary;
 mod buckets;
 mod concurrency;
 mod credentials;
+mod everyday;
 mod fault_proxy;
 mod faults;
 mod glue;
