@@ -37,6 +37,9 @@ locals {
     QUILT_BUCKETS          = join(",", var.buckets)
     ATHENA_WORKGROUP       = var.athena_workgroup
     AWS_REGION             = var.aws_region == "" ? local.region : var.aws_region
+    # Body limit and multipart threshold, set together (a put must fit in a body).
+    MCP_MAX_BODY_BYTES           = tostring(var.max_body_bytes)
+    S3_MULTIPART_THRESHOLD_BYTES = tostring(var.s3_multipart_threshold_bytes)
   }
 
   # Secrets: name → Secrets Manager ARN, resolved by ECS at task start.

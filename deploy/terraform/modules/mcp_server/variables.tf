@@ -310,6 +310,28 @@ variable "shutdown_grace_s" {
   }
 }
 
+variable "max_body_bytes" {
+  description = "MCP_MAX_BODY_BYTES: largest /mcp request body (bytes); larger gets 413. The default (24 MiB) carries a bucket_objects_put of about 18 MiB (base64), above the multipart threshold."
+  type        = number
+  default     = 25165824
+
+  validation {
+    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes == floor(var.max_body_bytes)
+    error_message = "max_body_bytes must be a whole number of bytes, at least 1024."
+  }
+}
+
+variable "s3_multipart_threshold_bytes" {
+  description = "S3_MULTIPART_THRESHOLD_BYTES: puts larger than this use multipart upload (8 MiB parts)."
+  type        = number
+  default     = 8388608
+
+  validation {
+    condition     = var.s3_multipart_threshold_bytes >= 5242880 && var.s3_multipart_threshold_bytes == floor(var.s3_multipart_threshold_bytes)
+    error_message = "s3_multipart_threshold_bytes must be a whole number of bytes, at least 5 MiB (5242880)."
+  }
+}
+
 variable "log_retention_days" {
   description = "CloudWatch log retention."
   type        = number
