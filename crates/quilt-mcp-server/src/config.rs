@@ -15,6 +15,10 @@ use quilt_mcp_aws::CredentialSource;
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
 const MIN_SECRET_BYTES: usize = 32;
 
+/// Default `MCP_MAX_BODY_BYTES`: 24 MiB, so a put above the 8 MiB multipart threshold (about
+/// 18 MiB of objects once base64 has grown them by a third) fits in one request.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 24 * 1024 * 1024;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -47,8 +51,9 @@ pub struct Config {
     #[arg(long, env = "MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    /// Largest request body accepted, in bytes. The default (24 MiB) carries a
+    /// `bucket_objects_put` of about 18 MiB of objects (base64), past the multipart threshold.
+    #[arg(long, env = "MCP_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
     /// Time limit for one HTTP request, in seconds (under the ALB idle timeout).
@@ -278,7 +283,7 @@ impl Config {
             public_url: None,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout_s: 55,
             max_in_flight: 256,
             shutdown_grace_s: 25,

@@ -81,6 +81,16 @@ pub(crate) fn register(
     engine: &Arc<PermissionEngine>,
 ) {
     let sse = Sse::from_config(config);
+    let largest_put = crate::envelope::max_put_payload(config.max_body_bytes);
+    if largest_put <= config.s3_multipart_threshold_bytes {
+        // Not an error (small bodies are a valid choice), but multipart is then unreachable.
+        tracing::warn!(
+            max_body_bytes = config.max_body_bytes,
+            s3_multipart_threshold_bytes = config.s3_multipart_threshold_bytes,
+            "MCP_MAX_BODY_BYTES lets a put carry at most about {largest_put} bytes of objects, \
+             not more than S3_MULTIPART_THRESHOLD_BYTES: multipart uploads will never be used"
+        );
+    }
     let b = Arc::new(Buckets {
         aws: aws.clone(),
         engine: engine.clone(),

@@ -18,6 +18,7 @@ mod cfn_shim;
 mod concurrency;
 mod credentials;
 mod fairness;
+mod everyday;
 mod fault_proxy;
 mod faults;
 mod glue;
