@@ -13,6 +13,10 @@
 //! - [`aws`]: tools' door to AWS (the caller's clients from the credential broker).
 //! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
 //!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
+//! - [`preview`]: bounded, format-aware object previews (Parquet, CSV/TSV, JSON, compressed
+//!   text) behind `bucket_object_preview`.
+//! - [`resources`], [`completions`]: resource templates (`s3://…`, `quilt+s3://…`), their
+//!   reads and argument completion, in the same call scope as tools.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`audit`]: one line per tool call.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
@@ -25,6 +29,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod aws;
+pub mod completions;
 pub mod config;
 pub mod envelope;
 pub mod health;
@@ -34,7 +39,9 @@ pub mod mcp;
 pub mod metadata;
 pub mod permissions;
 pub mod policy_test;
+pub mod preview;
 pub mod progress;
+pub mod resources;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

@@ -13,6 +13,7 @@ pub mod buckets;
 pub mod identity;
 pub mod packaging;
 pub mod permissions;
+pub mod preview;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,6 +49,8 @@ pub struct ToolRegistry {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
     scopes: ScopePolicy,
+    /// Resources and completions (the product's; none in a bare registry).
+    surface: Option<Arc<crate::resources::Surface>>,
 }
 
 /// Whether tools need their scope in the token, and how the issuer spells scopes.
@@ -126,6 +129,14 @@ impl ToolRegistry {
         buckets::register(&mut registry, aws, config, &engine);
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
+        // bucket_object_preview, resources and completions: one previewer, the same grants.
+        let grants = crate::access::BucketPolicy::new(config.bucket_grants());
+        let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone()));
+        preview::register(&mut registry, &previewer);
+        let completer = crate::completions::Completer::new(aws, grants);
+        registry.surface = Some(Arc::new(crate::resources::Surface::new(
+            previewer, completer,
+        )));
         athena::register(&mut registry);
         athena::register_glue(&mut registry, aws);
         athena::register_queries(
@@ -198,6 +209,16 @@ impl ToolRegistry {
         self.add(name, description, annotations, scope, move |input| {
             handler(state.clone(), input)
         });
+    }
+
+    /// Resources and completions, when this registry serves them.
+    pub fn surface(&self) -> Option<&Arc<crate::resources::Surface>> {
+        self.surface.as_ref()
+    }
+
+    /// Which scopes a token needs.
+    pub fn scopes(&self) -> &ScopePolicy {
+        &self.scopes
     }
 
     /// The tools `principal` may use, for `tools/list`.

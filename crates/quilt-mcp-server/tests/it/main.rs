@@ -23,6 +23,7 @@ mod limits;
 mod moto;
 mod packaging;
 mod permissions;
+mod preview;
 mod protocol;
 mod python_client;
 mod scale;
