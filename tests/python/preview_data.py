@@ -144,6 +144,9 @@ def big(endpoint: str, bucket: str, key: str, target: int) -> dict:
         region="us-east-1",
         endpoint_override=endpoint,
         scheme="http",
+        # moto assembles a completed multipart upload in one go: a 1 GiB object takes a while.
+        request_timeout=600,
+        connect_timeout=30,
     )
     rows_per_group = 64 * 1024
     payload = "x" * 1000

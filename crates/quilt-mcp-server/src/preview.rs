@@ -37,18 +37,21 @@ use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::buckets::s3_error;
+use crate::tools::packaging::entry::EntryLocator;
 
 /// Previews objects for the caller in scope, after the same grant checks as the bucket tools.
 pub(crate) struct Previewer {
     aws: Arc<Aws>,
     policy: BucketPolicy,
+    entries: EntryLocator,
 }
 
 impl Previewer {
-    pub(crate) fn new(aws: &Arc<Aws>, policy: BucketPolicy) -> Self {
+    pub(crate) fn new(aws: &Arc<Aws>, policy: BucketPolicy, entries: EntryLocator) -> Self {
         Self {
             aws: aws.clone(),
             policy,
+            entries,
         }
     }
 
@@ -96,8 +99,16 @@ impl Previewer {
         top_hash: Option<&str>,
         rows: usize,
     ) -> Result<Preview, ToolError> {
-        let _ = (registry, name, path, top_hash, rows);
-        Err(ToolError::internal("package entries: not yet"))
+        let entry = self.entries.locate(registry, name, top_hash, path).await?;
+        // The physical key is checked against the grants like any object.
+        let mut p = self.object(&entry.object, Some(path), rows).await?;
+        p.package = Some(PackageEntry {
+            registry: entry.registry,
+            package_name: entry.name,
+            path: path.to_owned(),
+            top_hash: entry.top_hash,
+        });
+        Ok(p)
     }
 }
 

@@ -131,7 +131,16 @@ impl ToolRegistry {
         packaging::register(&mut registry, aws, config);
         // bucket_object_preview, resources and completions: one previewer, the same grants.
         let grants = crate::access::BucketPolicy::new(config.bucket_grants());
-        let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone()));
+        let entries = packaging::entry::EntryLocator::new(
+            aws,
+            grants.clone(),
+            buckets::Sse::from_config(config),
+        );
+        let previewer = Arc::new(crate::preview::Previewer::new(
+            aws,
+            grants.clone(),
+            entries,
+        ));
         preview::register(&mut registry, &previewer);
         let completer = crate::completions::Completer::new(aws, grants);
         registry.surface = Some(Arc::new(crate::resources::Surface::new(
