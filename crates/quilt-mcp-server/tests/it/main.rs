@@ -25,6 +25,7 @@ mod packaging;
 mod permissions;
 mod preview;
 mod protocol;
+mod resources;
 mod python_client;
 mod scale;
 mod shutdown;
