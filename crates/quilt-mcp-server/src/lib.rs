@@ -14,6 +14,10 @@
 //! - [`aws`]: tools' door to AWS (the caller's clients from the credential broker).
 //! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
 //!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
+//! - [`preview`]: bounded, format-aware object previews (Parquet, CSV/TSV, JSON, compressed
+//!   text) behind `bucket_object_preview`.
+//! - [`resources`], [`completions`]: resource templates (`s3://…`, `quilt+s3://…`), their
+//!   reads and argument completion, in the same call scope as tools.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`metrics`]: CloudWatch metric lines (EMF).
 //! - [`audit`]: one line per tool call, however it ends.
@@ -31,6 +35,7 @@ pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod call_limits;
+pub mod completions;
 pub mod config;
 pub mod envelope;
 pub mod health;
@@ -42,7 +47,9 @@ pub mod metrics;
 pub mod ownership;
 pub mod permissions;
 pub mod policy_test;
+pub mod preview;
 pub mod progress;
+pub mod resources;
 pub mod seal;
 pub mod token;
 pub mod tool_error;

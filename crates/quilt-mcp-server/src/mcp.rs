@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use quilt_mcp_auth::{AuthMethod, Principal, RequestContext};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    Implementation, ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
@@ -79,9 +80,15 @@ impl McpServer {
 
     /// The server's info and capabilities.
     pub fn server_config() -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("quilt-mcp", env!("CARGO_PKG_VERSION")))
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_completions()
+                .enable_resources()
+                .enable_tools()
+                .build(),
+        )
+        .with_server_info(Implementation::new("quilt-mcp", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
     }
 }
 
@@ -143,5 +150,53 @@ impl ServerHandler for McpServer {
                 None,
             )),
         }
+    }
+
+    // Resources and completions (`resources.rs`, `completions.rs`): the caller's context, the
+    // same scope check, audit line and AWS recording as a tool call.
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.context(&context)?;
+        let templates = match self.tools.surface() {
+            Some(_) => crate::resources::templates(),
+            None => Vec::new(),
+        };
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let ctx = self.context(&context)?;
+        let Some(surface) = self.tools.surface() else {
+            return Err(ErrorData::resource_not_found("no resources here", None));
+        };
+        let read = surface.read(ctx, self.tools.scopes(), &request.uri);
+        tokio::select! {
+            read = read => read.map(Into::into).map_err(|e| crate::resources::rpc_error(&e)),
+            () = context.ct.cancelled() => Err(ErrorData::internal_error("the read was cancelled", None)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let ctx = self.context(&context)?;
+        let Some(surface) = self.tools.surface() else {
+            return Ok(CompleteResult::default());
+        };
+        surface
+            .complete(ctx, self.tools.scopes(), &request)
+            .await
+            .map(CompleteResult::new)
+            .map_err(|e| crate::resources::rpc_error(&e))
     }
 }

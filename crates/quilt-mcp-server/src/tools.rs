@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod identity;
 pub mod packaging;
 pub mod permissions;
+pub mod preview;
 pub mod tabulator;
 
 use std::collections::HashMap;
@@ -53,6 +54,8 @@ pub struct ToolRegistry {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
     scopes: ScopePolicy,
+    /// Resources and completions (the product's; none in a bare registry).
+    surface: Option<Arc<crate::resources::Surface>>,
 }
 
 /// Whether tools need their scope in the token, and how the issuer spells scopes.
@@ -132,6 +135,20 @@ impl ToolRegistry {
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
         let key = Arc::new(seal_key(config));
+        // bucket_object_preview, resources and completions: one previewer, the same grants.
+        let grants = crate::access::BucketPolicy::new(config.bucket_grants());
+        let entries = packaging::entry::EntryLocator::new(
+            aws,
+            config,
+            grants.clone(),
+            buckets::Sse::from_config(config),
+        );
+        let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone(), entries));
+        preview::register(&mut registry, &previewer);
+        let completer = crate::completions::Completer::new(aws, grants);
+        registry.surface = Some(Arc::new(crate::resources::Surface::new(
+            previewer, completer,
+        )));
         athena::register(&mut registry);
         athena::register_glue(&mut registry, aws, &key);
         let athena = Arc::new(athena::AthenaSettings::from_config(config, &key));
@@ -223,6 +240,16 @@ impl ToolRegistry {
             .filter(|e| has_catalog_token || !e.catalog_token)
             .map(|e| e.tool.clone())
             .collect()
+    }
+
+    /// Resources and completions, when this registry serves them.
+    pub fn surface(&self) -> Option<&Arc<crate::resources::Surface>> {
+        self.surface.as_ref()
+    }
+
+    /// Which scopes a token needs.
+    pub fn scopes(&self) -> &ScopePolicy {
+        &self.scopes
     }
 
     /// The tools `principal` may use, for `tools/list`.

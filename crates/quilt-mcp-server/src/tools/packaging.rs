@@ -17,6 +17,7 @@
 //!   `force`, checked before copying and again right before the pointers are written.
 //! - `package_delete` deletes pointers only (manifests and objects stay), as quilt3 does.
 
+pub(crate) mod entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
