@@ -348,12 +348,7 @@ async fn sources_are_tried_in_the_configured_order() {
             Arc::new(SystemClock),
         )
         .await;
-        let got = arn(&whoami(&server, &token).await);
-        let got = if got.contains(":assumed-role/") {
-            unhashed(&got)
-        } else {
-            got
-        };
+        let got = unhashed_or_same(arn(&whoami(&server, &token).await));
         assert_eq!(got, expected, "{sources:?}");
     }
 }
