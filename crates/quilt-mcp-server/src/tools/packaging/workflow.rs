@@ -57,8 +57,11 @@ pub(crate) fn requested(arg: &Option<Option<String>>) -> Requested {
 #[derive(Default)]
 pub(crate) struct RulesCache {
     configs: Mutex<HashMap<String, (Instant, Arc<WorkflowsConfig>)>>,
-    schemas: Mutex<HashMap<String, (Instant, Arc<Schema>, PhysicalKey)>>,
+    schemas: Mutex<HashMap<String, CachedSchema>>,
 }
+
+/// A compiled schema, when it was read, and the object read (with its version id).
+type CachedSchema = (Instant, Arc<Schema>, PhysicalKey);
 
 fn cache_get<T: Clone>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
     let map = map.lock().ok()?;
