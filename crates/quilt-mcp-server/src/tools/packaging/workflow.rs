@@ -63,6 +63,9 @@ pub(crate) struct RulesCache {
     schemas: Mutex<HashMap<String, CachedSchema>>,
 }
 
+/// A compiled schema, when it was read, and the object read (with its version id).
+type CachedSchema = (Instant, Arc<Schema>, PhysicalKey);
+
 fn cache_get<T: Clone>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
     let map = map.lock().ok()?;
     map.get(key)
