@@ -316,8 +316,8 @@ variable "max_body_bytes" {
   default     = 25165824
 
   validation {
-    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes == floor(var.max_body_bytes)
-    error_message = "max_body_bytes must be a whole number of bytes, at least 1024."
+    condition     = var.max_body_bytes >= 1024
+    error_message = "max_body_bytes must be at least 1024 bytes."
   }
 }
 
@@ -327,8 +327,8 @@ variable "s3_multipart_threshold_bytes" {
   default     = 8388608
 
   validation {
-    condition     = var.s3_multipart_threshold_bytes >= 5242880 && var.s3_multipart_threshold_bytes == floor(var.s3_multipart_threshold_bytes)
-    error_message = "s3_multipart_threshold_bytes must be a whole number of bytes, at least 5 MiB (5242880)."
+    condition     = var.s3_multipart_threshold_bytes >= 5242880
+    error_message = "s3_multipart_threshold_bytes must be at least 5 MiB (5242880 bytes)."
   }
 }
 
