@@ -106,7 +106,9 @@ port="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pri
 listen="127.0.0.1:$port"
 setsid $MAKE --no-print-directory dev DEV_LISTEN="$listen" >"$work/dev.log" 2>&1 &
 dev_pid=$!
-for _ in $(seq 1 3000); do # the first build may take minutes
+# The first build may take many minutes on a busy 2-core machine (README_BUILD_TIMEOUT_S).
+deadline=$((SECONDS + ${README_BUILD_TIMEOUT_S:-2400}))
+while ((SECONDS < deadline)); do
   grep -q 'serving MCP over HTTP' "$work/dev.log" && break
   kill -0 "$dev_pid" 2>/dev/null || break
   sleep 0.2
