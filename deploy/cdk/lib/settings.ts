@@ -30,6 +30,12 @@ export const TUNABLES: readonly Tunable[] = [
   { env: 'MCP_PERMISSION_MAX_BUCKETS', ...NUMBER },
   { env: 'MCP_PERMISSION_CONCURRENCY', ...NUMBER },
   { env: 'MCP_HEALTHZ_STRICT', pattern: '^(|true|false)$', constraint: 'empty, true or false' },
+  { env: 'MCP_MAX_AUTHENTICATING', ...NUMBER },
+  { env: 'MCP_CALLER_MAX_IN_FLIGHT', ...NUMBER },
+  { env: 'MCP_CALLER_RATE_PER_S', ...NUMBER },
+  { env: 'MCP_CALLER_BURST', ...NUMBER },
+  { env: 'QUILT_CATALOG_TIMEOUT_S', ...NUMBER },
+  { env: 'ATHENA_OUTSIDE_BUCKET_GRANTS', pattern: '^(|true|false)$', constraint: 'empty, true or false' },
 ];
 
 /** MCP_MAX_IN_FLIGHT → McpMaxInFlight. */

@@ -424,6 +424,12 @@ variable "settings" {
       "MCP_PERMISSION_MAX_BUCKETS",
       "MCP_PERMISSION_CONCURRENCY",
       "MCP_HEALTHZ_STRICT",
+      "MCP_MAX_AUTHENTICATING",
+      "MCP_CALLER_MAX_IN_FLIGHT",
+      "MCP_CALLER_RATE_PER_S",
+      "MCP_CALLER_BURST",
+      "QUILT_CATALOG_TIMEOUT_S",
+      "ATHENA_OUTSIDE_BUCKET_GRANTS",
     ], k)])
     error_message = "settings may only name the server settings listed in variables.tf (the others have inputs of their own, or are fixed by the deployment: docs/OPERATIONS.md)."
   }
