@@ -53,9 +53,6 @@ pub(crate) fn requested(arg: &Option<Option<String>>) -> Requested {
     }
 }
 
-/// A loaded schema and the versioned key it was read from.
-type CachedSchema = (Instant, Arc<Schema>, PhysicalKey);
-
 /// The caches of configs and schemas, shared by every call.
 #[derive(Default)]
 pub(crate) struct RulesCache {
