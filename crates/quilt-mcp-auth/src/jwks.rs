@@ -392,25 +392,31 @@ mod tests {
         let u = |s: &str| url::Url::parse(s).expect("url");
         let https = u("https://idp.example/jwks");
         assert_eq!(
-            redirect_refusal(&[https.clone()], &u("http://idp.example/jwks")),
+            redirect_refusal(std::slice::from_ref(&https), &u("http://idp.example/jwks")),
             Some("redirect from https to http refused")
         );
         // Not even to loopback: the chain started on https.
         assert_eq!(
-            redirect_refusal(&[https.clone()], &u("http://127.0.0.1/jwks")),
+            redirect_refusal(std::slice::from_ref(&https), &u("http://127.0.0.1/jwks")),
             Some("redirect from https to http refused")
         );
         assert_eq!(
-            redirect_refusal(&[https.clone()], &u("https://keys.example/jwks")),
+            redirect_refusal(
+                std::slice::from_ref(&https),
+                &u("https://keys.example/jwks")
+            ),
             None
         );
         let local = u("http://127.0.0.1:9/jwks");
         assert_eq!(
-            redirect_refusal(&[local.clone()], &u("http://localhost:9/k")),
+            redirect_refusal(std::slice::from_ref(&local), &u("http://localhost:9/k")),
             None
         );
         assert_eq!(
-            redirect_refusal(&[local.clone()], &u("http://127.evil.example/jwks")),
+            redirect_refusal(
+                std::slice::from_ref(&local),
+                &u("http://127.evil.example/jwks")
+            ),
             Some("redirect to a URL that is neither https nor loopback refused")
         );
         assert_eq!(

@@ -100,7 +100,7 @@ async fn role_claim_assumes_the_allow_listed_role_as_the_subject() {
     );
     let result = whoami(&server, &token).await;
     assert_eq!(
-        unhashed(&arn(&result)),
+        unhashed(arn(&result)),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/ClaimRole/mcp-bob@example.com")
     );
     assert_eq!(result["_meta"]["quilt-mcp/credential_source"], "role_claim");
@@ -147,7 +147,7 @@ async fn role_claim_with_an_empty_allow_list_is_refused_and_never_steps_down() {
     // The same server serves a caller without a role claim from the stack role.
     let plain = whoami(&server, &token_for("frank")).await;
     assert_eq!(
-        unhashed(&arn(&plain)),
+        unhashed(arn(&plain)),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/ReadRole/mcp-frank")
     );
 }
@@ -173,7 +173,7 @@ async fn stack_roles_follow_the_intent() {
     .await;
     let token = token_for("carol");
     assert_eq!(
-        unhashed(&arn(&whoami(&server, &token).await)),
+        unhashed(arn(&whoami(&server, &token).await)),
         format!("arn:aws:sts::{ACCOUNT}:assumed-role/T4BucketReadRole-X/mcp-carol")
     );
     let write = call_tool(&server.mcp(), Some(&token), "test_whoami_write", json!({})).await;
@@ -406,7 +406,7 @@ async fn role_assumption_is_single_flight_and_refreshed_before_expiry() {
         .collect();
     for call in calls {
         let r = call.await.expect("join");
-        assert!(unhashed(&arn(r.result())).ends_with("assumed-role/FlightRole/mcp-kim"));
+        assert!(unhashed(arn(r.result())).ends_with("assumed-role/FlightRole/mcp-kim"));
     }
     let broker = server.app.aws.broker();
     assert_eq!(
@@ -424,7 +424,7 @@ async fn role_assumption_is_single_flight_and_refreshed_before_expiry() {
     whoami(&server, &token).await;
     assert_eq!(broker.assume_role_calls(), 2);
     // A different subject gets its own session.
-    assert!(unhashed(&arn(&whoami(&server, &token_for("lee")).await)).ends_with("mcp-lee"));
+    assert!(unhashed(arn(&whoami(&server, &token_for("lee")).await)).ends_with("mcp-lee"));
     assert_eq!(broker.assume_role_calls(), 3);
 }
 
@@ -480,7 +480,7 @@ async fn sts_outage_is_upstream_unavailable_degraded_and_recovers() {
 
     switch.set_up(true);
     assert!(
-        unhashed(&arn(&whoami(&server, &token).await)).ends_with("assumed-role/OutageRole/mcp-mo"),
+        unhashed(arn(&whoami(&server, &token).await)).ends_with("assumed-role/OutageRole/mcp-mo"),
         "recovered without a restart"
     );
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -768,7 +768,7 @@ async fn the_audit_line_names_the_source_role_and_aws_request() {
         json!({"include_aws_identity": true}),
     )
     .await;
-    assert!(unhashed(&arn(r.result())).ends_with("assumed-role/AuditRole/mcp-pat"));
+    assert!(unhashed(arn(r.result())).ends_with("assumed-role/AuditRole/mcp-pat"));
     let pid = server.id().expect("pid").to_string();
     std::process::Command::new("kill")
         .args(["-TERM", &pid])
