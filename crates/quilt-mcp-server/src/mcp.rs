@@ -177,7 +177,9 @@ impl ServerHandler for McpServer {
         let Some(surface) = self.tools.surface() else {
             return Err(ErrorData::resource_not_found("no resources here", None));
         };
-        let read = surface.read(ctx, self.tools.scopes(), &request.uri);
+        // Boxed: a preview's future is large, and debug builds would otherwise move it across
+        // the stack of the thread that polls it (a stack overflow on 2 MiB test threads).
+        let read = Box::pin(surface.read(ctx, self.tools.scopes(), &request.uri));
         tokio::select! {
             read = read => read.map(Into::into).map_err(|e| crate::resources::rpc_error(&e)),
             () = context.ct.cancelled() => Err(ErrorData::internal_error("the read was cancelled", None)),
@@ -193,8 +195,7 @@ impl ServerHandler for McpServer {
         let Some(surface) = self.tools.surface() else {
             return Ok(CompleteResult::default());
         };
-        surface
-            .complete(ctx, self.tools.scopes(), &request)
+        Box::pin(surface.complete(ctx, self.tools.scopes(), &request))
             .await
             .map(CompleteResult::new)
             .map_err(|e| crate::resources::rpc_error(&e))

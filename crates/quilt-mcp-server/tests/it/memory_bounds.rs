@@ -94,6 +94,7 @@ async fn browsing_a_manifest_of_megabyte_lines_keeps_memory_bounded() {
         .env("RUST_LOG", "warn")
         .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
         .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_JWT_AUDIENCE", AUDIENCE)
         .env("AWS_ENDPOINT_URL", &moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")

@@ -923,7 +923,15 @@ async fn a_registry_outside_your_grants_or_iam_is_refused_and_untouched() {
         .filter_map(|t| t["name"].as_str())
         .filter(|n| n.starts_with("package_"))
         .collect();
-    assert_eq!(names, ["package_list", "package_browse", "package_diff"]);
+    assert_eq!(
+        names,
+        [
+            "package_list",
+            "package_browse",
+            "package_diff",
+            "package_validate"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -21,12 +21,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs the Python client with `ops`; its JSON answer.
-fn client(url: &str, token: &str, mode: &str, ops: &Value) -> Value {
-    let out = std::process::Command::new(root().join(".venv/bin/python"))
+/// Runs the Python client with `ops`; its JSON answer. (Async: the server under test runs on
+/// this test's runtime, so a blocking wait here would starve it.)
+async fn client(url: &str, token: &str, mode: &str, ops: &Value) -> Value {
+    let out = tokio::process::Command::new(root().join(".venv/bin/python"))
         .arg(root().join("tests/python/mcp_resources.py"))
         .args([url, token, mode, &ops.to_string()])
         .output()
+        .await
         .expect("run mcp_resources.py");
     assert!(
         out.status.success(),
@@ -164,7 +166,7 @@ async fn resources_and_completions_through_the_python_client() {
             {"op": "complete", "template": "quilt+s3://{bucket}#package={name}&path={path}", "name": "name", "value": "", "context": {"bucket": "res-data"}},
             {"op": "complete", "template": "quilt+s3://{bucket}#package={name}&path={path}", "name": "name", "value": "team/", "context": {"bucket": "res-data"}},
         ]);
-        let out = client(&server.mcp(), &token("ria"), mode, &ops);
+        let out = client(&server.mcp(), &token("ria"), mode, &ops).await;
         let r = out["results"].as_array().expect("results");
         assert!(out["capabilities"]["resources"].is_object(), "{out}");
         assert!(out["capabilities"]["completions"].is_object(), "{out}");
@@ -204,14 +206,25 @@ async fn resources_and_completions_through_the_python_client() {
         assert_eq!(pinned["rows"], truth["data.csv"]["rows"], "{mode}");
         assert_eq!(pinned["package"]["top_hash"], top_hash.as_str());
 
-        assert_eq!(r[7]["error"]["code"], -32002, "missing key: {}", r[7]);
+        // MCP 2026-07-28 reports a missing resource as invalid params (rmcp converts);
+        // older protocols keep -32002. The tool error's code travels in data either way.
+        let not_found = if mode == "legacy" { -32002 } else { -32602 };
+        assert_eq!(r[7]["error"]["code"], not_found, "missing key: {}", r[7]);
+        assert_eq!(r[7]["error"]["data"]["code"], "not_found");
         assert_eq!(r[8]["error"]["code"], -32602, "{}", r[8]);
         assert_eq!(r[8]["error"]["data"]["code"], "not_permitted");
-        assert_eq!(r[9]["error"]["code"], -32002, "missing entry: {}", r[9]);
+        assert_eq!(r[9]["error"]["code"], not_found, "missing entry: {}", r[9]);
+        assert_eq!(r[9]["error"]["data"]["code"], "not_found");
 
         assert_eq!(values(&r[10]), ["res-data", "res-two"], "{mode}");
         assert_eq!(values(&r[11]), ["res-data"]);
-        assert_eq!(values(&r[12]), ["bin/", "notes/", "tables/"], "{}", r[12]);
+        // The registry's own `.quilt/` is a folder of the bucket like any other.
+        assert_eq!(
+            values(&r[12]),
+            [".quilt/", "bin/", "notes/", "tables/"],
+            "{}",
+            r[12]
+        );
         assert_eq!(values(&r[13]), ["tables/data.csv", "tables/nested.parquet"]);
         assert_eq!(values(&r[14]), ["team/"]);
         assert_eq!(values(&r[15]), ["team/tables"]);
@@ -225,7 +238,8 @@ async fn resources_and_completions_through_the_python_client() {
         "legacy",
         &json!([{"op": "complete", "template": "s3://{bucket}/{key}", "name": "key", "value": "", "context": {"bucket": "not-granted"}},
                 {"op": "read", "uri": "s3://not-granted/x.txt"}]),
-    );
+    )
+    .await;
     assert_eq!(values(&out["results"][0]), Vec::<String>::new());
     assert_eq!(out["results"][1]["error"]["data"]["code"], "not_permitted");
     assert_eq!(proxy.seen().len(), before, "{:?}", &proxy.seen()[before..]);
@@ -237,7 +251,8 @@ async fn resources_and_completions_through_the_python_client() {
         &no_read,
         "legacy",
         &json!([{"op": "read", "uri": "s3://res-data/notes/readme.txt"}]),
-    );
+    )
+    .await;
     assert_eq!(
         out["results"][0]["error"]["data"]["code"], "not_permitted",
         "{out}"
