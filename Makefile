@@ -25,7 +25,7 @@ release: ## Build the release binary the image ships (quilt-mcp-server only)
 	cargo build --locked --release -p quilt-mcp-server --bin quilt-mcp-server
 
 dev: prereqs-dev venv ## Run the server on 127.0.0.1:8000 against the built-in AWS emulator, with demo data
-	DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
+	@DEV_LISTEN=$(DEV_LISTEN) DEV_SECRET=$(DEV_SECRET) scripts/dev.sh
 
 token: ## Print a development token for `make dev` (SUBJECT=… to choose the subject)
 	@MCP_JWT_SECRET=$(DEV_SECRET) MCP_LISTEN=$(DEV_LISTEN) cargo run --quiet --locked -p quilt-mcp-server -- token --subject $${SUBJECT:-dev-user}

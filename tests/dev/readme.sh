@@ -149,7 +149,8 @@ fi
 # 4. The README's calling block, as written but for the address.
 if [[ -n "$calling_block" ]]; then
   sed "s/127\.0\.0\.1:8000/$listen/g" "$calling_block" >"$work/calling.sh"
-  answer="$(bash -eu -o pipefail "$work/calling.sh" 2>"$work/calling.err" || true)"
+  # `make token` mints for DEV_LISTEN (the token's `aud` is that server's URL): the same address.
+  answer="$(DEV_LISTEN="$listen" bash -eu -o pipefail "$work/calling.sh" 2>"$work/calling.err" || true)"
   if grep -q 'assumed-role/QuiltDemoReadRole/mcp-alice' <<<"$answer" &&
     grep -q '"credential_source":"stack_roles"' <<<"$answer"; then
     pass "README block (make -s token SUBJECT=alice + curl): stack_roles, assumed-role/QuiltDemoReadRole/mcp-alice"
