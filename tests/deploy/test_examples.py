@@ -156,7 +156,9 @@ def test_a_catalog_token_sees_the_data_tools_under_the_quilt_example(server_unde
     assert [x["outcome"] for x in auth].count("success") == 2, auth  # tools/list, tools/call
     failure = [x for x in auth if x["outcome"] == "failure"]
     assert len(failure) == 1 and failure[0]["AuthFailure"] == 1 and failure[0]["reason"] == "bad_signature", failure
-    assert all(isinstance(x["InFlight"], int) and x["InFlight"] >= 1 for x in auth), auth
+    # Authentication now precedes admission (per-caller shares need the caller), so the request
+    # being authenticated is not yet counted: in-flight is whatever else runs, here nothing.
+    assert all(isinstance(x["InFlight"], int) and x["InFlight"] >= 0 for x in auth), auth
     tools = [x for x in lines if x.get("event") == "tool_metrics"]
     assert len(tools) == 1, tools
     (call,) = tools
