@@ -82,43 +82,7 @@ async fn browsing_a_manifest_of_megabyte_lines_keeps_memory_bounded() {
     }
 
     let role = moto.role("BrowseBig", "*", allow_all()).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("MCP_JWT_SECRET", SECRET)
-        .env("MCP_JWT_AUDIENCE", AUDIENCE)
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")
-        .env("AWS_SECRET_ACCESS_KEY", "server-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("MCP_CREDENTIAL_SOURCES", "stack_roles")
-        .env("QUILT_READ_ROLE_ARN", &role)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn server");
-    let pid = child.id().expect("pid");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while http()
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status())
-        .ok()
-        != Some(reqwest::StatusCode::OK)
-    {
-        assert!(std::time::Instant::now() < deadline, "server never ready");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let (mut child, pid, base) = spawn_stack_role_binary(&moto.url, &role, &[]).await;
     let mcp = format!("{base}/mcp");
     let browse = |args: Value| {
         let mcp = mcp.clone();

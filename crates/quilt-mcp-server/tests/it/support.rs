@@ -607,3 +607,55 @@ impl AuditLog {
             .collect()
     }
 }
+
+/// The shipped binary as its own process (for peak-RSS measurements): HS256 with [`SECRET`]
+/// and [`AUDIENCE`], `stack_roles` with `read_role`, AWS at `endpoint`, plus `extra` settings.
+/// Returns once `/readyz` answers 200, with the child (killed on drop), its pid and base URL.
+pub async fn spawn_stack_role_binary(
+    endpoint: &str,
+    read_role: &str,
+    extra: &[(&str, &str)],
+) -> (tokio::process::Child, u32, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("MCP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MCP_JWT_SECRET", SECRET)
+        .env("MCP_JWT_AUDIENCE", AUDIENCE)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIASERVERSERVER0001")
+        .env("AWS_SECRET_ACCESS_KEY", "server-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("MCP_CREDENTIAL_SOURCES", "stack_roles")
+        .env("QUILT_READ_ROLE_ARN", read_role)
+        .envs(extra.iter().copied())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn server");
+    let pid = child.id().expect("pid");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status())
+        .ok()
+        != Some(reqwest::StatusCode::OK)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (child, pid, base)
+}
