@@ -252,15 +252,6 @@ impl ToolRegistry {
         &self.scopes
     }
 
-    /// The tools `principal` may use, for `tools/list`.
-    pub fn list_for(&self, principal: &Principal) -> Vec<Tool> {
-        self.entries
-            .iter()
-            .filter(|e| self.scopes.permits(principal, e.scope))
-            .map(|e| e.tool.clone())
-            .collect()
-    }
-
     /// A tool's definition by name.
     pub fn get(&self, name: &str) -> Option<&Tool> {
         self.index.get(name).map(|&i| &self.entries[i].tool)
