@@ -291,7 +291,8 @@ impl TokenVerifier {
         key: &DecodingKey,
         alg: Algorithm,
     ) -> Result<Map<String, Value>, AuthError> {
-        jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation(alg))
+        let validation = self.validation(alg);
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
@@ -299,11 +300,18 @@ impl TokenVerifier {
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
                 ErrorKind::InvalidAudience => AuthError::WrongAudience,
-                ErrorKind::MissingRequiredClaim(c) => match c.as_str() {
-                    "iss" => AuthError::WrongIssuer,
-                    "aud" => AuthError::WrongAudience,
-                    _ => AuthError::MissingClaim("exp"),
-                },
+                // jsonwebtoken checks required claims in `HashSet` order, so a token missing
+                // two of them would get a different answer from call to call. The signature is
+                // already verified here; name the first missing one in a fixed order instead.
+                ErrorKind::MissingRequiredClaim(c) => {
+                    match first_missing_claim(token, &validation.required_spec_claims)
+                        .unwrap_or(c.as_str())
+                    {
+                        "iss" => AuthError::WrongIssuer,
+                        "aud" => AuthError::WrongAudience,
+                        _ => AuthError::MissingClaim("exp"),
+                    }
+                }
                 ErrorKind::InvalidClaimFormat(c) if c == "nbf" => AuthError::InvalidClaim {
                     claim: "nbf",
                     reason: "must be a number".into(),
@@ -340,4 +348,23 @@ impl TokenVerifier {
         }
         Ok(())
     }
+}
+
+/// The first required claim, in the fixed order exp, iss, aud, that the token's payload lacks
+/// (or has as `null`, which jsonwebtoken also counts as missing). `None` when the payload
+/// cannot be read or lacks none of them.
+fn first_missing_claim(
+    token: &str,
+    required: &std::collections::HashSet<String>,
+) -> Option<&'static str> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    ["exp", "iss", "aud"]
+        .into_iter()
+        .filter(|c| required.contains(*c))
+        .find(|c| claims.get(*c).is_none_or(Value::is_null))
 }

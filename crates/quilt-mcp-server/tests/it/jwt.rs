@@ -96,10 +96,24 @@ async fn expired_not_yet_valid_and_future_iat_tokens_are_refused() {
         description(&refused(&server, &future).await),
         "token was issued in the future"
     );
-    let no_exp = hs256(&json!({"sub": "a"}), SECRET);
+    let no_exp = hs256(&json!({"sub": "a", "aud": AUDIENCE}), SECRET);
     assert_eq!(
         description(&refused(&server, &no_exp).await),
         "token lacks the required claim exp"
+    );
+    // A token missing several required claims gets the same answer every time (exp, then
+    // iss, then aud), not whichever one a hash set happened to visit first.
+    let bare = hs256(&json!({"sub": "a"}), SECRET);
+    for _ in 0..16 {
+        assert_eq!(
+            description(&refused(&server, &bare).await),
+            "token lacks the required claim exp"
+        );
+    }
+    let no_aud = hs256(&json!({"sub": "a", "exp": t + 3600}), SECRET);
+    assert_eq!(
+        description(&refused(&server, &no_aud).await),
+        "token audience is not accepted"
     );
     // Within the leeway (30 s) a just-expired token still works.
     let fresh_enough = hs256(&json!({"sub": "a", "aud": AUDIENCE, "exp": t - 5}), SECRET);
