@@ -16,6 +16,7 @@ pub mod packaging;
 pub mod permissions;
 pub mod preview;
 pub mod tabulator;
+mod titles;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -179,6 +180,10 @@ impl ToolRegistry {
         let tool = Tool::new(name, description, compact(&schema_for_type::<I>()))
             .with_raw_output_schema(compact(&schema_for_output::<O>()))
             .with_annotations(annotations);
+        let tool = match titles::title(name) {
+            Some(title) => tool.with_title(title),
+            None => tool,
+        };
         let handler = Arc::new(handler);
         let handler: Handler = Arc::new(move |args| {
             let input = serde_json::from_value::<I>(args);

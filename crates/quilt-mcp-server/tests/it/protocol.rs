@@ -350,3 +350,73 @@ async fn athena_query_validate_answers_from_the_parser() {
     let two = verdict("SELECT 1; SELECT 2").await;
     assert_eq!(two["reason"], "exactly one statement is allowed");
 }
+
+/// Every product tool in `tools/list` (with a catalog configured and a catalog-issued token,
+/// so the catalog tools are listed too) has a short `title` a person reads, distinct from its
+/// snake_case name, and the same on both protocol eras. Prints the bytes the titles cost
+/// (`--no-capture`; figures in docs/PERFORMANCE.md).
+#[tokio::test]
+async fn every_tool_has_a_human_title() {
+    let server = TestServer::start(|c| c.catalog_url = Some("http://127.0.0.1:9".into())).await;
+    let alice = token("alice");
+    let mut seen = Vec::new();
+    for era in [LEGACY, MODERN] {
+        let list = rpc(&server.mcp(), Some(&alice), era, "tools/list", json!({})).await;
+        let tools = list.result()["tools"].as_array().expect("tools").clone();
+        // The test-only tools of support.rs are not product tools.
+        let product: Vec<&Value> = tools
+            .iter()
+            .filter(|t| {
+                let name = t["name"].as_str().expect("name");
+                !name.starts_with("test_") && name != "count_calls"
+            })
+            .collect();
+        assert!(product.len() >= 35, "{} tools listed", product.len());
+        let mut untitled = Vec::new();
+        for tool in &product {
+            let name = tool["name"].as_str().expect("name");
+            match tool["title"].as_str() {
+                Some(title)
+                    if !title.trim().is_empty()
+                        && title != name
+                        && title.len() <= 32
+                        && !title.contains('_') => {}
+                _ => untitled.push(format!("{name}: {}", tool["title"])),
+            }
+        }
+        assert!(
+            untitled.is_empty(),
+            "{era}: tools without a human title: {untitled:?}"
+        );
+        let titles: Vec<(String, String)> = product
+            .iter()
+            .map(|t| (t["name"].to_string(), t["title"].to_string()))
+            .collect();
+        let mut distinct: Vec<&String> = titles.iter().map(|(_, t)| t).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            titles.len(),
+            "two tools share a title: {titles:?}"
+        );
+        seen.push(titles);
+
+        let with = serde_json::to_vec(&tools).expect("json").len();
+        let without: Vec<Value> = tools
+            .iter()
+            .cloned()
+            .map(|mut t| {
+                t.as_object_mut().expect("object").remove("title");
+                t
+            })
+            .collect();
+        let without = serde_json::to_vec(&without).expect("json").len();
+        println!(
+            "{era}: {} tools; tools/list {without} -> {with} bytes with titles (+{})",
+            tools.len(),
+            with - without
+        );
+    }
+    assert_eq!(seen[0], seen[1], "the eras list the same titles");
+}
