@@ -175,13 +175,16 @@ impl ServerHandler for McpServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let ctx = self.context(&context)?;
         let Some(surface) = self.tools.surface() else {
-            return Err(ErrorData::resource_not_found("no resources here", None));
+            return Err(ErrorData::resource_not_found(
+                "no resources here",
+                Some(serde_json::json!({"uri": request.uri})),
+            ));
         };
         // Boxed: a preview's future is large, and debug builds would otherwise move it across
         // the stack of the thread that polls it (a stack overflow on 2 MiB test threads).
         let read = Box::pin(surface.read(ctx, self.tools.scopes(), &request.uri));
         tokio::select! {
-            read = read => read.map(Into::into).map_err(|e| crate::resources::rpc_error(&e)),
+            read = read => read.map(Into::into).map_err(|e| crate::resources::rpc_error(&e, Some(&request.uri))),
             () = context.ct.cancelled() => Err(ErrorData::internal_error("the read was cancelled", None)),
         }
     }
@@ -198,6 +201,6 @@ impl ServerHandler for McpServer {
         Box::pin(surface.complete(ctx, self.tools.scopes(), &request))
             .await
             .map(CompleteResult::new)
-            .map_err(|e| crate::resources::rpc_error(&e))
+            .map_err(|e| crate::resources::rpc_error(&e, None))
     }
 }

@@ -172,10 +172,16 @@ fn preview_contents(p: &Preview, uri: &str) -> Result<ResourceContents, ToolErro
     Ok(ResourceContents::text(json, uri).with_mime_type("application/json"))
 }
 
-/// The JSON-RPC error for a failed read: not found is MCP's -32002; bad URIs and refusals
-/// are invalid params; the tool error's code and message travel in `data`.
-pub(crate) fn rpc_error(e: &ToolError) -> rmcp::ErrorData {
-    let data = Some(serde_json::json!({"code": e.code.as_str(), "message": e.message}));
+/// The JSON-RPC error for a failed read or completion: not found is MCP's resource-not-found
+/// error (-32002 up to 2025-11-25; rmcp answers -32602 to 2026-07-28 clients, as SEP-2164
+/// says); bad URIs and refusals are invalid params; the tool error's code and message travel
+/// in `data`, with the requested `uri` for a read (SEP-2164: the data SHOULD name it).
+pub(crate) fn rpc_error(e: &ToolError, uri: Option<&str>) -> rmcp::ErrorData {
+    let mut data = serde_json::json!({"code": e.code.as_str(), "message": e.message});
+    if let Some(uri) = uri {
+        data["uri"] = uri.into();
+    }
+    let data = Some(data);
     match e.code {
         ErrorCode::NotFound => rmcp::ErrorData::resource_not_found(e.message.clone(), data),
         ErrorCode::Internal | ErrorCode::UpstreamUnavailable | ErrorCode::Timeout => {

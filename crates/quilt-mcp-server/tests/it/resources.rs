@@ -211,10 +211,15 @@ async fn resources_and_completions_through_the_python_client() {
         let not_found = if mode == "legacy" { -32002 } else { -32602 };
         assert_eq!(r[7]["error"]["code"], not_found, "missing key: {}", r[7]);
         assert_eq!(r[7]["error"]["data"]["code"], "not_found");
+        assert_eq!(r[7]["error"]["data"]["uri"], "s3://res-data/no/such.txt");
         assert_eq!(r[8]["error"]["code"], -32602, "{}", r[8]);
         assert_eq!(r[8]["error"]["data"]["code"], "not_permitted");
         assert_eq!(r[9]["error"]["code"], not_found, "missing entry: {}", r[9]);
         assert_eq!(r[9]["error"]["data"]["code"], "not_found");
+        assert_eq!(
+            r[9]["error"]["data"]["uri"],
+            "quilt+s3://res-data#package=team/tables&path=raw/none.csv"
+        );
 
         assert_eq!(values(&r[10]), ["res-data", "res-two"], "{mode}");
         assert_eq!(values(&r[11]), ["res-data"]);
