@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drive resources and completions with the official Python SDK (mcp==2.3.0).
+"""Drive resources, prompts and completions with the official Python SDK (mcp==2.3.0).
 
 Usage: mcp_resources.py URL TOKEN MODE OPS
   URL   e.g. http://127.0.0.1:8080/mcp
@@ -10,6 +10,9 @@ Usage: mcp_resources.py URL TOKEN MODE OPS
         {"op": "list"}                         resources/list
         {"op": "read", "uri": "..."}           resources/read
         {"op": "complete", "template": "...", "name": "...", "value": "...", "context": {...}}
+        {"op": "complete", "prompt": "...", "name": "...", "value": "...", "context": {...}}
+        {"op": "prompts"}                      prompts/list
+        {"op": "prompt", "name": "...", "arguments": {...}}   prompts/get
 
 Prints {"protocol_version", "capabilities", "results": [...]} as JSON; a failed operation's
 result is {"error": {"code", "message", "data"}}. Exit 0 unless the client could not connect.
@@ -21,7 +24,7 @@ import sys
 import httpx2
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import ResourceTemplateReference
+from mcp.types import PromptReference, ResourceTemplateReference
 
 MODES = {"legacy": "legacy", "auto": "auto"}
 
@@ -37,9 +40,20 @@ async def one(client: Client, op: dict):
     if kind == "read":
         r = await client.read_resource(op["uri"], cache_mode="bypass")
         return r.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if kind == "prompts":
+        r = await client.list_prompts(cache_mode="bypass")
+        return r.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if kind == "prompt":
+        r = await client.get_prompt(op["name"], op.get("arguments"))
+        return r.model_dump(mode="json", by_alias=True, exclude_none=True)
     if kind == "complete":
+        ref = (
+            PromptReference(name=op["prompt"])
+            if "prompt" in op
+            else ResourceTemplateReference(uri=op["template"])
+        )
         r = await client.complete(
-            ResourceTemplateReference(uri=op["template"]),
+            ref,
             {"name": op["name"], "value": op["value"]},
             op.get("context"),
         )

@@ -7,8 +7,14 @@
 //! caller's call scope (`mcp.rs`). A bucket outside the grants completes to nothing, without
 //! a request.
 //!
+//! The prompts' arguments (`prompts.rs`) complete the same way (`bucket`, `package`), and an
+//! Athena `workgroup` completes from one `ListWorkGroups` page with the caller's credentials,
+//! filtered to the workgroups the server allows (`ATHENA_ALLOWED_WORKGROUPS`); it needs the
+//! Athena scope, and without it completes to nothing.
+//!
 //! Package entry paths are not completed: that would mean reading the package's manifest
-//! on every keystroke.
+//! on every keystroke. Nor are Glue databases (`athena_explore`'s `database`): a page of
+//! `GetDatabases` per keystroke buys little over `athena_databases_list`.
 
 use std::sync::Arc;
 
@@ -20,16 +26,23 @@ use rmcp::model::{CompleteRequestParams, CompletionInfo, Reference};
 
 use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
+use crate::prompts::{ATHENA_EXPLORE, PACKAGE_SUMMARY};
 use crate::resources::{ENTRY_TEMPLATE, OBJECT_TEMPLATE};
 use crate::tool_error::ToolError;
 use crate::tools::buckets::s3_error;
 
 const MAX_VALUES: usize = CompletionInfo::MAX_VALUES;
+/// The scope Athena tools need (tools/athena.rs).
+const ATHENA_SCOPE: &str = "athena:query";
 
 /// Completes template arguments for the caller in scope.
 pub(crate) struct Completer {
     aws: Arc<Aws>,
     policy: BucketPolicy,
+    /// `ATHENA_ALLOWED_WORKGROUPS`: the workgroups a `workgroup` argument may name.
+    workgroups: Vec<String>,
+    /// Whether the caller may use Athena (its scope), for workgroup completion.
+    athena_scope: Option<crate::tools::ScopePolicy>,
 }
 
 impl Completer {
@@ -37,7 +50,25 @@ impl Completer {
         Self {
             aws: aws.clone(),
             policy,
+            workgroups: Vec::new(),
+            athena_scope: None,
         }
+    }
+
+    /// Completes Athena workgroups among `allowed`, for callers `scopes` lets use Athena.
+    pub(crate) fn with_workgroups(
+        mut self,
+        allowed: Vec<String>,
+        scopes: crate::tools::ScopePolicy,
+    ) -> Self {
+        self.workgroups = allowed;
+        self.athena_scope = Some(scopes);
+        self
+    }
+
+    /// The workgroups a prompt's `workgroup` may name.
+    pub(crate) fn allowed_workgroups(&self) -> &[String] {
+        &self.workgroups
     }
 
     /// The values for `request`'s argument (empty for arguments this server does not complete).
@@ -45,9 +76,6 @@ impl Completer {
         &self,
         request: &CompleteRequestParams,
     ) -> Result<CompletionInfo, ToolError> {
-        let Reference::Resource(r) = &request.r#ref else {
-            return Ok(CompletionInfo::default());
-        };
         let value = request.argument.value.as_str();
         let bucket = request
             .context
@@ -55,10 +83,25 @@ impl Completer {
             .and_then(|c| c.get_argument("bucket"))
             .map(String::as_str)
             .unwrap_or_default();
-        let (values, more) = match (r.uri.as_str(), request.argument.name.as_str()) {
-            (OBJECT_TEMPLATE | ENTRY_TEMPLATE, "bucket") => self.buckets(value).await?,
-            (OBJECT_TEMPLATE, "key") if !bucket.is_empty() => self.keys(bucket, value).await?,
-            (ENTRY_TEMPLATE, "name") if !bucket.is_empty() => self.packages(bucket, value).await?,
+        let bucket = bucket.strip_prefix("s3://").unwrap_or(bucket);
+        let argument = request.argument.name.as_str();
+        let (values, more) = match &request.r#ref {
+            Reference::Resource(r) => match (r.uri.as_str(), argument) {
+                (OBJECT_TEMPLATE | ENTRY_TEMPLATE, "bucket") => self.buckets(value).await?,
+                (OBJECT_TEMPLATE, "key") if !bucket.is_empty() => self.keys(bucket, value).await?,
+                (ENTRY_TEMPLATE, "name") if !bucket.is_empty() => {
+                    self.packages(bucket, value).await?
+                }
+                _ => (Vec::new(), false),
+            },
+            Reference::Prompt(p) => match (p.name.as_str(), argument) {
+                (PACKAGE_SUMMARY, "bucket") => self.buckets(value).await?,
+                (PACKAGE_SUMMARY, "package") if !bucket.is_empty() => {
+                    self.packages(bucket, value).await?
+                }
+                (ATHENA_EXPLORE, "workgroup") => self.workgroups(value).await?,
+                _ => (Vec::new(), false),
+            },
             _ => (Vec::new(), false),
         };
         let total = values.len() as u32;
@@ -93,6 +136,39 @@ impl Completer {
         let more = matching.len() > MAX_VALUES;
         matching.truncate(MAX_VALUES);
         Ok((matching, more))
+    }
+
+    /// Allowed workgroups starting with `value` that exist for the caller: one
+    /// `ListWorkGroups` page (up to 50, Athena's maximum) with the caller's credentials.
+    async fn workgroups(&self, value: &str) -> Result<(Vec<String>, bool), ToolError> {
+        let ctx = RequestContext::current()?;
+        let may_query = self
+            .athena_scope
+            .as_ref()
+            .is_some_and(|s| s.allows(ctx.principal(), ATHENA_SCOPE));
+        let candidates = self.workgroups.iter().any(|w| w.starts_with(value));
+        if !may_query || !candidates {
+            return Ok((Vec::new(), false));
+        }
+        let athena = self.aws.athena(AccessIntent::Read).await?;
+        let out = athena
+            .client
+            .list_work_groups()
+            .max_results(50)
+            .send()
+            .await
+            .map_err(|e| aws::sdk_error("ListWorkGroups", &e))?;
+        aws::aws_request(out.request_id());
+        let mut names: Vec<String> = out
+            .work_groups()
+            .iter()
+            .filter_map(|w| w.name())
+            .filter(|w| w.starts_with(value) && self.workgroups.iter().any(|a| a == w))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.truncate(MAX_VALUES);
+        Ok((names, out.next_token().is_some()))
     }
 
     /// Keys and "folders" under `value` in `bucket`, one level deep.

@@ -18,6 +18,7 @@
 //!   text) behind `bucket_object_preview`.
 //! - [`resources`], [`completions`]: resource templates (`s3://…`, `quilt+s3://…`), their
 //!   reads and argument completion, in the same call scope as tools.
+//! - [`prompts`]: two prompts (`package_summary`, `athena_explore`) a person starts from.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
 //! - [`metrics`]: CloudWatch metric lines (EMF).
 //! - [`audit`]: one line per tool call, however it ends.
@@ -49,6 +50,7 @@ pub mod permissions;
 pub mod policy_test;
 pub mod preview;
 pub mod progress;
+pub mod prompts;
 pub mod resources;
 pub mod seal;
 pub mod token;

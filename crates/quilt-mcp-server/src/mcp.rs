@@ -12,7 +12,8 @@ use std::sync::Arc;
 use quilt_mcp_auth::{AuthMethod, Principal, RequestContext};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    Implementation, ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -83,6 +84,7 @@ impl McpServer {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_completions()
+                .enable_prompts()
                 .enable_resources()
                 .enable_tools()
                 .build(),
@@ -187,6 +189,58 @@ impl ServerHandler for McpServer {
             read = read => read.map(Into::into).map_err(|e| crate::resources::rpc_error(&e, Some(&request.uri))),
             () = context.ct.cancelled() => Err(ErrorData::internal_error("the read was cancelled", None)),
         }
+    }
+
+    // Prompts (`prompts.rs`): listed for callers with the scope of the tools each one uses;
+    // getting one reads nothing.
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let ctx = self.context(&context)?;
+        let scopes = self.tools.scopes();
+        let prompts = match self.tools.surface() {
+            Some(_) => crate::prompts::list()
+                .into_iter()
+                .filter(|p| scopes.allows(ctx.principal(), crate::prompts::scope(&p.name)))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let ctx = self.context(&context)?;
+        let invalid = |e: crate::ToolError| {
+            ErrorData::invalid_params(
+                e.message.clone(),
+                Some(serde_json::json!({"code": e.code.as_str(), "message": e.message})),
+            )
+        };
+        let Some(surface) = self.tools.surface() else {
+            return Err(ErrorData::invalid_params("no prompts here", None));
+        };
+        if !self
+            .tools
+            .scopes()
+            .allows(ctx.principal(), crate::prompts::scope(&request.name))
+        {
+            return Err(invalid(crate::ToolError::not_permitted(format!(
+                "prompt {} needs the scope {}, which the token does not grant",
+                request.name,
+                crate::prompts::scope(&request.name)
+            ))));
+        }
+        surface
+            .prompt(&request.name, request.arguments.as_ref())
+            .map(Into::into)
+            .map_err(invalid)
     }
 
     async fn complete(

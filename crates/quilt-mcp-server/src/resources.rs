@@ -225,6 +225,15 @@ impl Surface {
         in_call_scope(ctx, scopes, "resources/read", read(&self.previewer, uri)).await
     }
 
+    /// `prompts/get` of `name` (no AWS call; the workgroup checked against the allowed ones).
+    pub fn prompt(
+        &self,
+        name: &str,
+        arguments: Option<&rmcp::model::JsonObject>,
+    ) -> Result<rmcp::model::GetPromptResult, ToolError> {
+        crate::prompts::get(name, arguments, self.completer.allowed_workgroups())
+    }
+
     /// `completion/complete` for the caller in `ctx`.
     pub async fn complete(
         &self,

@@ -146,7 +146,10 @@ impl ToolRegistry {
         );
         let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone(), entries));
         preview::register(&mut registry, &previewer);
-        let completer = crate::completions::Completer::new(aws, grants);
+        let completer = crate::completions::Completer::new(aws, grants).with_workgroups(
+            config.athena_allowed_workgroups.clone(),
+            registry.scopes.clone(),
+        );
         registry.surface = Some(Arc::new(crate::resources::Surface::new(
             previewer, completer,
         )));

@@ -32,6 +32,7 @@ mod moto;
 mod packaging;
 mod permissions;
 mod preview;
+mod prompts;
 mod protocol;
 mod python_client;
 mod resources;

@@ -23,7 +23,7 @@ fn root() -> PathBuf {
 
 /// Runs the Python client with `ops`; its JSON answer. (Async: the server under test runs on
 /// this test's runtime, so a blocking wait here would starve it.)
-async fn client(url: &str, token: &str, mode: &str, ops: &Value) -> Value {
+pub(crate) async fn client(url: &str, token: &str, mode: &str, ops: &Value) -> Value {
     let out = tokio::process::Command::new(root().join(".venv/bin/python"))
         .arg(root().join("tests/python/mcp_resources.py"))
         .args([url, token, mode, &ops.to_string()])
@@ -38,7 +38,7 @@ async fn client(url: &str, token: &str, mode: &str, ops: &Value) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-fn values(r: &Value) -> Vec<String> {
+pub(crate) fn values(r: &Value) -> Vec<String> {
     r["completion"]["values"]
         .as_array()
         .unwrap_or_else(|| panic!("no completion: {r}"))
