@@ -25,6 +25,7 @@
 //! - [`call_limits`]: the admission permit and deadline over a tool call's whole life.
 //! - [`ownership`]: who owns an Athena execution (a keyed tag in its SQL); Athena vs grants.
 //! - [`seal`]: owners (keyed hash of the caller) and HMAC-sealed page tokens bound to them.
+//! - [`tasks`]: MCP tasks (SEP-2663) for long tools, stateless: sealed task ids.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
@@ -53,6 +54,7 @@ pub mod progress;
 pub mod prompts;
 pub mod resources;
 pub mod seal;
+pub mod tasks;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

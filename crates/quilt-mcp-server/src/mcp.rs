@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use quilt_mcp_auth::{AuthMethod, Principal, RequestContext};
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
-    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, Tool, UpdateTaskParams,
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
@@ -87,6 +88,7 @@ impl McpServer {
                 .enable_prompts()
                 .enable_resources()
                 .enable_tools()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("quilt-mcp", env!("CARGO_PKG_VERSION")))
@@ -135,9 +137,22 @@ impl ServerHandler for McpServer {
             .get::<http::request::Parts>()
             .map(crate::call_limits::CallLimits::from_parts)
             .unwrap_or_default();
+        // A long tool may answer with a task (tasks.rs) when the client declared the
+        // extension; other clients get the call as it always was.
+        let tasks = self.tools.tasks().filter(|t| {
+            t.supports(&request.name)
+                && context
+                    .client_capabilities()
+                    .is_some_and(|c| c.supports_tasks())
+        });
+        let arguments = match tasks {
+            Some(t) => Some(t.arguments(request.arguments.unwrap_or_default())),
+            None => request.arguments,
+        };
+        let task_arguments = tasks.map(|_| arguments.clone().unwrap_or_default());
         let call = self
             .tools
-            .call_within(ctx, &request.name, request.arguments, limits);
+            .call_within(ctx.clone(), &request.name, arguments, limits);
         let called = tokio::select! {
             called = crate::progress::scope(progress, call) => called,
             () = context.ct.cancelled() => {
@@ -146,12 +161,66 @@ impl ServerHandler for McpServer {
             }
         };
         match called {
-            Called::Result(result) => Ok(result.into()),
+            Called::Result(result) => match (tasks, task_arguments) {
+                (Some(t), Some(args)) => Ok(t.answer(&ctx, &args, result)),
+                _ => Ok(result.into()),
+            },
             Called::UnknownTool => Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),
                 None,
             )),
         }
+    }
+
+    // Tasks (`tasks.rs`): rmcp has checked that the server and the request declare the
+    // extension; the caller comes from the request like a tool call's.
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let ctx = self.context(&context)?;
+        let Some(tasks) = self.tools.tasks() else {
+            return Err(ErrorData::invalid_params("unknown task id", None));
+        };
+        let limits = context
+            .extensions
+            .get::<http::request::Parts>()
+            .map(crate::call_limits::CallLimits::from_parts)
+            .unwrap_or_default();
+        Box::pin(tasks.get(&self.tools, ctx, &request.task_id, limits)).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let ctx = self.context(&context)?;
+        let Some(tasks) = self.tools.tasks() else {
+            return Err(ErrorData::invalid_params("unknown task id", None));
+        };
+        // Stopping a query is an Athena action: the Athena scope, as for starting one.
+        if !self.tools.scopes().allows(ctx.principal(), "athena:query") {
+            return Err(ErrorData::invalid_params(
+                "tasks/cancel needs the scope athena:query, which the token does not grant",
+                None,
+            ));
+        }
+        tasks.cancel(ctx, &request.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let ctx = self.context(&context)?;
+        let Some(tasks) = self.tools.tasks() else {
+            return Err(ErrorData::invalid_params("unknown task id", None));
+        };
+        tasks.update(&ctx, &request.task_id)
     }
 
     // Resources and completions (`resources.rs`, `completions.rs`): the caller's context, the

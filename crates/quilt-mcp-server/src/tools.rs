@@ -57,6 +57,8 @@ pub struct ToolRegistry {
     scopes: ScopePolicy,
     /// Resources and completions (the product's; none in a bare registry).
     surface: Option<Arc<crate::resources::Surface>>,
+    /// MCP tasks for long tools (the product's; none in a bare registry).
+    tasks: Option<Arc<crate::tasks::Tasks>>,
 }
 
 /// Whether tools need their scope in the token, and how the issuer spells scopes.
@@ -157,6 +159,7 @@ impl ToolRegistry {
         athena::register_glue(&mut registry, aws, &key);
         let athena = Arc::new(athena::AthenaSettings::from_config(config, &key));
         athena::register_queries(&mut registry, aws, athena.clone());
+        registry.tasks = Some(Arc::new(crate::tasks::Tasks::new(&key, &athena, aws)));
         catalog::register(&mut registry, aws, config, &athena);
         registry
     }
@@ -253,6 +256,11 @@ impl ToolRegistry {
     /// Resources and completions, when this registry serves them.
     pub fn surface(&self) -> Option<&Arc<crate::resources::Surface>> {
         self.surface.as_ref()
+    }
+
+    /// MCP tasks, when this registry serves them.
+    pub fn tasks(&self) -> Option<&Arc<crate::tasks::Tasks>> {
+        self.tasks.as_ref()
     }
 
     /// Which scopes a token needs.

@@ -671,6 +671,30 @@ async fn results(
     }
 }
 
+/// Stops the caller's execution `id` (MCP `tasks/cancel`, `tasks.rs`): `not_found` when it
+/// is not the caller's; a finished one is left as it is.
+pub(crate) async fn stop_owned(
+    aws: &Aws,
+    settings: &AthenaSettings,
+    id: &str,
+) -> Result<(), ToolError> {
+    let owner = settings.owner()?;
+    let athena = aws.athena(AccessIntent::Read).await?;
+    let execution = owned_execution(&athena.client, settings, &owner, id).await?;
+    use aws_sdk_athena::types::QueryExecutionState as S;
+    if let Some(S::Queued | S::Running) = execution.status().and_then(|s| s.state()) {
+        let out = athena
+            .client
+            .stop_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("StopQueryExecution", &e))?;
+        crate::aws::aws_request(out.request_id());
+    }
+    Ok(())
+}
+
 /// The execution `id` when it is `owner`'s and in an allowed workgroup; else `not_found` (an
 /// unknown id too, so the answer says nothing about other callers' ids). The one check
 /// behind every path that reads or acts on an execution by id (results, status, stop).

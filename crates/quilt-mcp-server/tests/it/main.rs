@@ -40,5 +40,6 @@ mod scale;
 mod shutdown;
 mod stack_discovery;
 mod support;
+mod tasks;
 mod whole_call;
 mod workflows;
