@@ -58,8 +58,7 @@ async fn get(server: &TestServer, token: &str, id: &str) -> Value {
 /// Polls `tasks/get` until the task is terminal (at most 40 polls); the last answer and how
 /// many polls saw it working.
 async fn until_terminal(server: &TestServer, token: &str, id: &str) -> (Value, usize) {
-    let mut working = 0;
-    for _ in 0..40 {
+    for working in 0..40 {
         let r = get(server, token, id).await;
         let status = r["result"]["status"]
             .as_str()
@@ -67,7 +66,6 @@ async fn until_terminal(server: &TestServer, token: &str, id: &str) -> (Value, u
         if status != "working" {
             return (r, working);
         }
-        working += 1;
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("task {id} still working after 40 polls");
