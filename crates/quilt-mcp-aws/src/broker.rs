@@ -184,10 +184,29 @@ impl CredentialBroker {
         match source {
             CredentialSource::Jwt => p.aws_credentials.is_some(),
             CredentialSource::RoleClaim => p.role_arn.is_some(),
-            CredentialSource::Catalog => self.catalog.is_some() && p.bearer_token.is_some(),
+            CredentialSource::Catalog => self.catalog.is_some() && p.catalog_token().is_some(),
             CredentialSource::StackRoles => self.stack.role_for(intent).is_some(),
             CredentialSource::Ambient => true,
         }
+    }
+
+    /// Why `source` does not apply to this caller, in words an operator can act on.
+    fn why_not(&self, source: CredentialSource, p: &Principal, intent: AccessIntent) -> String {
+        let reason = match source {
+            CredentialSource::Jwt => "the token carries no aws_credentials",
+            CredentialSource::RoleClaim => "the token carries no role_arn",
+            CredentialSource::Catalog if self.catalog.is_none() => "no QUILT_REGISTRY_URL is set",
+            CredentialSource::Catalog if p.catalog_token().is_none() => {
+                "the token was not issued by the Quilt catalog (only catalog-issued tokens are \
+                 exchanged there)"
+            }
+            CredentialSource::StackRoles => match intent {
+                AccessIntent::Read => "no stack read role is configured",
+                AccessIntent::Write => "no stack write role is configured",
+            },
+            CredentialSource::Catalog | CredentialSource::Ambient => "it applies",
+        };
+        format!("{}: {reason}", source.as_str())
     }
 
     /// The caller's credentials for `intent`. See the module docs.
@@ -200,8 +219,18 @@ impl CredentialBroker {
         let principal = ctx.principal();
         let Some(source) = self.source_for(principal, intent) else {
             return Err(CredentialError::NoSource {
-                configured: self.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
-                hint: "the token carries no aws_credentials or role_arn, and no catalog or stack role is configured".into(),
+                configured: self
+                    .sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                hint: self
+                    .sources
+                    .iter()
+                    .map(|s| self.why_not(*s, principal, intent))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             });
         };
         let fail = |kind, message: String| CredentialError::failed(source, kind, message);
@@ -262,7 +291,8 @@ impl CredentialBroker {
                 self.assume(source, role, principal).await
             }
             CredentialSource::Catalog => {
-                let (Some(catalog), Some(token)) = (&self.catalog, &principal.bearer_token) else {
+                let (Some(catalog), Some(token)) = (&self.catalog, principal.catalog_token())
+                else {
                     unreachable!("catalog applies only with a registry and a token")
                 };
                 let key = CacheKey::Catalog {

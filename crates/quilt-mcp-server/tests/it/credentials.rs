@@ -284,6 +284,47 @@ async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
     );
 }
 
+/// The catalog source presents only catalog-issued tokens: a token verified through the JWKS
+/// (issued for this server by another identity provider) never reaches the registry's
+/// credential exchange, even with `catalog` as the only source — that would be token
+/// passthrough. The registry answers any request it gets, so the count would show one.
+#[tokio::test]
+async fn a_jwks_verified_token_is_never_exchanged_at_the_catalog() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("erin-catalog", allow_all()).await;
+    let catalog = Catalog::start("any".into(), CatalogAnswer::Credentials { akid, secret }).await;
+    let jwks = crate::jwt::Jwks::start(vec![crate::jwt::jwk(
+        crate::jwt::RSA1,
+        jsonwebtoken::Algorithm::RS256,
+        "rsa-1",
+    )])
+    .await;
+    let (registry, jwks_url) = (catalog.url.clone(), jwks.url.clone());
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.registry_url = Some(registry);
+        c.jwt_jwks_url = Some(jwks_url);
+    })
+    .await;
+    let idp_token = crate::jwt::sign(
+        crate::jwt::RSA1,
+        jsonwebtoken::Algorithm::RS256,
+        Some("rsa-1"),
+        &json!({"sub": "erin", "aud": AUDIENCE, "exp": now() + 600}),
+    );
+    let (code, message, _) = error(&whoami(&server, &idp_token).await);
+    assert_eq!(code, "not_permitted", "{message}");
+    assert!(
+        message.contains("catalog: the token was not issued by the Quilt catalog"),
+        "{message}"
+    );
+    assert_eq!(
+        catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a JWKS-verified token was sent to the catalog"
+    );
+}
+
 #[tokio::test]
 async fn ambient_is_used_only_when_listed() {
     let moto = Moto::start().await;
