@@ -444,8 +444,39 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
                "copy": false}),
     )
     .await;
+    let second_url = ok(&second)["catalog_url"]
+        .as_str()
+        .expect("package_update answers its catalog URL")
+        .to_owned();
     let second = ok(&second)["top_hash"].as_str().expect("hash").to_owned();
     assert_ne!(first, second);
+    let (status, page) = standin.open(&second_url).await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("revision"), &json!(second)),
+        "{second_url}: {page}"
+    );
+    // package_diff names both revisions; each URL opens that revision.
+    let diff = call_as(
+        &server,
+        &alice,
+        "package_diff",
+        json!({"registry": format!("s3://{DATA}"), "package1_name": "team/alpha",
+               "package1_hash": first, "package2_hash": second}),
+    )
+    .await;
+    for (field, hash) in [
+        ("package1_catalog_url", &first),
+        ("package2_catalog_url", &second),
+    ] {
+        let url = ok(&diff)[field].as_str().expect(field);
+        let (status, page) = standin.open(url).await;
+        assert_eq!(
+            (status, &page["kind"], &page["hash"]),
+            (200, &json!("revision"), &json!(hash)),
+            "{field} {url}: {page}"
+        );
+    }
 
     let uri = call_as(&server, &alice, "catalog_uri", json!({"bucket": DATA, "package_name": "team/alpha", "top_hash": first, "path": "data/alpha.csv"})).await;
     let uri = ok(&uri)["uri"].as_str().expect("uri").to_owned();
