@@ -736,6 +736,37 @@ mod tests {
         c
     }
 
+    /// The defaults are written twice (clap's `default_value`s, which `--help` shows, and
+    /// `with_defaults`, which tests and library users start from): they must agree.
+    #[test]
+    fn help_defaults_and_with_defaults_agree() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let leaked: Vec<String> = std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| {
+                k.starts_with("MCP_") || k.starts_with("QUILT_") || k.starts_with("ATHENA_")
+            })
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "settings in the test's environment: {leaked:?}"
+        );
+        let parsed = <Cli as clap::Parser>::try_parse_from(["quilt-mcp-server"])
+            .expect("no flags parse")
+            .config;
+        let written = Config::with_defaults(parsed.listen);
+        assert_eq!(
+            format!("{parsed:#?}"),
+            format!("{written:#?}"),
+            "clap's default_value and Config::with_defaults disagree"
+        );
+        assert_eq!(parsed.listen, "127.0.0.1:8000".parse().expect("addr"));
+    }
+
     #[test]
     fn auth_disabled_is_refused_off_loopback() {
         let mut c = base();
