@@ -745,18 +745,13 @@ mod tests {
             #[command(flatten)]
             config: Config,
         }
-        let leaked: Vec<String> = std::env::vars()
-            .map(|(k, _)| k)
-            .filter(|k| {
-                k.starts_with("MCP_") || k.starts_with("QUILT_") || k.starts_with("ATHENA_")
-            })
-            .collect();
-        assert!(
-            leaked.is_empty(),
-            "settings in the test's environment: {leaked:?}"
-        );
-        let parsed = <Cli as clap::Parser>::try_parse_from(["quilt-mcp-server"])
-            .expect("no flags parse")
+        // Without the environment: only the written defaults count.
+        let command = <Cli as clap::CommandFactory>::command().mut_args(|a| a.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["quilt-mcp-server"])
+            .expect("no flags parse");
+        let parsed = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+            .expect("config")
             .config;
         let written = Config::with_defaults(parsed.listen);
         assert_eq!(
