@@ -577,6 +577,70 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
         200
     );
 
+    // Every answer that names an object carries the URL of that object.
+    for (tool, args) in [
+        (
+            "bucket_object_text",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_fetch",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_link",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_preview",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+    ] {
+        let r = call_as(&server, &alice, tool, args).await;
+        let url = ok(&r)["catalog_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tool} has no catalog_url: {r}"));
+        let (status, page) = standin.open(url).await;
+        assert_eq!(
+            (status, &page["kind"], &page["key"]),
+            (200, &json!("object"), &json!("raw/beta.csv")),
+            "{tool} {url}: {page}"
+        );
+    }
+    let put = call_as(
+        &server,
+        &alice,
+        "bucket_objects_put",
+        json!({"bucket": DATA, "items": [{"key": "notes/new note.txt", "text": "hi"}]}),
+    )
+    .await;
+    let url = ok(&put)["results"][0]["catalog_url"]
+        .as_str()
+        .expect("put result catalog_url");
+    let (status, page) = standin.open(url).await;
+    assert_eq!(
+        (status, &page["key"]),
+        (200, &json!("notes/new note.txt")),
+        "{url}: {page}"
+    );
+    let entry = call_as(
+        &server,
+        &alice,
+        "bucket_object_preview",
+        json!({"registry": format!("s3://{DATA}"), "package_name": "team/alpha",
+               "top_hash": first, "path": "data/alpha.csv"}),
+    )
+    .await;
+    let url = ok(&entry)["catalog_url"]
+        .as_str()
+        .expect("entry catalog_url");
+    let (status, page) = standin.open(url).await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("entry"), &json!(first)),
+        "{url}: {page}"
+    );
+
     let list = call_as(
         &server,
         &alice,
