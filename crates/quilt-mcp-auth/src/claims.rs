@@ -23,10 +23,11 @@ const MAX_ISSUER_CHARS: usize = 1024;
 const MAX_SESSION_TAGS: usize = 50;
 
 /// Builds the principal from verified claims. `default_issuer` names the key kind that
-/// verified the token, for tokens without `iss` (see [`crate::identity`]).
+/// verified the token, for tokens without `iss` (see [`crate::identity`]). `catalog_token` is
+/// the bearer token when (and only when) the catalog issued it.
 pub(crate) fn principal_from_claims(
     claims: &Map<String, Value>,
-    bearer_token: &str,
+    catalog_token: Option<&str>,
     default_issuer: &str,
 ) -> Result<Principal, AuthError> {
     let session_tags = session_tags(claims)?;
@@ -50,7 +51,7 @@ pub(crate) fn principal_from_claims(
         session_tags,
         transitive_tag_keys,
         expires_at: expires_at(claims),
-        bearer_token: Some(Secret::new(bearer_token)),
+        catalog_token: catalog_token.map(Secret::new),
     })
 }
 
@@ -317,7 +318,7 @@ mod tests {
         let Value::Object(m) = v else {
             panic!("object")
         };
-        principal_from_claims(&m, "tok", crate::identity::HS256_ISSUER)
+        principal_from_claims(&m, Some("tok"), crate::identity::HS256_ISSUER)
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl RequestContext {
     /// passthrough). The value is a [`Secret`]: it cannot be printed or serialised.
     pub fn catalog_token(&self) -> Option<&Secret> {
         match self.auth_method {
-            AuthMethod::Hs256 => self.principal.bearer_token.as_ref(),
+            AuthMethod::Hs256 => self.principal.catalog_token(),
             AuthMethod::Jwks | AuthMethod::Disabled | AuthMethod::Local => None,
         }
     }
@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn only_hs256_tokens_are_offered_to_the_catalog() {
         let mut principal = Principal::local("alice");
-        principal.bearer_token = Some(Secret::new("the-token"));
+        principal.catalog_token = Some(Secret::new("the-token"));
         let principal = Arc::new(principal);
         let hs = RequestContext::new(principal.clone(), AuthMethod::Hs256, "r", "http");
         assert_eq!(hs.catalog_token().map(Secret::expose), Some("the-token"));

@@ -37,8 +37,12 @@ pub struct Principal {
     pub transitive_tag_keys: Vec<String>,
     /// `exp` as Unix seconds (0 for local principals, which do not expire).
     pub expires_at: u64,
-    /// The bearer token itself, kept for sources that must present it upstream (the catalog).
-    pub bearer_token: Option<Secret>,
+    /// The bearer token, kept only when the Quilt catalog issued it (verified with the HS256
+    /// secret the catalog shares), so that it can be presented to that catalog and nowhere
+    /// else. A token verified through the JWKS was issued for this server by another identity
+    /// provider and is never kept: it cannot be passed through. Private, so that no code
+    /// outside this crate can put a token here; read it with [`Principal::catalog_token`].
+    pub(crate) catalog_token: Option<Secret>,
 }
 
 impl Principal {
@@ -54,7 +58,7 @@ impl Principal {
             session_tags: BTreeMap::new(),
             transitive_tag_keys: Vec::new(),
             expires_at: 0,
-            bearer_token: None,
+            catalog_token: None,
         }
     }
 
@@ -62,6 +66,12 @@ impl Principal {
     /// caller uses this, never the subject alone.
     pub fn identity_key(&self) -> IdentityKey {
         IdentityKey::new(&self.issuer, &self.subject)
+    }
+
+    /// The caller's catalog-issued bearer token (see the field's docs); `None` for tokens from
+    /// any other issuer and for local principals.
+    pub fn catalog_token(&self) -> Option<&Secret> {
+        self.catalog_token.as_ref()
     }
 
     /// Whether the token carries `scope`.

@@ -235,8 +235,11 @@ impl TokenVerifier {
             }
         };
         self.check_iat(&claims)?;
+        // Only a token verified with the HS256 secret the catalog shares was issued by the
+        // catalog; only such a token may ever be presented to it.
+        let catalog_token = matches!(method, AuthMethod::Hs256).then_some(token);
         Ok((
-            principal_from_claims(&claims, token, default_issuer)?,
+            principal_from_claims(&claims, catalog_token, default_issuer)?,
             method,
         ))
     }

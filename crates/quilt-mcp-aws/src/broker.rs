@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ambient::ServerIdentity;
 use crate::cache::{Clock, CredentialCache};
-use crate::catalog::CatalogClient;
+use crate::catalog::{CatalogClient, RegistryLookup};
 use crate::credentials::{AwsCredentials, parse_expiration};
 use crate::error::{CredentialError, ErrorKind};
 use crate::source::{AccessIntent, CredentialSource};
@@ -45,6 +45,8 @@ pub struct BrokerConfig {
     pub session_duration_s: i32,
     /// The Quilt registry, for the `catalog` source.
     pub registry_url: Option<String>,
+    /// Without `registry_url`: how to find the registry when first needed.
+    pub registry_lookup: Option<RegistryLookup>,
 }
 
 impl BrokerConfig {
@@ -55,6 +57,7 @@ impl BrokerConfig {
             role_arn_allow: Vec::new(),
             session_duration_s: 3600,
             registry_url: None,
+            registry_lookup: None,
         }
     }
 }
@@ -119,9 +122,13 @@ impl CredentialBroker {
                     .map_err(|e| format!("MCP_ROLE_ARN_ALLOW pattern {pattern:?}: {e}"))?,
             );
         }
-        let catalog = match &config.registry_url {
-            Some(url) => Some(CatalogClient::new(url, Duration::from_secs(10))?),
-            None => None,
+        let catalog = match (&config.registry_url, &config.registry_lookup) {
+            (Some(url), _) => Some(CatalogClient::new(url, Duration::from_secs(10))?),
+            (None, Some(lookup)) => Some(CatalogClient::with_lookup(
+                lookup.clone(),
+                Duration::from_secs(10),
+            )?),
+            (None, None) => None,
         };
         let identity = identity.filter(|_| config.sources.contains(&CredentialSource::Ambient));
         Ok(Self {
@@ -184,10 +191,31 @@ impl CredentialBroker {
         match source {
             CredentialSource::Jwt => p.aws_credentials.is_some(),
             CredentialSource::RoleClaim => p.role_arn.is_some(),
-            CredentialSource::Catalog => self.catalog.is_some() && p.bearer_token.is_some(),
+            CredentialSource::Catalog => self.catalog.is_some() && p.catalog_token().is_some(),
             CredentialSource::StackRoles => self.stack.role_for(intent).is_some(),
             CredentialSource::Ambient => true,
         }
+    }
+
+    /// Why `source` does not apply to this caller, in words an operator can act on.
+    fn why_not(&self, source: CredentialSource, p: &Principal, intent: AccessIntent) -> String {
+        let reason = match source {
+            CredentialSource::Jwt => "the token carries no aws_credentials",
+            CredentialSource::RoleClaim => "the token carries no role_arn",
+            CredentialSource::Catalog if self.catalog.is_none() => {
+                "neither QUILT_REGISTRY_URL nor QUILT_CATALOG_URL is set"
+            }
+            CredentialSource::Catalog if p.catalog_token().is_none() => {
+                "the token was not issued by the Quilt catalog (only catalog-issued tokens are \
+                 exchanged there)"
+            }
+            CredentialSource::StackRoles => match intent {
+                AccessIntent::Read => "no stack read role is configured",
+                AccessIntent::Write => "no stack write role is configured",
+            },
+            CredentialSource::Catalog | CredentialSource::Ambient => "it applies",
+        };
+        format!("{}: {reason}", source.as_str())
     }
 
     /// The caller's credentials for `intent`. See the module docs.
@@ -200,8 +228,18 @@ impl CredentialBroker {
         let principal = ctx.principal();
         let Some(source) = self.source_for(principal, intent) else {
             return Err(CredentialError::NoSource {
-                configured: self.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
-                hint: "the token carries no aws_credentials or role_arn, and no catalog or stack role is configured".into(),
+                configured: self
+                    .sources
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                hint: self
+                    .sources
+                    .iter()
+                    .map(|s| self.why_not(*s, principal, intent))
+                    .collect::<Vec<_>>()
+                    .join("; "),
             });
         };
         let fail = |kind, message: String| CredentialError::failed(source, kind, message);
@@ -262,7 +300,8 @@ impl CredentialBroker {
                 self.assume(source, role, principal).await
             }
             CredentialSource::Catalog => {
-                let (Some(catalog), Some(token)) = (&self.catalog, &principal.bearer_token) else {
+                let (Some(catalog), Some(token)) = (&self.catalog, principal.catalog_token())
+                else {
                     unreachable!("catalog applies only with a registry and a token")
                 };
                 let key = CacheKey::Catalog {

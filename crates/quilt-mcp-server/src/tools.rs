@@ -146,7 +146,12 @@ impl ToolRegistry {
             grants.clone(),
             buckets::Sse::from_config(config),
         );
-        let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone(), entries));
+        let previewer = Arc::new(crate::preview::Previewer::new(
+            aws,
+            grants.clone(),
+            entries,
+            config.catalog_url.clone(),
+        ));
         preview::register(&mut registry, &previewer);
         let completer = crate::completions::Completer::new(aws, grants).with_workgroups(
             config.athena_allowed_workgroups.clone(),

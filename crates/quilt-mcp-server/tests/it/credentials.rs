@@ -284,6 +284,99 @@ async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
     );
 }
 
+/// With only `QUILT_CATALOG_URL` set, the `catalog` source finds the registry in the catalog's
+/// `config.json`; a `registryUrl` there that is neither https nor loopback is never sent a token.
+#[tokio::test]
+async fn the_catalog_source_finds_the_registry_in_config_json() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("fay-catalog", allow_all()).await;
+    let token = token_for("fay");
+    let catalog = Catalog::start(token.clone(), CatalogAnswer::Credentials { akid, secret }).await;
+    let web = catalog.url.clone();
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.catalog_url = Some(web);
+    })
+    .await;
+    assert_eq!(
+        arn(&whoami(&server, &token).await),
+        format!("arn:aws:iam::{ACCOUNT}:user/fay-catalog")
+    );
+    assert_eq!(
+        catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // A config.json that names a plain-http registry on another host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let web = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = axum::Router::new().route(
+        "/config.json",
+        axum::routing::get(|| async {
+            axum::Json(json!({"registryUrl": "http://registry.example.com"}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.catalog_url = Some(web);
+    })
+    .await;
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("upstream_unavailable", Some("catalog")),
+        "{message}"
+    );
+    assert!(
+        message.contains("neither https nor loopback") && !message.contains(&token),
+        "{message}"
+    );
+}
+
+/// The catalog source presents only catalog-issued tokens: a token verified through the JWKS
+/// (issued for this server by another identity provider) never reaches the registry's
+/// credential exchange, even with `catalog` as the only source — that would be token
+/// passthrough. The registry answers any request it gets, so the count would show one.
+#[tokio::test]
+async fn a_jwks_verified_token_is_never_exchanged_at_the_catalog() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("erin-catalog", allow_all()).await;
+    let catalog = Catalog::start("any".into(), CatalogAnswer::Credentials { akid, secret }).await;
+    let jwks = crate::jwt::Jwks::start(vec![crate::jwt::jwk(
+        crate::jwt::RSA1,
+        jsonwebtoken::Algorithm::RS256,
+        "rsa-1",
+    )])
+    .await;
+    let (registry, jwks_url) = (catalog.url.clone(), jwks.url.clone());
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.registry_url = Some(registry);
+        c.jwt_jwks_url = Some(jwks_url);
+    })
+    .await;
+    let idp_token = crate::jwt::sign(
+        crate::jwt::RSA1,
+        jsonwebtoken::Algorithm::RS256,
+        Some("rsa-1"),
+        &json!({"sub": "erin", "aud": AUDIENCE, "exp": now() + 600}),
+    );
+    let (code, message, _) = error(&whoami(&server, &idp_token).await);
+    assert_eq!(code, "not_permitted", "{message}");
+    assert!(
+        message.contains("catalog: the token was not issued by the Quilt catalog"),
+        "{message}"
+    );
+    assert_eq!(
+        catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a JWKS-verified token was sent to the catalog"
+    );
+}
+
 #[tokio::test]
 async fn ambient_is_used_only_when_listed() {
     let moto = Moto::start().await;
