@@ -34,17 +34,19 @@ use quilt_mcp_server::config::Config;
 use quilt_mcp_server::mcp::{Identity, McpServer};
 use quilt_mcp_server::{ToolError, ToolRegistry, app, transport};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientCapabilities,
     CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock, CreateMessageResult,
-    ElicitResult, ElicitationAction, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    Implementation, InputRequest, InputRequiredResult, InputResponses, ListPromptsResult,
+    CreateTaskResult, DetailedTask, ElicitResult, ElicitationAction, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, GetTaskParams, GetTaskResult, Implementation, InputRequest,
+    InputRequiredResult, InputResponses, JsonObject, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListRootsResult, ListToolsResult,
     LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
     ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, RequestStateCodec,
     Resource, ResourceContents, ResourceTemplate, Role, SealOptions, ServerCapabilities,
     ServerConfig, ServerRequest, SetLevelRequestMethod, SetLevelRequestParams,
-    SubscribeRequestParams, Tool, ToolAnnotations, UnsubscribeRequestParams,
+    SubscribeRequestParams, Task, TaskPayload, TaskStatus, Tool, ToolAnnotations,
+    UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::RequestContext as RmcpContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -151,8 +153,14 @@ fn product_registry(aws: &Arc<quilt_mcp_server::aws::Aws>, config: &Config) -> T
 /// What every handler shares: the fixture tool list and the `requestState` sealer.
 struct Fixtures {
     tools: Vec<Tool>,
-    /// Seals `requestState` (HMAC-SHA256 with a per-process key), bound to the tool or prompt.
+    /// Seals `requestState` (HMAC-SHA256 with a per-process key), bound to the tool or prompt;
+    /// also the fixture's task ids (bound to `task`).
     codec: RequestStateCodec,
+    /// Task ids cancelled before they finished. The fixture's tasks are otherwise stateless
+    /// (the id carries the tool, start and duration); a cancellation has to be remembered
+    /// somewhere, and this one process is the fixture's only replica. (The product's tasks
+    /// ask Athena instead: `tasks.rs`.)
+    cancelled: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Fixtures {
@@ -275,7 +283,33 @@ impl Fixtures {
                 "additionalProperties": false
             }),
         ));
-        Ok(Self { tools, codec })
+        // The SEP-2663 task fixtures of the conformance suite's `tasks-*` scenarios.
+        tools.push(tool(
+            "greet",
+            "Sync only: says hello to `name`.",
+            string_arg("name"),
+        ));
+        tools.push(tool(
+            "slow_compute",
+            "A task: sleeps `seconds`, then returns `label` (cancellable).",
+            json!({"type": "object", "properties": {
+                "seconds": {"type": "number"}, "label": {"type": "string"}}}),
+        ));
+        tools.push(tool(
+            "failing_job",
+            "A task (required): a tool error after about a second.",
+            empty.clone(),
+        ));
+        tools.push(tool(
+            "protocol_error_job",
+            "A task: a protocol error after about a second.",
+            empty.clone(),
+        ));
+        Ok(Self {
+            tools,
+            codec,
+            cancelled: std::sync::Mutex::default(),
+        })
     }
 
     fn seal(&self, bound_to: &str, state: &Value) -> Result<String, ErrorData> {
@@ -737,9 +771,113 @@ impl FixtureServer {
                 let region = request.arguments.as_ref().and_then(|a| a.get("region"));
                 Ok(text(format!("region: {}", region.unwrap_or(&Value::Null))))
             }
+            "greet" => {
+                let name = request.arguments.as_ref().and_then(|a| a.get("name"));
+                Ok(text(format!(
+                    "Hello, {}!",
+                    name.and_then(Value::as_str).unwrap_or("World")
+                )))
+            }
+            "slow_compute" | "failing_job" | "protocol_error_job" => {
+                self.fixture_task(name, request, ctx).await
+            }
             _ => return None,
         };
         Some(result)
+    }
+
+    /// A task fixture: a `CreateTaskResult` whose sealed id carries the tool, its start and
+    /// its duration, when the request declared the tasks extension; else the synchronous
+    /// answer (`failing_job` requires tasks: -32021).
+    async fn fixture_task(
+        &self,
+        name: &str,
+        request: &CallToolRequestParams,
+        ctx: &RmcpContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = request.arguments.clone().unwrap_or_default();
+        let seconds = args
+            .get("seconds")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0)
+            .clamp(0.0, 3600.0);
+        let label = args
+            .get("label")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let duration_ms = if name == "slow_compute" {
+            (seconds * 1000.0) as i64
+        } else {
+            1000
+        };
+        let declared = ctx
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        if !declared {
+            return match name {
+                "slow_compute" => {
+                    tokio::time::sleep(Duration::from_millis(duration_ms.min(60_000) as u64)).await;
+                    Ok(text(format!("Computed {label}")))
+                }
+                "failing_job" => Err(ErrorData::missing_required_client_capability(
+                    ClientCapabilities::builder().enable_tasks().build(),
+                )),
+                _ => Err(ErrorData::internal_error("protocol_error_job failed", None)),
+            };
+        }
+        let now = now_millis();
+        let id = self.fixtures.seal(
+            "task",
+            &json!({"t": name, "s": now, "d": duration_ms, "l": label}),
+        )?;
+        let task = fixture_task(&id, now, now);
+        Ok(CreateTaskResult::new(task).into())
+    }
+
+    /// The fixture task `id` as `(tool, start, duration, label)`; -32602 for an unknown id.
+    fn task_of(&self, id: &str) -> Result<(String, i64, i64, String), ErrorData> {
+        let unknown = || ErrorData::invalid_params("unknown task id", None);
+        let v = self
+            .fixtures
+            .open("task", Some(id))
+            .map_err(|_| unknown())?
+            .ok_or_else(unknown)?;
+        Ok((
+            v["t"].as_str().unwrap_or_default().to_owned(),
+            v["s"].as_i64().unwrap_or_default(),
+            v["d"].as_i64().unwrap_or_default(),
+            v["l"].as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn rfc3339(millis: i64) -> String {
+    aws_smithy_types::DateTime::from_millis(millis)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+fn fixture_task(id: &str, created: i64, updated: i64) -> Task {
+    Task::new(id, TaskStatus::Working, rfc3339(created), rfc3339(updated))
+        .with_ttl_ms(3_600_000)
+        .with_poll_interval_ms(200)
+}
+
+fn object(value: Value) -> JsonObject {
+    match value {
+        Value::Object(mut o) => {
+            o.remove("resultType");
+            o
+        }
+        _ => JsonObject::new(),
     }
 }
 
@@ -814,6 +952,7 @@ impl ServerHandler for FixtureServer {
             .enable_prompts()
             .enable_completions()
             .enable_logging()
+            .enable_tasks()
             .build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
@@ -849,6 +988,78 @@ impl ServerHandler for FixtureServer {
             Some(result) => result,
             None => self.product.call_tool(request, context).await,
         }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RmcpContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let id = request.task_id;
+        let (tool, start, duration, label) = self.task_of(&id)?;
+        let now = now_millis();
+        let cancelled = self
+            .fixtures
+            .cancelled
+            .lock()
+            .is_ok_and(|c| c.contains(&id));
+        let payload = if cancelled {
+            TaskPayload::Cancelled
+        } else if now < start + duration {
+            TaskPayload::Working
+        } else {
+            match tool.as_str() {
+                "slow_compute" => TaskPayload::Completed {
+                    result: object(json!(CallToolResult::success(vec![ContentBlock::text(
+                        format!("Computed {label}")
+                    )]))),
+                },
+                "failing_job" => TaskPayload::Completed {
+                    result: object(json!(CallToolResult::error(vec![ContentBlock::text(
+                        "failing_job failed, as it always does"
+                    )]))),
+                },
+                _ => TaskPayload::Failed {
+                    error: object(json!({"code": -32603, "message": "protocol_error_job crashed"})),
+                },
+            }
+        };
+        let updated = if matches!(payload, TaskPayload::Working | TaskPayload::Cancelled) {
+            now
+        } else {
+            start + duration
+        };
+        Ok(GetTaskResult::new(DetailedTask::new(
+            fixture_task(&id, start, updated),
+            payload,
+        )))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RmcpContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let (_, start, duration, _) = self.task_of(&request.task_id)?;
+        // A finished task stays as it finished; the acknowledgement is the same.
+        if now_millis() < start + duration
+            && let Ok(mut cancelled) = self.fixtures.cancelled.lock()
+        {
+            cancelled.insert(request.task_id);
+        }
+        Ok(())
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RmcpContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.task_of(&request.task_id)?;
+        Err(ErrorData::invalid_params(
+            "this task does not wait for input",
+            None,
+        ))
     }
 
     async fn list_prompts(
