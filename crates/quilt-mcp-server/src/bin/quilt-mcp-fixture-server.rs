@@ -6,7 +6,8 @@
 //! - the "everything"-style fixtures the official MCP conformance suite
 //!   (`@modelcontextprotocol/conformance`) expects: `test_*` tools, resources, a resource
 //!   template, prompts, completion, logging, progress, and the 2026-07-28 multi-round
-//!   (`input_required`) tools with HMAC-sealed `requestState`. Both protocol eras are served:
+//!   (`input_required`) tools with HMAC-sealed `requestState`, and the SEP-2663 task tools
+//!   (`slow_compute`, `confirm_delete`, …; sealed task ids). Both protocol eras are served:
 //!   2025-11-25 (with `initialize`) and 2026-07-28 (stateless, `server/discover`);
 //! - the product tools, by delegating to the product `McpServer`: `auth_status`, plus the
 //!   test tool `test_sleep` (`{"ms": n}`, at most 60000: sleeps, then returns the caller's
@@ -38,7 +39,7 @@ use rmcp::model::{
     CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock, CreateMessageResult,
     CreateTaskResult, DetailedTask, ElicitResult, ElicitationAction, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, GetTaskParams, GetTaskResult, Implementation, InputRequest,
-    InputRequiredResult, InputResponses, JsonObject, ListPromptsResult,
+    InputRequests, InputRequiredResult, InputResponses, JsonObject, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListRootsResult, ListToolsResult,
     LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
     ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ProtocolVersion,
@@ -161,6 +162,8 @@ struct Fixtures {
     /// somewhere, and this one process is the fixture's only replica. (The product's tasks
     /// ask Athena instead: `tasks.rs`.)
     cancelled: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The answers `tasks/update` delivered, by task id (the input-taking task fixtures).
+    answers: std::sync::Mutex<std::collections::HashMap<String, InputResponses>>,
 }
 
 impl Fixtures {
@@ -301,6 +304,21 @@ impl Fixtures {
             empty.clone(),
         ));
         tools.push(tool(
+            "confirm_delete",
+            "A task: asks the user to confirm deleting `filename` (tasks/update), then answers.",
+            string_arg("filename"),
+        ));
+        tools.push(tool(
+            "multi_input",
+            "A task: asks for two inputs at once; completes once both are answered.",
+            empty.clone(),
+        ));
+        tools.push(tool(
+            "test_tool_with_task",
+            "Multi-round: asks for user_name, then continues as a task (required).",
+            empty.clone(),
+        ));
+        tools.push(tool(
             "protocol_error_job",
             "A task: a protocol error after about a second.",
             empty.clone(),
@@ -309,6 +327,7 @@ impl Fixtures {
             tools,
             codec,
             cancelled: std::sync::Mutex::default(),
+            answers: std::sync::Mutex::default(),
         })
     }
 
@@ -778,9 +797,31 @@ impl FixtureServer {
                     name.and_then(Value::as_str).unwrap_or("World")
                 )))
             }
-            "slow_compute" | "failing_job" | "protocol_error_job" => {
-                self.fixture_task(name, request, ctx).await
-            }
+            "slow_compute" | "failing_job" | "protocol_error_job" | "confirm_delete"
+            | "multi_input" => self.fixture_task(name, request, ctx).await,
+            "test_tool_with_task" => (|| {
+                if !ctx
+                    .client_capabilities()
+                    .is_some_and(|c| c.supports_tasks())
+                {
+                    return Err(ErrorData::missing_required_client_capability(
+                        ClientCapabilities::builder().enable_tasks().build(),
+                    ));
+                }
+                match elicited(responses, "user_name", "name")? {
+                    None => Ok(input_required(
+                        vec![("user_name", elicit("What is your name?", "name", "string"))],
+                        None,
+                    )
+                    .into()),
+                    Some(user) => {
+                        let now = now_millis();
+                        let id =
+                            fx.seal("task", &json!({"t": name, "s": now, "d": 300, "l": user}))?;
+                        Ok(CreateTaskResult::new(fixture_task(&id, now, now)).into())
+                    }
+                }
+            })(),
             _ => return None,
         };
         Some(result)
@@ -803,13 +844,14 @@ impl FixtureServer {
             .clamp(0.0, 3600.0);
         let label = args
             .get("label")
+            .or_else(|| args.get("filename"))
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let duration_ms = if name == "slow_compute" {
-            (seconds * 1000.0) as i64
-        } else {
-            1000
+        let duration_ms = match name {
+            "slow_compute" => (seconds * 1000.0) as i64,
+            "confirm_delete" | "multi_input" => 0,
+            _ => 1000,
         };
         let declared = ctx
             .client_capabilities()
@@ -820,9 +862,11 @@ impl FixtureServer {
                     tokio::time::sleep(Duration::from_millis(duration_ms.min(60_000) as u64)).await;
                     Ok(text(format!("Computed {label}")))
                 }
-                "failing_job" => Err(ErrorData::missing_required_client_capability(
-                    ClientCapabilities::builder().enable_tasks().build(),
-                )),
+                "failing_job" | "confirm_delete" | "multi_input" => {
+                    Err(ErrorData::missing_required_client_capability(
+                        ClientCapabilities::builder().enable_tasks().build(),
+                    ))
+                }
                 _ => Err(ErrorData::internal_error("protocol_error_job failed", None)),
             };
         }
@@ -850,6 +894,25 @@ impl FixtureServer {
             v["l"].as_str().unwrap_or_default().to_owned(),
         ))
     }
+}
+
+/// What an input-taking task fixture asks for, by key.
+fn input_requests_of(tool: &str, label: &str) -> InputRequests {
+    let mut requests = InputRequests::new();
+    match tool {
+        "confirm_delete" => {
+            requests.insert(
+                "confirm".into(),
+                elicit(&format!("Delete {label}?"), "confirm", "boolean"),
+            );
+        }
+        "multi_input" => {
+            requests.insert("name".into(), elicit("Your name?", "name", "string"));
+            requests.insert("confirm".into(), elicit("Go ahead?", "confirm", "boolean"));
+        }
+        _ => {}
+    }
+    requests
 }
 
 fn now_millis() -> i64 {
@@ -1003,8 +1066,23 @@ impl ServerHandler for FixtureServer {
             .cancelled
             .lock()
             .is_ok_and(|c| c.contains(&id));
+        let answers = self
+            .fixtures
+            .answers
+            .lock()
+            .ok()
+            .and_then(|a| a.get(&id).cloned())
+            .unwrap_or_default();
+        let pending: InputRequests = input_requests_of(&tool, &label)
+            .into_iter()
+            .filter(|(key, _)| !answers.contains_key(key))
+            .collect();
         let payload = if cancelled {
             TaskPayload::Cancelled
+        } else if !pending.is_empty() {
+            TaskPayload::InputRequired {
+                input_requests: pending,
+            }
         } else if now < start + duration {
             TaskPayload::Working
         } else {
@@ -1012,6 +1090,27 @@ impl ServerHandler for FixtureServer {
                 "slow_compute" => TaskPayload::Completed {
                     result: object(json!(CallToolResult::success(vec![ContentBlock::text(
                         format!("Computed {label}")
+                    )]))),
+                },
+                "confirm_delete" => {
+                    let yes = answers.get("confirm").is_some_and(|a| {
+                        a["action"] == "accept" && a["content"]["confirm"] == true
+                    });
+                    let said = if yes { "Deleted" } else { "Kept" };
+                    TaskPayload::Completed {
+                        result: object(json!(CallToolResult::success(vec![ContentBlock::text(
+                            format!("{said} {label}")
+                        )]))),
+                    }
+                }
+                "multi_input" => TaskPayload::Completed {
+                    result: object(json!(CallToolResult::success(vec![ContentBlock::text(
+                        format!("Received {} inputs", answers.len())
+                    )]))),
+                },
+                "test_tool_with_task" => TaskPayload::Completed {
+                    result: object(json!(CallToolResult::success(vec![ContentBlock::text(
+                        format!("Hello, {label}! (finished as a task)")
                     )]))),
                 },
                 "failing_job" => TaskPayload::Completed {
@@ -1024,7 +1123,10 @@ impl ServerHandler for FixtureServer {
                 },
             }
         };
-        let updated = if matches!(payload, TaskPayload::Working | TaskPayload::Cancelled) {
+        let updated = if !matches!(
+            payload,
+            TaskPayload::Completed { .. } | TaskPayload::Failed { .. }
+        ) {
             now
         } else {
             start + duration
@@ -1055,11 +1157,25 @@ impl ServerHandler for FixtureServer {
         request: UpdateTaskParams,
         _context: RmcpContext<RoleServer>,
     ) -> Result<(), ErrorData> {
-        self.task_of(&request.task_id)?;
-        Err(ErrorData::invalid_params(
-            "this task does not wait for input",
-            None,
-        ))
+        let (tool, _, _, label) = self.task_of(&request.task_id)?;
+        let wanted = input_requests_of(&tool, &label);
+        if wanted.is_empty() {
+            return Err(ErrorData::invalid_params(
+                "this task does not wait for input",
+                None,
+            ));
+        }
+        // Answers to keys the task never asked for are ignored (and still acknowledged), as
+        // the conformance suite expects.
+        if let Ok(mut answers) = self.fixtures.answers.lock() {
+            answers.entry(request.task_id).or_default().extend(
+                request
+                    .input_responses
+                    .into_iter()
+                    .filter(|(k, _)| wanted.contains_key(k)),
+            );
+        }
+        Ok(())
     }
 
     async fn list_prompts(
