@@ -1,7 +1,7 @@
 //! MCP tasks (SEP-2663, the `io.modelcontextprotocol/tasks` extension) for long tool calls,
 //! kept stateless: no task table anywhere. A task id is a token sealed for the caller
-//! (`seal.rs`) that carries what the service itself keeps — for `athena_query_execute`, the
-//! Athena execution id — so any replica holding the same key resolves it, and a task id
+//! (`seal.rs`) that carries what the service itself keeps — for `athena_query_execute` and
+//! `tabulator_query_execute`, the Athena execution id — so any replica holding the same key resolves it, and a task id
 //! another caller obtained is an unknown task (-32602), like an id never issued.
 //!
 //! - `tools/call` of a task tool from a client that declared the extension runs the tool with
@@ -20,8 +20,8 @@
 //! Clients without the extension get today's behaviour: the tool waits up to `max_wait_s`
 //! and returns results or a handle for `athena_query_results`.
 //!
-//! Not yet tasks: `package_create`, `package_create_from_s3` and `tabulator_query_execute`
-//! (see docs/TOOLS.md, "Tasks"); they run synchronously for every client.
+//! Not yet tasks: `package_create` and `package_create_from_s3` (see docs/TOOLS.md, "Tasks");
+//! they run synchronously for every client.
 
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ use crate::tools::athena::AthenaSettings;
 use crate::tools::{Called, ToolRegistry};
 
 /// The tools that may become tasks.
-pub(crate) const TASK_TOOLS: &[&str] = &["athena_query_execute"];
+pub(crate) const TASK_TOOLS: &[&str] = &["athena_query_execute", "tabulator_query_execute"];
 /// How long a task tool waits before answering with a task, when the caller set no wait.
 pub(crate) const TASK_WAIT_S: u64 = 1;
 /// What `tasks/get` suggests between polls.

@@ -966,6 +966,28 @@ async fn tabulator_tables_round_trip_and_queries_go_through_the_guard() {
         (context.catalog(), context.database()),
         (Some(TABULATOR_CATALOG), Some(DATA))
     );
+    // The same query as an MCP task, for a client that declares the extension (tasks.rs):
+    // a task while Athena runs it, then completed with the rows.
+    queue_result(&moto).await;
+    crate::athena::slow_executions(&moto, 6).await;
+    let created = crate::tasks::task_rpc(
+        &server,
+        &alice,
+        "tools/call",
+        json!({"name": "tabulator_query_execute",
+               "arguments": {"bucket": DATA, "query": "SELECT a, b FROM screens_v2"}}),
+        true,
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task_id = created["result"]["taskId"].as_str().expect("taskId");
+    let (done, _) = crate::tasks::until_terminal(&server, &alice, task_id).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["result"]["structuredContent"]["rows"],
+        json!([["x", "1"]]),
+        "{done}"
+    );
     let outside = call_as(
         &server,
         &hs256(&claims("bob", json!({"buckets": [OTHER]})), SECRET),

@@ -13,7 +13,7 @@ use crate::moto::*;
 use crate::support::*;
 
 /// A 2026-07-28 request whose `_meta` declares the tasks extension when `tasks` is set.
-async fn task_rpc(
+pub(crate) async fn task_rpc(
     server: &TestServer,
     token: &str,
     method: &str,
@@ -57,7 +57,7 @@ async fn get(server: &TestServer, token: &str, id: &str) -> Value {
 
 /// Polls `tasks/get` until the task is terminal (at most 40 polls); the last answer and how
 /// many polls saw it working.
-async fn until_terminal(server: &TestServer, token: &str, id: &str) -> (Value, usize) {
+pub(crate) async fn until_terminal(server: &TestServer, token: &str, id: &str) -> (Value, usize) {
     for working in 0..40 {
         let r = get(server, token, id).await;
         let status = r["result"]["status"]
