@@ -220,3 +220,38 @@ async fn athena_queries_become_tasks_any_replica_resolves() {
     assert_eq!(sync["result"]["resultType"], "complete", "{sync}");
     assert_eq!(sync["result"]["structuredContent"]["subject"], "alice");
 }
+
+/// A query that fails in Athena after the task was created: the task completes with the tool
+/// error (`isError`, Athena's reason), not `failed` — SEP-2663 keeps `failed` for protocol
+/// errors. (Through the Athena shim: moto runs no SQL, so nothing fails there.)
+#[tokio::test]
+async fn a_query_failing_in_athena_completes_its_task_with_the_tool_error() {
+    let moto = Moto::start().await;
+    let shim = crate::athena_shim::AthenaShim::start(&moto.url).await;
+    let server = crate::athena::athena_server_at(&moto, &shim.url).await;
+    let alice = token("alice");
+    slow_executions(&moto, 6).await;
+    let sql = format!("SELECT {} FROM t", crate::athena_shim::FAILS);
+    let created = task_rpc(
+        &server,
+        &alice,
+        "tools/call",
+        json!({"name": "athena_query_execute", "arguments": {"query": sql}}),
+        true,
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().expect("taskId");
+    let (done, _) = until_terminal(&server, &alice, id).await;
+    let done = &done["result"];
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done.get("error").is_none(), "{done}");
+    assert_eq!(done["result"]["isError"], true, "{done}");
+    let message = done["result"]["structuredContent"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains(crate::athena_shim::FAILURE_REASON),
+        "{done}"
+    );
+}
