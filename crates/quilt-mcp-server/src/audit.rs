@@ -25,6 +25,8 @@ pub enum Outcome<'a> {
     TimedOut,
     /// The call was dropped before it ended (the client cancelled or disconnected).
     Cancelled,
+    /// The call ended to ask the user to confirm (`confirm.rs`); nothing was changed.
+    AwaitingConfirmation,
 }
 
 /// The audit line of a call that has started and not yet been audited. See the module docs.
@@ -99,6 +101,7 @@ pub fn tool_call(
         Outcome::Error(code) => ("error", code),
         Outcome::TimedOut => ("timeout", "timeout"),
         Outcome::Cancelled => ("cancelled", ""),
+        Outcome::AwaitingConfirmation => ("awaiting_confirmation", ""),
     };
     tracing::info!(
         target: "audit",

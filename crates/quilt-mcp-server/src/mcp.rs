@@ -133,9 +133,17 @@ impl ServerHandler for McpServer {
             .get::<http::request::Parts>()
             .map(crate::call_limits::CallLimits::from_parts)
             .unwrap_or_default();
+        // Confirmation before destruction (confirm.rs): how this client can be asked.
+        let confirmation = crate::confirm::Confirmation::for_request(
+            self.tools.confirm_key(),
+            matches!(self.identity, Identity::Local(_)),
+            &request,
+            &context,
+        );
         let call = self
             .tools
             .call_within(ctx, &request.name, request.arguments, limits);
+        let call = crate::confirm::scope(confirmation.clone(), call);
         let called = tokio::select! {
             called = crate::progress::scope(progress, call) => called,
             () = context.ct.cancelled() => {
@@ -143,6 +151,9 @@ impl ServerHandler for McpServer {
                 return Err(ErrorData::internal_error("the call was cancelled", None));
             }
         };
+        if let Some(ask) = confirmation.take_pending() {
+            return Ok(ask.into());
+        }
         match called {
             Called::Result(result) => Ok(result.into()),
             Called::UnknownTool => Err(ErrorData::invalid_params(

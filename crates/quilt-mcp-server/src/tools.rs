@@ -56,6 +56,8 @@ pub struct ToolRegistry {
     scopes: ScopePolicy,
     /// Resources and completions (the product's; none in a bare registry).
     surface: Option<Arc<crate::resources::Surface>>,
+    /// Seals confirmation states (`confirm.rs`); none in a bare registry (no confirmations).
+    confirm_key: Option<Arc<crate::seal::SealKey>>,
 }
 
 /// Whether tools need their scope in the token, and how the issuer spells scopes.
@@ -135,6 +137,7 @@ impl ToolRegistry {
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
         let key = Arc::new(seal_key(config));
+        registry.confirm_key = Some(key.clone());
         // bucket_object_preview, resources and completions: one previewer, the same grants.
         let grants = crate::access::BucketPolicy::new(config.bucket_grants());
         let entries = packaging::entry::EntryLocator::new(
@@ -247,6 +250,11 @@ impl ToolRegistry {
         self.surface.as_ref()
     }
 
+    /// The key that seals confirmation states, when confirmations are on.
+    pub fn confirm_key(&self) -> Option<&Arc<crate::seal::SealKey>> {
+        self.confirm_key.as_ref()
+    }
+
     /// Which scopes a token needs.
     pub fn scopes(&self) -> &ScopePolicy {
         &self.scopes
@@ -314,6 +322,7 @@ impl ToolRegistry {
         };
         let outcome = match &result {
             _ if timed_out => audit::Outcome::TimedOut,
+            Err(_) if crate::confirm::awaiting() => audit::Outcome::AwaitingConfirmation,
             Ok(_) => audit::Outcome::Ok,
             Err(e) => audit::Outcome::Error(e.code.as_str()),
         };

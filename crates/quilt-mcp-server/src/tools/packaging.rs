@@ -1555,6 +1555,12 @@ impl Packaging {
         if !force && latest.is_some() && latest != started {
             return Err(conflict(&name, latest.as_ref(), started.as_ref()));
         }
+        if let Some(latest) = latest.as_ref().filter(|_| force) {
+            crate::confirm::confirm(&format!(
+                "Force a new latest revision of {name} in s3://{bucket}, replacing latest {latest} whatever it is."
+            ))
+            .await?;
+        }
         let write = self.aws.s3(AccessIntent::Write).await?;
         let built = self
             .build_entries(&read, &write, &bucket, &name, sources, copy, &check)
@@ -1994,6 +2000,12 @@ impl Packaging {
         if !input.force && base != latest {
             return Err(conflict(&name, Some(&latest), Some(&base)));
         }
+        if input.force {
+            crate::confirm::confirm(&format!(
+                "Force a new latest revision of {name} in s3://{bucket} built on {base}, replacing latest {latest} whatever it is."
+            ))
+            .await?;
+        }
         // Read the base revision's header and check the removals before copying anything.
         let body = self.manifest_body(&read, &bucket, &base).await?;
         let what = format!("the manifest of revision {base}");
@@ -2129,6 +2141,11 @@ impl Packaging {
         }
         // latest first: a failure part-way leaves no latest rather than a half-deleted one.
         pointers.sort_by_key(|k| !k.ends_with(&format!("/{LATEST}")));
+        crate::confirm::confirm(&format!(
+            "Delete package {name} from s3://{bucket} ({} revision pointers; manifests and data stay).",
+            pointers.len()
+        ))
+        .await?;
         let write = self.aws.s3(AccessIntent::Write).await?;
         for key in &pointers {
             aws::touched(&bucket, Some(key));
