@@ -118,6 +118,7 @@ pub fn tool_call(
         aws_request_ids = record.aws_request_ids.join(" "),
         written = record.written.join(" "),
         written_count = record.written_count,
+        target = record.targets.join(" "),
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

@@ -46,6 +46,9 @@ pub struct CallRecord {
     pub written: Vec<String>,
     /// How many objects were written in all.
     pub written_count: u64,
+    /// What a call acted on outside S3 (`user:alice`, `role:Analysts`, `sso_config`), for the
+    /// audit line of the administration tools.
+    pub targets: Vec<String>,
 }
 
 /// At most this many touched objects and request ids are kept per call (a bounded audit line).
@@ -104,6 +107,16 @@ pub fn touched(bucket: &str, key: Option<&str>) {
     with_record(|r| {
         if r.touched.len() < RECORD_LIMIT && !r.touched.contains(&entry) {
             r.touched.push(entry);
+        }
+    });
+}
+
+/// Notes that the current tool call acts on `what` (a catalog user, role or setting).
+pub fn target(what: impl Into<String>) {
+    let what = what.into();
+    with_record(|r| {
+        if r.targets.len() < RECORD_LIMIT && !r.targets.contains(&what) {
+            r.targets.push(what);
         }
     });
 }

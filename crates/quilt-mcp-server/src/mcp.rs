@@ -103,12 +103,13 @@ impl ServerHandler for McpServer {
         context: rmcp::service::RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let ctx = self.context(&context)?;
+        let mut tools = self.tools.list_for_caller(&ctx);
+        // Administration tools: only for a caller the catalog reports as an admin.
+        tools.extend(self.tools.admin_tools_for(&ctx).await);
         // The list depends on the caller's scopes: cacheable by that caller only.
-        Ok(
-            ListToolsResult::with_all_items(self.tools.list_for_caller(&ctx))
-                .with_ttl_ms(TOOLS_LIST_TTL_MS)
-                .with_cache_scope(CacheScope::Private),
-        )
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(TOOLS_LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
