@@ -1,5 +1,7 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
-//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched, the AWS request ids,
+//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched,
+//! what else it acted on (`acted_on`: the catalog user, role or setting of an administration
+//! tool), the AWS request ids,
 //! the outcome and how long it took. Never arguments' secret parts, never tokens.
 //!
 //! A call that started gets its line however it ends: [`Pending`] is created before the tool
@@ -118,7 +120,7 @@ pub fn tool_call(
         aws_request_ids = record.aws_request_ids.join(" "),
         written = record.written.join(" "),
         written_count = record.written_count,
-        target = record.targets.join(" "),
+        acted_on = record.targets.join(" "),
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

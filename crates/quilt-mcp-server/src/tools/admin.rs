@@ -92,10 +92,13 @@ fn check_role_name(what: &str, name: &str) -> Result<(), ToolError> {
     }
 }
 
-fn check_roles(what: &str, roles: &[String]) -> Result<(), ToolError> {
-    if roles.is_empty() || roles.len() > MAX_ROLES {
+/// A list of roles: at most [`MAX_ROLES`], no repeats; empty only where `may_be_empty`
+/// (extra roles may be cleared; adding or removing nothing is a mistake).
+fn check_roles(what: &str, roles: &[String], may_be_empty: bool) -> Result<(), ToolError> {
+    if (roles.is_empty() && !may_be_empty) || roles.len() > MAX_ROLES {
+        let least = if may_be_empty { 0 } else { 1 };
         return Err(ToolError::invalid_argument(format!(
-            "{what} must name 1 to {MAX_ROLES} roles"
+            "{what} must name {least} to {MAX_ROLES} roles"
         )));
     }
     for (i, role) in roles.iter().enumerate() {
@@ -919,7 +922,7 @@ async fn user_create(catalog: &Catalog, input: CreateInput) -> Result<UserOutput
     check_email(&input.email)?;
     check_role_name("role", &input.role)?;
     if let Some(extra) = &input.extra_roles {
-        check_roles("extra_roles", extra)?;
+        check_roles("extra_roles", extra, true)?;
     }
     let (_, token) = caller()?;
     confirm(&format!(
@@ -1096,7 +1099,7 @@ async fn user_set_role(catalog: &Catalog, input: SetRoleInput) -> Result<UserOut
     check_user_name(&input.name)?;
     check_role_name("role", &input.role)?;
     if let Some(extra) = &input.extra_roles {
-        check_roles("extra_roles", extra)?;
+        check_roles("extra_roles", extra, true)?;
     }
     let (_, token) = caller()?;
     let extra = input.extra_roles.clone().unwrap_or_default().join(", ");
@@ -1130,7 +1133,7 @@ async fn user_set_role(catalog: &Catalog, input: SetRoleInput) -> Result<UserOut
 
 async fn user_add_roles(catalog: &Catalog, input: RolesInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
-    check_roles("roles", &input.roles)?;
+    check_roles("roles", &input.roles, false)?;
     let (_, token) = caller()?;
     confirm(&format!(
         "Add roles {} to catalog user {}.",
@@ -1157,7 +1160,7 @@ async fn user_remove_roles(
     input: RemoveRolesInput,
 ) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
-    check_roles("roles", &input.roles)?;
+    check_roles("roles", &input.roles, false)?;
     if let Some(fallback) = &input.fallback {
         check_role_name("fallback", fallback)?;
     }

@@ -6,6 +6,7 @@
     reason = "the harness in support.rs is shared by the test modules"
 )]
 
+mod admin;
 mod admission;
 mod athena;
 mod athena_owners;
