@@ -153,7 +153,7 @@ pub struct SsoConfig {
 #[serde(tag = "__typename")]
 pub enum UserResult {
     /// The user after the change.
-    User(User),
+    User(Box<User>),
     /// Refused input (an invalid email, an unknown role, a name in use).
     InvalidInput {
         /// Why.
@@ -172,7 +172,7 @@ impl UserResult {
     /// The user, or the error arm as an error.
     pub fn into_result(self) -> Result<User, CatalogError> {
         match self {
-            Self::User(user) => Ok(user),
+            Self::User(user) => Ok(*user),
             Self::InvalidInput { errors } => Err(invalid_input(errors)),
             Self::OperationError { message, name } => Err(operation_error(name, message)),
         }
