@@ -5,7 +5,7 @@
 //! moto), accepted → done; a client without elicitation, or the stateless legacy era, is not
 //! asked (today's behaviour). The sealed `requestState` binds the answer to the caller, tool
 //! and arguments: replayed for other arguments, by another caller, or forged, it is refused
-//! and nothing changes.
+//! and nothing changes. Over stdio (a session) the server asks inside the call and waits.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -324,4 +324,113 @@ async fn an_acceptance_is_bound_to_its_caller_tool_and_arguments() {
     .await;
     assert_eq!(done["isError"], false, "{done}");
     assert!(!exists(&moto, ".quilt/named_packages/team/x/latest").await);
+}
+
+/// The next message the stdio server writes (a response or a request to the client).
+async fn next_message(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Value {
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a message in time")
+        .expect("read")
+        .expect("a line");
+    serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_a_client_with_elicitation_is_asked_inside_the_call() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+    let moto = Moto::start().await;
+    moto.s3()
+        .create_bucket()
+        .bucket(REG)
+        .send()
+        .await
+        .expect("bucket");
+    moto.s3()
+        .put_object()
+        .bucket(REG)
+        .key("data/a.csv")
+        .body(b"a\n".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_quilt-mcp-server"))
+        .arg("stdio")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("USER", "desk")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIAADMINADMINADMIN0")
+        .env("AWS_SECRET_ACCESS_KEY", "admin-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    async fn write(stdin: &mut tokio::process::ChildStdin, m: Value) {
+        stdin
+            .write_all(format!("{m}\n").as_bytes())
+            .await
+            .expect("write");
+        stdin.flush().await.expect("flush");
+    }
+    write(&mut stdin, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": LEGACY, "capabilities": {"elicitation": {}}, "clientInfo": {"name": "it", "version": "1"}}})).await;
+    assert_eq!(next_message(&mut lines).await["id"], 1);
+    write(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    write(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "package_create", "arguments": {
+        "registry": format!("s3://{REG}"), "package_name": "team/s",
+        "entries": [{"s3_uri": format!("s3://{REG}/data/a.csv"), "logical_key": "a.csv"}]}}})).await;
+    let created = next_message(&mut lines).await;
+    assert_eq!(created["result"]["isError"], false, "{created}");
+    let pointer = ".quilt/named_packages/team/s/latest";
+    assert!(exists(&moto, pointer).await);
+
+    for (id, answer) in [(3, "decline"), (4, "accept")] {
+        write(&mut stdin, json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "package_delete", "arguments": {
+            "registry": format!("s3://{REG}"), "package_name": "team/s"}}})).await;
+        // The server asks inside the call, before deleting anything.
+        let ask = next_message(&mut lines).await;
+        assert_eq!(ask["method"], "elicitation/create", "{ask}");
+        assert!(
+            ask["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Delete package team/s")),
+            "{ask}"
+        );
+        assert!(exists(&moto, pointer).await, "deleted before the answer");
+        write(
+            &mut stdin,
+            json!({"jsonrpc": "2.0", "id": ask["id"].clone(), "result": {"action": answer}}),
+        )
+        .await;
+        let result = next_message(&mut lines).await;
+        assert_eq!(result["id"], id, "{result}");
+        if answer == "decline" {
+            assert_eq!(
+                result["result"]["structuredContent"]["error"]["code"], "declined",
+                "{result}"
+            );
+            assert!(exists(&moto, pointer).await, "a declined delete deleted");
+        } else {
+            assert_eq!(result["result"]["isError"], false, "{result}");
+            assert!(
+                !exists(&moto, pointer).await,
+                "an accepted delete did not delete"
+            );
+        }
+    }
+    drop(stdin);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await;
 }
