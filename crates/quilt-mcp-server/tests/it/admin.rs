@@ -5,7 +5,8 @@
 //! round trip through every write tool, with the stand-in's own state read back after each;
 //! read tools answer what the stand-in holds; bad inputs get specific errors and change
 //! nothing; audit lines name the target; a client with elicitation is asked before an admin
-//! write (declined → the user is still there, accepted → gone).
+//! write and before `tabulator_table_delete` (declined → still there, accepted → gone);
+//! the `tools/list` bytes the admin tools add.
 
 use std::collections::BTreeSet;
 
@@ -604,4 +605,76 @@ async fn an_admin_write_asks_a_client_with_elicitation_first() {
         standin.admin_state().await["users"].get("bob").is_none(),
         "an accepted delete did not delete"
     );
+
+    // tabulator_table_delete asks too (any caller with quilt:write, not only admins).
+    const TABLE: &str = "schema:\n  - name: a\n    type: STRING\nsource:\n  type: quilt-packages\n  package_name: \"^t/p$\"\n  logical_key: \"x\\\\.csv$\"\nparser:\n  format: csv\n";
+    let alice = token("alice");
+    ok(&call(
+        &server,
+        &alice,
+        "tabulator_table_set",
+        json!({"bucket": "adm-data", "table_name": "t1", "config": TABLE}),
+    )
+    .await);
+    let tables = || async {
+        let listed = call(
+            &server,
+            &alice,
+            "tabulator_tables_list",
+            json!({"bucket": "adm-data"}),
+        )
+        .await;
+        ok(&listed)["tables"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or_default()
+    };
+    let drop_table = json!([{"tool": "tabulator_table_delete", "arguments": {"bucket": "adm-data", "table_name": "t1"}}]);
+    let out =
+        crate::confirm::python(&server.mcp(), &alice, "auto", "decline", drop_table.clone()).await;
+    assert_eq!(
+        out["questions"],
+        json!(["Delete Tabulator table t1 of bucket adm-data."]),
+        "{out}"
+    );
+    assert_eq!(
+        out["results"][0]["structuredContent"]["error"]["code"], "declined",
+        "{out}"
+    );
+    assert_eq!(tables().await, 1, "a declined table delete deleted");
+    let out = crate::confirm::python(&server.mcp(), &alice, "auto", "accept", drop_table).await;
+    assert_eq!(out["results"][0]["isError"], false, "{out}");
+    assert_eq!(tables().await, 0, "an accepted table delete did not delete");
+}
+
+/// What the admin tools add to an admin's `tools/list` (figures for docs/PERFORMANCE.md with
+/// `--no-capture`; the bound only catches a runaway description).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_bytes_of_the_admin_tools() {
+    let (_standin, server) = setup().await;
+    let list = |t: String| {
+        let url = server.mcp();
+        async move {
+            let r = rpc(&url, Some(&t), LEGACY, "tools/list", json!({})).await;
+            r.result()["tools"].as_array().expect("tools").clone()
+        }
+    };
+    let admin = list(with_scopes("ann", ADMIN_SCOPES)).await;
+    let user = list(with_scopes("bob", ADMIN_SCOPES)).await;
+    let bytes = |v: &[Value]| serde_json::to_vec(v).expect("json").len();
+    let added: Vec<Value> = admin
+        .iter()
+        .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with("admin_")))
+        .cloned()
+        .collect();
+    println!(
+        "admin tools: {} ({} bytes); tools/list for a non-admin {} bytes, for an admin {} bytes",
+        added.len(),
+        bytes(&added),
+        bytes(&user),
+        bytes(&admin)
+    );
+    assert_eq!(added.len(), 22);
+    assert!(bytes(&admin) > bytes(&user) + bytes(&added) / 2);
+    assert!(bytes(&added) < 32 * 1024, "{}", bytes(&added));
 }
