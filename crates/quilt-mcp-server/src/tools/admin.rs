@@ -7,7 +7,7 @@
 //! - Visibility ([`visibility`]): listed and callable only for a caller the catalog reports
 //!   as an admin who also holds `quilt:admin` (where scope checks are on); to anyone else the
 //!   tools do not exist. The catalog checks again on every operation.
-//! - Input is checked here first (user and role names, email shape, SSO configuration is a
+//! - Input is checked first ([`checks`]) (user and role names, email shape, SSO configuration is a
 //!   YAML mapping, non-empty role lists): a mistake is `invalid_argument` and nothing is sent.
 //! - Every write asks the user to confirm where the client can (`confirm.rs`), after the
 //!   checks and before the mutation, and names its target in the audit line
@@ -16,7 +16,11 @@
 //!   `InvalidInput` is `invalid_argument`; `OperationError` (e.g. the last admin losing the
 //!   flag) is `conflict` — the catalog refused the change in its current state; nothing
 //!   changed in either case.
+//!
+//! Arguments and answers are in [`shapes`].
 
+mod checks;
+mod shapes;
 mod visibility;
 
 use std::sync::Arc;
@@ -24,18 +28,18 @@ use std::sync::Arc;
 use quilt_catalog::CatalogError;
 use quilt_catalog::operations::NoVariables;
 use quilt_catalog::operations::admin::{
-    AddRolesVariables, BucketPermission, DefaultRoleGet, IdVariables, NameVariables,
+    AddRolesVariables, AdminOf, DefaultRoleGet, IdVariables, MutateField, NameVariables,
     OpenQueryVariables, PoliciesList, Policy, RemoveRolesVariables, Role, RoleSetDefault,
     RolesList, SetActiveVariables, SetAdminVariables, SetEmailVariables, SetRoleVariables,
-    SsoConfig, SsoConfigGet, SsoConfigSet, SsoConfigVariables, TabulatorOpenQueryGet,
-    TabulatorOpenQuerySet, User, UserInput, UserInputVariables, UsersAddRoles, UsersCreate,
-    UsersDelete, UsersGet, UsersList, UsersRemoveRoles, UsersResetPassword, UsersSetActive,
-    UsersSetAdmin, UsersSetEmail, UsersSetRole,
+    SsoConfigGet, SsoConfigSet, SsoConfigVariables, TabulatorOpenQueryGet, TabulatorOpenQuerySet,
+    UserInput, UserInputVariables, UserMutation, UserOf, UsersAddRoles, UsersCreate, UsersDelete,
+    UsersGet, UsersList, UsersRemoveRoles, UsersResetPassword, UsersSetActive, UsersSetAdmin,
+    UsersSetEmail, UsersSetRole,
 };
 use rmcp::model::ToolAnnotations;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
+use checks::{check_email, check_role_name, check_roles, check_sso_config, check_user_name};
+pub use shapes::*;
 pub use visibility::AdminGate;
 
 use crate::aws;
@@ -45,10 +49,6 @@ use crate::tools::ToolRegistry;
 use crate::tools::catalog::{Catalog, caller};
 
 const ADMIN: &str = "quilt:admin";
-/// Largest SSO configuration accepted.
-const MAX_SSO_CONFIG_BYTES: usize = 256 * 1024;
-/// Most roles in one call.
-const MAX_ROLES: usize = 64;
 
 /// The tool error for a catalog answer to an admin operation. See the module docs.
 fn admin_error(error: CatalogError) -> ToolError {
@@ -57,433 +57,6 @@ fn admin_error(error: CatalogError) -> ToolError {
             .with_hint("the catalog refused the change in its current state; nothing changed"),
         _ => crate::tools::catalog::tool_error(error),
     }
-}
-
-// --- checks ------------------------------------------------------------------------------
-
-fn check_user_name(name: &str) -> Result<(), ToolError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 150
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._@+-".contains(c));
-    if ok {
-        aws::target(format!("user:{name}"));
-        Ok(())
-    } else {
-        Err(ToolError::invalid_argument(format!(
-            "user name {name:?} must be 1 to 150 letters, digits or ._@+-"
-        )))
-    }
-}
-
-fn check_role_name(what: &str, name: &str) -> Result<(), ToolError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "._@+=,-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ToolError::invalid_argument(format!(
-            "{what} {name:?} is not a role name (1 to 128 letters, digits or ._@+=,-)"
-        )))
-    }
-}
-
-/// A list of roles: at most [`MAX_ROLES`], no repeats; empty only where `may_be_empty`
-/// (extra roles may be cleared; adding or removing nothing is a mistake).
-fn check_roles(what: &str, roles: &[String], may_be_empty: bool) -> Result<(), ToolError> {
-    if (roles.is_empty() && !may_be_empty) || roles.len() > MAX_ROLES {
-        let least = if may_be_empty { 0 } else { 1 };
-        return Err(ToolError::invalid_argument(format!(
-            "{what} must name {least} to {MAX_ROLES} roles"
-        )));
-    }
-    for (i, role) in roles.iter().enumerate() {
-        check_role_name(&format!("{what}[{i}]"), role)?;
-        if roles[..i].contains(role) {
-            return Err(ToolError::invalid_argument(format!(
-                "{what} names {role:?} twice"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// An email's shape: one `@`, a local part, a domain with a dot, no spaces. The catalog has
-/// the last word; this catches typos before anything is sent.
-fn check_email(email: &str) -> Result<(), ToolError> {
-    let bad = || ToolError::invalid_argument(format!("{email:?} is not an email address"));
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-    let labels_ok = domain.split('.').all(|l| !l.is_empty());
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || !labels_ok {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-/// An SSO configuration must be one YAML mapping (the catalog validates its content).
-fn check_sso_config(text: &str) -> Result<(), ToolError> {
-    let bad = |m: String| ToolError::invalid_argument(format!("config: {m}"));
-    if text.trim().is_empty() {
-        return Err(bad(
-            "is empty (to remove the configuration use admin_sso_config_remove)".into(),
-        ));
-    }
-    if text.len() > MAX_SSO_CONFIG_BYTES {
-        return Err(bad(format!("larger than {MAX_SSO_CONFIG_BYTES} bytes")));
-    }
-    let docs = yaml_rust2::YamlLoader::load_from_str(text)
-        .map_err(|e| bad(format!("not valid YAML: {e}")))?;
-    match docs.as_slice() {
-        [yaml_rust2::Yaml::Hash(_)] => Ok(()),
-        [_] => Err(bad("must be a YAML mapping".into())),
-        _ => Err(bad("must be exactly one YAML document".into())),
-    }
-}
-
-// --- outputs -----------------------------------------------------------------------------
-
-/// A bucket permission.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PermissionView {
-    /// Bucket.
-    pub bucket: String,
-    /// READ or READ_WRITE.
-    pub level: String,
-}
-
-fn permissions(p: Vec<BucketPermission>) -> Vec<PermissionView> {
-    p.into_iter()
-        .map(|p| PermissionView {
-            bucket: p.bucket.name,
-            level: p.level,
-        })
-        .collect()
-}
-
-/// A role.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct RoleView {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// IAM role ARN.
-    pub arn: String,
-    /// Managed by Quilt (from policies) or an existing IAM role.
-    pub managed: bool,
-    /// Titles of attached policies (managed roles).
-    pub policies: Vec<String>,
-    /// Bucket permissions (managed roles).
-    pub permissions: Vec<PermissionView>,
-}
-
-impl From<Role> for RoleView {
-    fn from(r: Role) -> Self {
-        Self {
-            managed: r.typename == "ManagedRole",
-            id: r.id,
-            name: r.name,
-            arn: r.arn,
-            policies: r.policies.into_iter().map(|p| p.title).collect(),
-            permissions: permissions(r.permissions),
-        }
-    }
-}
-
-/// A user.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UserView {
-    /// User name.
-    pub name: String,
-    /// Email.
-    pub email: String,
-    /// Active (may sign in).
-    pub is_active: bool,
-    /// Catalog admin.
-    pub is_admin: bool,
-    /// Signs in through SSO only.
-    pub is_sso_only: bool,
-    /// Service account.
-    pub is_service: bool,
-    /// When the user joined.
-    pub date_joined: String,
-    /// Last login.
-    pub last_login: String,
-    /// Active role.
-    pub role: Option<String>,
-    /// Other roles.
-    pub extra_roles: Vec<String>,
-}
-
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
-        Self {
-            name: u.name,
-            email: u.email,
-            is_active: u.is_active,
-            is_admin: u.is_admin,
-            is_sso_only: u.is_sso_only,
-            is_service: u.is_service,
-            date_joined: u.date_joined,
-            last_login: u.last_login,
-            role: u.role.map(|r| r.name),
-            extra_roles: u.extra_roles.into_iter().map(|r| r.name).collect(),
-        }
-    }
-}
-
-/// A policy.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PolicyView {
-    /// Id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// IAM policy ARN.
-    pub arn: String,
-    /// Managed by Quilt (from bucket permissions) or an existing IAM policy.
-    pub managed: bool,
-    /// Bucket permissions.
-    pub permissions: Vec<PermissionView>,
-    /// Names of the roles it is attached to.
-    pub roles: Vec<String>,
-}
-
-impl From<Policy> for PolicyView {
-    fn from(p: Policy) -> Self {
-        Self {
-            id: p.id,
-            title: p.title,
-            arn: p.arn,
-            managed: p.managed,
-            permissions: permissions(p.permissions),
-            roles: p.roles.into_iter().map(|r| r.name).collect(),
-        }
-    }
-}
-
-/// The SSO configuration.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SsoConfigView {
-    /// The YAML text.
-    pub text: String,
-    /// When it was set.
-    pub timestamp: String,
-    /// Who set it (user name).
-    pub uploader: String,
-}
-
-impl From<SsoConfig> for SsoConfigView {
-    fn from(c: SsoConfig) -> Self {
-        Self {
-            text: c.text,
-            timestamp: c.timestamp,
-            uploader: c.uploader.name,
-        }
-    }
-}
-
-/// Users.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UsersOutput {
-    /// The users, by name.
-    pub users: Vec<UserView>,
-}
-
-/// One user.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct UserOutput {
-    /// The user (after the change, for writes).
-    pub user: UserView,
-}
-
-/// Roles.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct RolesOutput {
-    /// The roles, by name.
-    pub roles: Vec<RoleView>,
-}
-
-/// One role.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct RoleOutput {
-    /// The role (none: no default role is set).
-    pub role: Option<RoleView>,
-}
-
-/// Policies.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PoliciesOutput {
-    /// The policies, by title.
-    pub policies: Vec<PolicyView>,
-}
-
-/// One policy.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct PolicyOutput {
-    /// The policy.
-    pub policy: PolicyView,
-}
-
-/// The SSO configuration.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct SsoConfigOutput {
-    /// The configuration in force (none: SSO is not configured).
-    pub sso_config: Option<SsoConfigView>,
-}
-
-/// Tabulator's open-query switch.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct OpenQueryOutput {
-    /// Whether open query is on.
-    pub open_query_enabled: bool,
-}
-
-/// What a write without a result object did.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct DoneOutput {
-    /// The user acted on.
-    pub name: String,
-    /// What was done (deleted, password_reset).
-    pub done: String,
-}
-
-// --- inputs ------------------------------------------------------------------------------
-
-/// No arguments.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Nothing {}
-
-/// A user.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NameInput {
-    /// User name.
-    pub name: String,
-}
-
-/// A role by id or name.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleInput {
-    /// Role id or name.
-    pub id_or_name: String,
-}
-
-/// A policy by id or title.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyInput {
-    /// Policy id or title.
-    pub id_or_title: String,
-}
-
-/// Arguments of `admin_user_create`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInput {
-    /// User name.
-    pub name: String,
-    /// Email.
-    pub email: String,
-    /// Active role.
-    pub role: String,
-    /// Other roles.
-    #[serde(default)]
-    pub extra_roles: Option<Vec<String>>,
-}
-
-/// Arguments of `admin_user_set_email`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmailInput {
-    /// User name.
-    pub name: String,
-    /// New email.
-    pub email: String,
-}
-
-/// Arguments of `admin_user_set_admin`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AdminFlagInput {
-    /// User name.
-    pub name: String,
-    /// Admin or not.
-    pub admin: bool,
-}
-
-/// Arguments of `admin_user_set_active`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActiveInput {
-    /// User name.
-    pub name: String,
-    /// Active or not.
-    pub active: bool,
-}
-
-/// Arguments of `admin_user_set_role`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetRoleInput {
-    /// User name.
-    pub name: String,
-    /// Active role.
-    pub role: String,
-    /// Other roles.
-    #[serde(default)]
-    pub extra_roles: Option<Vec<String>>,
-    /// Add extra_roles to the user's instead of replacing them (default false).
-    #[serde(default)]
-    pub append: bool,
-}
-
-/// Arguments of `admin_user_add_roles`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RolesInput {
-    /// User name.
-    pub name: String,
-    /// Roles.
-    pub roles: Vec<String>,
-}
-
-/// Arguments of `admin_user_remove_roles`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveRolesInput {
-    /// User name.
-    pub name: String,
-    /// Roles to remove.
-    pub roles: Vec<String>,
-    /// Active role to fall back to if the active one is removed.
-    #[serde(default)]
-    pub fallback: Option<String>,
-}
-
-/// Arguments of `admin_sso_config_set`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoConfigInput {
-    /// The SSO configuration (YAML).
-    pub config: String,
-}
-
-/// Arguments of `admin_tabulator_open_query_set`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OpenQueryInput {
-    /// On or off.
-    pub enabled: bool,
 }
 
 // --- registration ------------------------------------------------------------------------
@@ -1006,13 +579,7 @@ async fn user_reset_password(catalog: &Catalog, input: NameInput) -> Result<Done
 /// The user a mutation answered, or its error.
 fn mutated_user(
     name: &str,
-    data: quilt_catalog::operations::admin::AdminOf<
-        quilt_catalog::operations::admin::UserOf<
-            quilt_catalog::operations::admin::MutateField<
-                quilt_catalog::operations::admin::UserMutation,
-            >,
-        >,
-    >,
+    data: AdminOf<UserOf<MutateField<UserMutation>>>,
 ) -> Result<UserOutput, ToolError> {
     let user = data
         .mutated(name)
@@ -1282,29 +849,4 @@ async fn open_query_set(
     Ok(OpenQueryOutput {
         open_query_enabled: data.admin.set_tabulator_open_query.tabulator_open_query,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_checked_for_shape() {
-        for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
-            check_email(ok).expect(ok);
-        }
-        for bad in [
-            "", "a", "a@b", "@b.co", "a@@b.co", "a b@c.co", "a@b..co", "a@.co",
-        ] {
-            check_email(bad).expect_err(bad);
-        }
-    }
-
-    #[test]
-    fn sso_configs_must_be_one_yaml_mapping() {
-        check_sso_config("version: \"1.0\"\nmappings: []\n").expect("mapping");
-        for bad in ["", "a: [", "- a\n- b\n", "a: 1\n---\nb: 2\n"] {
-            check_sso_config(bad).expect_err(bad);
-        }
-    }
 }
