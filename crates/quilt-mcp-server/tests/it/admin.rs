@@ -195,6 +195,33 @@ async fn only_catalog_admins_with_the_admin_scope_see_or_call_admin_tools() {
         me_before,
         "me asked again within the cache time"
     );
+
+    // A slow catalog: the admin tools hide (never fail open), the list is not held longer than
+    // the check's time limit, and the failure is remembered briefly.
+    standin.control(json!({"delay_s": 6})).await;
+    let slow_ann = hs256(
+        &claims("ann", json!({"scope": ADMIN_SCOPES, "jti": "slow"})),
+        SECRET,
+    );
+    let started = std::time::Instant::now();
+    let listed = tool_names(&server, &slow_ann).await;
+    assert!(
+        !listed.iter().any(|n| n.starts_with("admin_")),
+        "{listed:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    tool_names(&server, &slow_ann).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    standin.control(json!({"delay_s": 0})).await;
 }
 
 /// Runs `tool` as the admin and returns its structured result.
