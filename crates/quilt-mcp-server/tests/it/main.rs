@@ -26,6 +26,7 @@ mod http_surface;
 mod identity;
 mod isolation;
 mod jwt;
+mod key_names;
 mod limits;
 mod memory_bounds;
 mod moto;
