@@ -16,6 +16,7 @@ mod catalog;
 mod catalog_standin;
 mod cfn_shim;
 mod concurrency;
+mod credential_uses;
 mod credentials;
 mod everyday;
 mod fairness;
