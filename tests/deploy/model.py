@@ -42,7 +42,11 @@ TASK_ROLE_ACTIONS = {
     "sts:SetSourceIdentity",
     "cloudformation:ListStackResources",
 }
-SECRET_ENV = {"MCP_JWT_SECRET", "MCP_JWT_SECRET_PREVIOUS"}
+# The server's secret settings (`serve --help` hides their values; test_settings.py checks this
+# list against it): only ever a task definition secret, never an environment entry.
+SECRET_ENV = {"MCP_JWT_SECRET", "MCP_JWT_SECRET_PREVIOUS", "MCP_HANDLE_KEY"}
+# Inputs that hold a secret's ARN: no environment value may be computed from them.
+SECRET_INPUT = re.compile(r"jwt_secret|JwtSecret|handle_key|HandleKey")
 STOP_MARGIN_S = 5
 
 HCL_OPTIONS = SerializationOptions(
@@ -161,6 +165,11 @@ class Deployment:
     environment_names: set[str] = field(default_factory=set)
     environment_values: dict[str, Any] = field(default_factory=dict)
     secret_names: set[str] = field(default_factory=set)
+    # Container secret → the inputs (variables/parameters) its ARN comes from.
+    secret_sources: dict[str, set[str]] = field(default_factory=dict)
+    # The execution role's statements that touch Secrets Manager: {sid, actions, resources},
+    # each resource the input it comes from, or "other: <expression>" (a literal, a pattern).
+    secret_reads: list[dict] = field(default_factory=list)
     health_check_path: str | None = None
     listener_paths: set[str] = field(default_factory=set)
     desired_count_default: Any = None
@@ -254,6 +263,23 @@ def tf_model(docs: dict[str, dict]) -> Deployment:
                 {"effect": "Allow", "actions": ["<managed policy>"], "resources": ["*"]}
             )
 
+    # Execution role: its Secrets Manager statements, resources resolved to the inputs.
+    execution_role_name = (m.execution_role or "").removeprefix("aws_iam_role.").removesuffix(".arn")
+    for _, rp in tf_blocks(docs, "resource", "aws_iam_role_policy"):
+        if strip_interp(rp.get("role")) != f"aws_iam_role.{execution_role_name}.id":
+            continue
+        doc_name = strip_interp(rp.get("policy")).removeprefix("data.aws_iam_policy_document.").removesuffix(".json")
+        doc = policies.get(doc_name, {})
+        statements = list(as_list(doc.get("statement")))
+        for dyn in as_list(doc.get("dynamic")):
+            statements += as_list(dyn.get("statement", {}).get("content"))
+        for st in statements:
+            actions = as_list(st.get("actions"))
+            if any(a == "*" or str(a).startswith("secretsmanager:") for a in actions):
+                m.secret_reads.append(
+                    {"sid": st.get("sid"), "actions": actions, "resources": tf_input_refs(st.get("resources"), loc)}
+                )
+
     def resource_problem(entry: Any) -> str | None:
         return tf_resource_problem(entry, loc, variables)
 
@@ -271,6 +297,7 @@ def tf_model(docs: dict[str, dict]) -> Deployment:
         m.secret_names = set()
     else:
         m.secret_names = set(sec_map)
+        m.secret_sources = {k: set(tf_input_refs(v, loc)) for k, v in sec_map.items()}
     m.readonly_root = container.get("readonlyRootFilesystem")
     m.stop_timeout_for = lambda grace: tf_stop_timeout(container.get("stopTimeout"), loc, grace)
     m.grace_default = variables.get("shutdown_grace_s", {}).get("default")
@@ -296,6 +323,32 @@ def tf_model(docs: dict[str, dict]) -> Deployment:
     nc = as_list(svc.get("network_configuration"))
     m.assign_public_ip = nc[0].get("assign_public_ip") if nc else None
     return m
+
+
+def tf_input_refs(entry: Any, loc: dict, seen: frozenset = frozenset()) -> list[str]:
+    """The variables a resource/secret expression is made of (through locals, `compact` and
+    lists), each as its name; anything else in it as "other: <text>" — a literal ARN, a
+    pattern, a variable with text around it."""
+    if isinstance(entry, list):
+        return [r for e in entry for r in tf_input_refs(e, loc, seen)]
+    if not isinstance(entry, str):
+        return [f"other: {entry!r}"]
+    expr = strip_interp(entry)
+    if expr == entry:
+        return [f"other: {entry}"]  # a literal (or text around an interpolation)
+    out = []
+    for kind, name in REF.findall(expr):
+        if kind == "var":
+            out.append(name)
+        elif name in loc and name not in seen:
+            out += tf_input_refs(loc[name], loc, seen | {name})
+        else:
+            out.append(f"other: local.{name}")
+    rest = REF.sub("", expr)
+    rest = re.sub(r"\bcompact\b|[\s()\[\],]", "", rest)
+    if rest:
+        out.append(f"other: {expr}")
+    return out
 
 
 def tf_value(value: Any, loc: dict, variables: dict) -> Any:
@@ -481,6 +534,18 @@ def cfn_model(t: dict) -> Deployment:
             )
     m.resource_problem = lambda entry: cfn_resource_problem(entry, params)
 
+    # Execution role: its Secrets Manager statements, resources resolved to the parameters.
+    execution_role = res.get(m.execution_role or "", {})
+    for pol in as_list(execution_role.get("Properties", {}).get("Policies")):
+        for st in cfn_branches(as_list(pol.get("PolicyDocument", {}).get("Statement"))):
+            if not isinstance(st, dict):
+                continue
+            actions = as_list(st.get("Action"))
+            if any(a == "*" or str(a).startswith("secretsmanager:") for a in actions):
+                m.secret_reads.append(
+                    {"sid": st.get("Sid"), "actions": actions, "resources": cfn_input_refs(st.get("Resource"), params)}
+                )
+
     containers = as_list(task_def.get("ContainerDefinitions"))
     c = one(containers, "container definition")
     for e in cfn_branches(as_list(c.get("Environment"))):
@@ -490,6 +555,7 @@ def cfn_model(t: dict) -> Deployment:
     for s in cfn_branches(as_list(c.get("Secrets"))):
         if isinstance(s, dict) and "Name" in s:
             m.secret_names.add(s["Name"])
+            m.secret_sources[s["Name"]] = set(cfn_input_refs(s.get("ValueFrom"), params))
     m.readonly_root = c.get("ReadonlyRootFilesystem")
     m.stop_timeout_for = lambda grace: cfn_stop_timeout(c.get("StopTimeout"), t, grace)
     m.grace_default = params.get("ShutdownGraceS", {}).get("Default")
@@ -515,6 +581,20 @@ def cfn_model(t: dict) -> Deployment:
     cb = svc.get("DeploymentConfiguration", {}).get("DeploymentCircuitBreaker", {})
     m.circuit_breaker = {"enable": cb.get("Enable"), "rollback": cb.get("Rollback")} if cb else {}
     return m
+
+
+def cfn_input_refs(entry: Any, params: dict) -> list[str]:
+    """The parameters a Resource/ValueFrom is (both branches of an Fn::If; AWS::NoValue
+    dropped), each as its name; anything else as "other: <expression>"."""
+    if isinstance(entry, list):
+        return [r for e in entry for r in cfn_input_refs(e, params)]
+    if isinstance(entry, dict) and set(entry) == {"Fn::If"}:
+        return cfn_input_refs(list(entry["Fn::If"][1:]), params)
+    if isinstance(entry, dict) and entry.get("Ref") == "AWS::NoValue":
+        return []
+    if isinstance(entry, dict) and set(entry) == {"Ref"} and entry["Ref"] in params:
+        return [entry["Ref"]]
+    return [f"other: {json.dumps(entry)}"]
 
 
 def cfn_branches(items: list) -> list:
@@ -637,15 +717,38 @@ def check_invariants(m: Deployment) -> list[str]:
     elif m.execution_role == m.task_role:
         v.append(f"{f}: execution role and task role are the same ({m.task_role})")
 
-    # The JWT secret only via secrets, never environment.
+    # The JWT secrets and the handle key only via secrets, never environment.
     leaked = {n for n in m.environment_names if n in SECRET_ENV}
     if leaked:
-        v.append(f"{f}: JWT secret in the container environment: {sorted(leaked)}")
+        v.append(f"{f}: a secret in the container environment: {sorted(leaked)}")
     for name, value in m.environment_values.items():
-        if re.search(r"jwt_secret|JwtSecret", json.dumps(value)):
-            v.append(f"{f}: environment {name} takes its value from a JWT secret input")
-    if "MCP_JWT_SECRET" not in m.secret_names:
-        v.append(f"{f}: MCP_JWT_SECRET is not delivered through the task definition's secrets")
+        if SECRET_INPUT.search(json.dumps(value)):
+            v.append(f"{f}: environment {name} takes its value from a secret's input")
+    for name in ("MCP_JWT_SECRET", "MCP_HANDLE_KEY"):
+        if name not in m.secret_names:
+            v.append(f"{f}: {name} is not delivered through the task definition's secrets")
+
+    # The execution role reads each of those secrets by its ARN, and nothing else: every
+    # Secrets Manager resource is one of the inputs the container's secrets come from.
+    sources = {src for srcs in m.secret_sources.values() for src in srcs}
+    for name, srcs in sorted(m.secret_sources.items()):
+        for src in sorted(srcs):
+            if src.startswith("other:"):
+                v.append(f"{f}: {name} comes from {src[7:]}, not from an ARN input")
+    readable = set()
+    for st in m.secret_reads:
+        extra = [a for a in st["actions"] if a != "secretsmanager:GetSecretValue"]
+        if extra:
+            v.append(f"{f}: execution role statement {st['sid']} allows Secrets Manager actions beyond GetSecretValue: {extra}")
+        for r in st["resources"]:
+            if r in sources:
+                readable.add(r)
+            else:
+                v.append(f"{f}: execution role statement {st['sid']} reads secrets beyond the container's: {r}")
+    for name, srcs in sorted(m.secret_sources.items()):
+        for src in sorted(srcs - readable):
+            if not src.startswith("other:"):
+                v.append(f"{f}: the execution role cannot read {name}'s secret ({src}): no secretsmanager:GetSecretValue on it")
 
     # Container settings the image and the runbook rely on.
     if m.environment_values.get("MCP_LISTEN") != "0.0.0.0:8000":

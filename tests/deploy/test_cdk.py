@@ -190,3 +190,88 @@ def container_environment(t: dict, values: dict[str, str]) -> dict[str, str]:
             continue
         out[e["Name"]] = str(evaluate(e["Value"], t, values))
     return out
+
+
+# ---- The handle key: a task definition secret, read by the execution role on its ARN only -------
+
+HANDLE_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/handle-key-GhIjKl"
+JWT_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/jwt-AbCdEf"
+REQUIRED = {
+    "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/quilt-mcp-server:0.1.0",
+    "VpcId": "vpc-0123456789abcdef0",
+    "PrivateSubnetIds": "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+    "AlbListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/quilt-alb/0123456789abcdef/0123456789abcdef",
+    "AlbSecurityGroupId": "sg-0123456789abcdef0",
+    "PublicUrl": "https://mcp.example.com",
+    "ReadRoleArn": "arn:aws:iam::123456789012:role/quilt-prod-T4BucketReadRole-ABC123",
+    "Buckets": "quilt-example-data",
+}
+
+
+def container_secrets(t: dict, values: dict[str, str]) -> dict[str, str]:
+    (c,) = [c for r in t["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition" for c in r["Properties"]["ContainerDefinitions"]]
+    out = {}
+    for entry in c.get("Secrets", []):
+        e = evaluate(entry, t, values)
+        if e is not None:
+            out[e["Name"]] = evaluate(e["ValueFrom"], t, values)
+    return out
+
+
+def secrets_the_execution_role_reads(t: dict, values: dict[str, str]) -> list[str]:
+    """Every resource of the execution role's statements that allow a Secrets Manager action,
+    as CloudFormation would compute them for `values` (statements left out by their condition
+    are not there)."""
+    role = t["Resources"][t["Resources"]["TaskDefinition"]["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]]
+    out = []
+    for pol in role["Properties"]["Policies"]:
+        for st in pol["PolicyDocument"]["Statement"]:
+            if set(st) == {"Fn::If"}:
+                name, yes, no = st["Fn::If"]
+                st = yes if evaluate({"Condition": name}, t, values) else no
+            if not isinstance(st, dict) or "Action" not in st:
+                continue
+            if any(str(a).startswith("secretsmanager:") or a == "*" for a in M.as_list(st["Action"])):
+                out += [r for r in M.as_list(evaluate(st["Resource"], t, values)) if r is not None]
+    return out
+
+
+HANDLE_KEY_CASES = {
+    # name: (parameter values, the secrets the container gets, what the execution role may read)
+    "jwks_with_handle_key": (
+        {"JwtJwksUrl": "https://auth.example.com/.well-known/jwks.json", "HandleKeyArn": HANDLE_KEY_ARN},
+        {"MCP_HANDLE_KEY": HANDLE_KEY_ARN},
+        [HANDLE_KEY_ARN],
+    ),
+    "secret_and_handle_key": (
+        {"JwtSecretArn": JWT_ARN, "HandleKeyArn": HANDLE_KEY_ARN},
+        {"MCP_JWT_SECRET": JWT_ARN, "MCP_HANDLE_KEY": HANDLE_KEY_ARN},
+        [JWT_ARN, HANDLE_KEY_ARN],
+    ),
+    "secret_only": ({"JwtSecretArn": JWT_ARN}, {"MCP_JWT_SECRET": JWT_ARN}, [JWT_ARN]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HANDLE_KEY_CASES))
+@pytest.mark.parametrize("flavour", ["cloudformation", "cdk"])
+def test_the_handle_key_is_a_task_definition_secret_and_the_execution_role_reads_only_its_arn(flavour, case):
+    t = cfn() if flavour == "cloudformation" else load(M.CDK_TEMPLATE)
+    changes, want_secrets, want_reads = HANDLE_KEY_CASES[case]
+    values = dict(REQUIRED, **changes)
+    assert M.cfn_refusals(t, values) == []
+    assert container_secrets(t, values) == want_secrets
+    env = container_environment(t, values)
+    assert not {"MCP_HANDLE_KEY", "MCP_JWT_SECRET"} & set(env), f"a secret in the environment: {env}"
+    assert not any(v in (JWT_ARN, HANDLE_KEY_ARN) for v in env.values()), f"a secret's ARN in the environment: {env}"
+    assert sorted(secrets_the_execution_role_reads(t, values)) == sorted(want_reads)
+
+
+def test_the_handle_key_check_sees_a_wider_grant_and_a_plain_environment_value():
+    t = copy.deepcopy(cfn())
+    values = dict(REQUIRED, JwtJwksUrl="https://auth.example.com/jwks.json", HandleKeyArn=HANDLE_KEY_ARN)
+    (st,) = [s for s in t["Resources"]["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] if "ReadHandleKey" in json.dumps(s)]
+    st["Fn::If"][1]["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
+    assert secrets_the_execution_role_reads(t, values) == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:*"]
+    c = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    c["Environment"].append({"Name": "MCP_HANDLE_KEY", "Value": {"Ref": "HandleKeyArn"}})
+    assert container_environment(t, values)["MCP_HANDLE_KEY"] == HANDLE_KEY_ARN

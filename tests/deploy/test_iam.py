@@ -124,6 +124,29 @@ def test_documents_match_the_terraform_module(doc, tf_name):
     assert documented == tf_policy_actions(tf_name), f"{doc} and the module's {tf_name} policy differ"
 
 
+def test_execution_role_document_has_the_module_and_templates_statements():
+    # Statement for statement (by Sid), so a secret the module reads (the handle key) cannot be
+    # missing from the reviewed document, or the reverse; each secret statement names one
+    # placeholder per secret ARN, never a pattern.
+    documented = {s["Sid"]: s for s in statements(load("execution-role-policy.json"))}
+    docs = M.load_tf_dir(M.TF_MODULE)
+    doc = dict(M.tf_blocks(docs, "data", "aws_iam_policy_document"))["execution"]
+    sts = list(M.as_list(doc.get("statement")))
+    for dyn in M.as_list(doc.get("dynamic")):
+        sts += M.as_list(dyn["statement"]["content"])
+    assert set(documented) == {s["sid"] for s in sts}
+    cfn = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+    cfn_sids = {
+        st.get("Sid")
+        for pol in cfn["Resources"]["ExecutionRole"]["Properties"]["Policies"]
+        for st in M.cfn_branches(pol["PolicyDocument"]["Statement"])
+        if isinstance(st, dict)
+    }
+    assert set(documented) == cfn_sids
+    assert M.as_list(documented["ReadHandleKey"]["Resource"]) == ["<HANDLE_KEY_ARN>"]
+    assert M.as_list(documented["ReadHandleKey"]["Action"]) == ["secretsmanager:GetSecretValue"]
+
+
 def test_task_role_document_allows_only_role_assumption():
     actions = {a for s in statements(load("task-role-policy.json")) for a in M.as_list(s["Action"])}
     assert actions <= M.TASK_ROLE_ACTIONS

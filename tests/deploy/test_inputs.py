@@ -33,11 +33,22 @@ BASE = {
     "buckets": ["quilt-example-data", "quilt-example-shared/projects/"],
 }
 
+HANDLE_KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/handle-key-GhIjKl"
+
 # name → (changes to BASE, phrase the refusal must contain, or None when it must be accepted)
 SCENARIOS = {
     "valid_reference_inputs": ({}, None),
     "valid_stack_name_instead_of_arns": ({"read_role_arn": "", "quilt_stack_name": "quilt-prod"}, None),
-    "valid_jwks_instead_of_secret": ({"jwt_secret_arn": "", "jwt_jwks_url": "https://auth.example.com/.well-known/jwks.json"}, None),
+    "valid_jwks_instead_of_secret": ({"jwt_secret_arn": "", "jwt_jwks_url": "https://auth.example.com/.well-known/jwks.json", "handle_key_arn": HANDLE_KEY_ARN}, None),
+    "valid_jwks_scaled_out": ({"jwt_secret_arn": "", "jwt_jwks_url": "https://auth.example.com/.well-known/jwks.json", "handle_key_arn": HANDLE_KEY_ARN, "desired_count": 4, "max_count": 20}, None),
+    "valid_handle_key_beside_the_secret": ({"handle_key_arn": HANDLE_KEY_ARN}, None),
+    # Every deployment runs at least 2 tasks (desired_count ≥ 2): without a JWT secret to derive
+    # it from, each task would have its own random handle key.
+    "jwks_without_handle_key": ({"jwt_secret_arn": "", "jwt_jwks_url": "https://auth.example.com/.well-known/jwks.json"}, "random key"),
+    "plain_text_handle_key": ({"handle_key_arn": "the-handle-key-itself-0123456789abcdef0123456789"}, "Secrets Manager"),
+    "wildcard_handle_key": ({"handle_key_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:*"}, "Secrets Manager"),
+    "handle_key_is_the_jwt_secret": ({"handle_key_arn": BASE["jwt_secret_arn"]}, "own secret"),
+    "handle_key_is_the_previous_secret": ({"handle_key_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/jwt-old-XyZ123", "jwt_secret_previous_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/jwt-old-XyZ123"}, "own secret"),
     "valid_rotation": ({"jwt_secret_previous_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:quilt-mcp/jwt-old-XyZ123"}, None),
     "valid_role_claims": ({"role_claim_allowed_arns": ["arn:aws:iam::123456789012:role/quilt-user-*"]}, None),
     "stack_roles_without_role_arns": ({"read_role_arn": "", "quilt_stack_name": ""}, "stack_roles"),
@@ -231,11 +242,15 @@ def test_without_their_rules_the_unsafe_inputs_would_be_accepted():
     no_bucket_rule, n1 = re.subn(r'(variable "buckets" \{.*?condition\s*=\s*)[^\n]+', r"\1true", variables, count=1, flags=re.S)
     no_secret_rule, n2 = re.subn(r'(variable "jwt_secret_arn" \{.*?condition\s*=\s*)[^\n]+', r"\1true", variables, count=1, flags=re.S)
     no_stack_guard, n3 = re.subn(r"precondition \{\s*condition\s*=\s*!contains\(var\.credential_sources, \"stack_roles\"\)[^}]*\}", "", guards, count=1, flags=re.S)
-    assert (n1, n2, n3) == (1, 1, 1), "mutation anchors not found"
+    no_handle_key_guard, n4 = re.subn(r"precondition \{\s*condition\s*=\s*var\.jwt_secret_arn != \"\" \|\| var\.handle_key_arn != \"\"[^}]*\}", "", guards, count=1, flags=re.S)
+    no_handle_key_rule, n5 = re.subn(r'(variable "handle_key_arn" \{.*?condition\s*=\s*)[^\n]+', r"\1true", variables, count=1, flags=re.S)
+    assert (n1, n2, n3, n4, n5) == (1, 1, 1, 1, 1), "mutation anchors not found"
     cases = [
         ({"variables.tf": no_bucket_rule}, "wildcard_bucket"),
         ({"variables.tf": no_secret_rule}, "plain_text_jwt_secret"),
         ({"guards.tf": no_stack_guard}, "stack_roles_without_role_arns"),
+        ({"guards.tf": no_handle_key_guard}, "jwks_without_handle_key"),
+        ({"variables.tf": no_handle_key_rule}, "plain_text_handle_key"),
     ]
     for overrides, scenario in cases:
         changes, _ = SCENARIOS[scenario]
@@ -246,7 +261,9 @@ def test_without_their_rules_the_unsafe_inputs_would_be_accepted():
     del template["Parameters"]["Buckets"]["AllowedPattern"]
     del template["Parameters"]["JwtSecretArn"]["AllowedPattern"]
     del template["Rules"]["StackRolesNeedRoles"]
-    for scenario in ("wildcard_bucket", "plain_text_jwt_secret", "stack_roles_without_role_arns"):
+    del template["Rules"]["JwksOnlyNeedsHandleKey"]
+    del template["Parameters"]["HandleKeyArn"]["AllowedPattern"]
+    for scenario in ("wildcard_bucket", "plain_text_jwt_secret", "stack_roles_without_role_arns", "jwks_without_handle_key", "plain_text_handle_key"):
         changes, _ = SCENARIOS[scenario]
         errors = M.cfn_refusals(template, cfn_inputs(inputs(changes)))
         assert errors == [], f"cloudformation/{scenario}: still refused without its rule: {errors}"

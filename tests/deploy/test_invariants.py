@@ -3,17 +3,27 @@ files; and each invariant's check refuses a deliberately broken copy (so it can 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 import model as M
 
-FLAVOURS = ["terraform", "cloudformation"]
+FLAVOURS = ["terraform", "cloudformation", "cdk"]
+
+
+def cfn_or_cdk_template(flavour: str) -> dict:
+    """The CloudFormation template, or the CDK flavour's synthesized one (tests/deploy/run.sh)."""
+    if flavour == "cdk":
+        if not M.CDK_TEMPLATE.exists():
+            pytest.fail(f"{M.CDK_TEMPLATE} is missing: tests/deploy/run.sh synthesizes it (make deploy-check)")
+        return json.loads(M.CDK_TEMPLATE.read_text())
+    return M.load_cfn_text(M.CFN_TEMPLATE.read_text())
 
 
 def real(flavour: str) -> M.Deployment:
-    return M.load_terraform() if flavour == "terraform" else M.load_cloudformation()
+    return M.load_terraform() if flavour == "terraform" else M.load_cloudformation(cfn_or_cdk_template(flavour))
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -106,6 +116,27 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
         return M.load_terraform(
             {"main.tf": replaced(TF_MAIN, r"(environment = \{\n)", r"\1    JWT_KEY = var.jwt_secret_arn\n")}
         )
+    if kind == "handle_key_in_environment":
+        main = replaced(TF_MAIN, r"\n\s*MCP_HANDLE_KEY\s*=\s*var\.handle_key_arn", "")
+        return M.load_terraform({"main.tf": replaced(main, r"(environment = \{\n)", r"\1    MCP_HANDLE_KEY = var.handle_key_arn\n")})
+    if kind == "handle_key_dropped":
+        return M.load_terraform({"main.tf": replaced(TF_MAIN, r"\n\s*MCP_HANDLE_KEY\s*=\s*var\.handle_key_arn", "")})
+    if kind == "handle_key_grant_missing":
+        return M.load_terraform({"iam.tf": replaced(TF_IAM, r'dynamic "statement" \{\s*for_each = var\.handle_key_arn[^}]*\}\s*\}', "")})
+    if kind == "handle_key_grant_wildcard":
+        return M.load_terraform(
+            {"iam.tf": replaced(TF_IAM, r"resources = \[var\.handle_key_arn\]", 'resources = ["arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:*"]')}
+        )
+    if kind == "handle_key_grant_suffix":
+        return M.load_terraform({"iam.tf": replaced(TF_IAM, r"resources = \[var\.handle_key_arn\]", 'resources = ["${var.handle_key_arn}*"]')})
+    if kind == "handle_key_grant_extra":
+        return M.load_terraform(
+            {"iam.tf": replaced(TF_IAM, r"resources = \[var\.handle_key_arn\]", 'resources = [var.handle_key_arn, "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf"]')}
+        )
+    if kind == "handle_key_grant_all_actions":
+        return M.load_terraform(
+            {"iam.tf": replaced(TF_IAM, r'(sid\s*=\s*"ReadHandleKey"\s*actions\s*=\s*)\["secretsmanager:GetSecretValue"\]', r'\1["secretsmanager:*"]')}
+        )
     if kind == "no_secrets":
         return M.load_terraform({"ecs.tf": replaced(TF_ECS, r"secrets\s*=\s*\[for[^\n]+", "secrets = []")})
     if kind == "health_path":
@@ -129,8 +160,8 @@ resource "aws_vpc_security_group_egress_rule" "everything" {
     raise KeyError(kind)
 
 
-def cfn_broken(kind: str) -> M.Deployment:
-    t = M.load_cfn_text(M.CFN_TEMPLATE.read_text())
+def cfn_broken(kind: str, flavour: str = "cloudformation") -> M.Deployment:
+    t = cfn_or_cdk_template(flavour)
     r = t["Resources"]
     c = r["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     stmts = r["TaskRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -148,6 +179,27 @@ def cfn_broken(kind: str) -> M.Deployment:
         c["Environment"].append({"Name": "MCP_JWT_SECRET", "Value": {"Ref": "JwtSecretArn"}})
     elif kind == "secret_value_in_environment":
         c["Environment"].append({"Name": "JWT_KEY", "Value": {"Ref": "JwtSecretArn"}})
+    elif kind in ("handle_key_in_environment", "handle_key_dropped"):
+        (entry,) = [e for e in c["Secrets"] if "MCP_HANDLE_KEY" in str(e)]
+        c["Secrets"].remove(entry)
+        if kind == "handle_key_in_environment":
+            c["Environment"].append({"Name": "MCP_HANDLE_KEY", "Value": {"Ref": "HandleKeyArn"}})
+    elif kind.startswith("handle_key_grant_"):
+        exe = r["ExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        (st,) = [x for x in exe if "ReadHandleKey" in str(x)]
+        body = st["Fn::If"][1]
+        if kind == "handle_key_grant_missing":
+            exe.remove(st)
+        elif kind == "handle_key_grant_wildcard":
+            body["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
+        elif kind == "handle_key_grant_suffix":
+            body["Resource"] = {"Fn::Sub": "${HandleKeyArn}*"}
+        elif kind == "handle_key_grant_extra":
+            body["Resource"] = [{"Ref": "HandleKeyArn"}, "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf"]
+        elif kind == "handle_key_grant_all_actions":
+            body["Action"] = "secretsmanager:*"
+        else:
+            raise KeyError(kind)
     elif kind == "no_secrets":
         del c["Secrets"]
     elif kind == "health_path":
@@ -178,8 +230,15 @@ BROKEN = {
     "star_account": "wildcard account",
     "unvalidated_role_input": "does not refuse '*'",
     "extra_action": "actions beyond role assumption",
-    "secret_in_environment": "JWT secret in the container environment",
-    "secret_value_in_environment": "takes its value from a JWT secret input",
+    "secret_in_environment": "a secret in the container environment: ['MCP_JWT_SECRET']",
+    "secret_value_in_environment": "takes its value from a secret's input",
+    "handle_key_in_environment": "a secret in the container environment: ['MCP_HANDLE_KEY']",
+    "handle_key_dropped": "MCP_HANDLE_KEY is not delivered through the task definition's secrets",
+    "handle_key_grant_missing": "the execution role cannot read MCP_HANDLE_KEY's secret",
+    "handle_key_grant_wildcard": "reads secrets beyond the container's: other:",
+    "handle_key_grant_suffix": "reads secrets beyond the container's: other:",
+    "handle_key_grant_extra": "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf",
+    "handle_key_grant_all_actions": "allows Secrets Manager actions beyond GetSecretValue: ['secretsmanager:*']",
     "no_secrets": "MCP_JWT_SECRET is not delivered through the task definition's secrets",
     "health_path": "not /healthz",
     "listener_paths": "listener paths are",
@@ -195,7 +254,7 @@ BROKEN = {
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_checker_refuses_a_broken_copy(flavour, kind):
-    broken = tf_broken(kind) if flavour == "terraform" else cfn_broken(kind)
+    broken = tf_broken(kind) if flavour == "terraform" else cfn_broken(kind, flavour)
     violations = M.check_invariants(broken)
     assert any(BROKEN[kind] in v for v in violations), (
         f"{flavour}/{kind}: expected a violation containing {BROKEN[kind]!r}, got {violations}"

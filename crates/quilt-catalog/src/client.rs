@@ -114,12 +114,22 @@ impl CatalogClient {
                     self.send(self.http.get(&url), "config.json").await?;
                 check_status(status, "config.json")?;
                 check_not_html(&content_type, &body, "config.json")?;
-                serde_json::from_slice::<CatalogConfig>(&body).map_err(|e| {
+                let config = serde_json::from_slice::<CatalogConfig>(&body).map_err(|e| {
                     CatalogError::Unavailable(format!(
                         "config.json is not a Quilt catalog configuration: {}",
                         bounded(&e.to_string())
                     ))
-                })
+                })?;
+                // The caller's token goes to this URL: held to the same rule as the
+                // configured URLs (https, or plain http to a loopback host only).
+                if !quilt_mcp_auth::is_https_or_loopback(&config.registry_url) {
+                    return Err(CatalogError::Unavailable(
+                        "config.json names a registryUrl that is neither https nor loopback; \
+                         set QUILT_REGISTRY_URL"
+                            .into(),
+                    ));
+                }
+                Ok(config)
             })
             .await
     }

@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ambient::ServerIdentity;
 use crate::cache::{Clock, CredentialCache};
-use crate::catalog::CatalogClient;
+use crate::catalog::{CatalogClient, RegistryLookup};
 use crate::credentials::{AwsCredentials, parse_expiration};
 use crate::error::{CredentialError, ErrorKind};
 use crate::source::{AccessIntent, CredentialSource};
@@ -45,6 +45,8 @@ pub struct BrokerConfig {
     pub session_duration_s: i32,
     /// The Quilt registry, for the `catalog` source.
     pub registry_url: Option<String>,
+    /// Without `registry_url`: how to find the registry when first needed.
+    pub registry_lookup: Option<RegistryLookup>,
 }
 
 impl BrokerConfig {
@@ -55,6 +57,7 @@ impl BrokerConfig {
             role_arn_allow: Vec::new(),
             session_duration_s: 3600,
             registry_url: None,
+            registry_lookup: None,
         }
     }
 }
@@ -119,9 +122,13 @@ impl CredentialBroker {
                     .map_err(|e| format!("MCP_ROLE_ARN_ALLOW pattern {pattern:?}: {e}"))?,
             );
         }
-        let catalog = match &config.registry_url {
-            Some(url) => Some(CatalogClient::new(url, Duration::from_secs(10))?),
-            None => None,
+        let catalog = match (&config.registry_url, &config.registry_lookup) {
+            (Some(url), _) => Some(CatalogClient::new(url, Duration::from_secs(10))?),
+            (None, Some(lookup)) => Some(CatalogClient::with_lookup(
+                lookup.clone(),
+                Duration::from_secs(10),
+            )?),
+            (None, None) => None,
         };
         let identity = identity.filter(|_| config.sources.contains(&CredentialSource::Ambient));
         Ok(Self {
@@ -195,7 +202,9 @@ impl CredentialBroker {
         let reason = match source {
             CredentialSource::Jwt => "the token carries no aws_credentials",
             CredentialSource::RoleClaim => "the token carries no role_arn",
-            CredentialSource::Catalog if self.catalog.is_none() => "no QUILT_REGISTRY_URL is set",
+            CredentialSource::Catalog if self.catalog.is_none() => {
+                "neither QUILT_REGISTRY_URL nor QUILT_CATALOG_URL is set"
+            }
             CredentialSource::Catalog if p.catalog_token().is_none() => {
                 "the token was not issued by the Quilt catalog (only catalog-issued tokens are \
                  exchanged there)"

@@ -5,21 +5,72 @@
 //! the catalog's web UI, as happened in production when the URL pointed at the wrong host)
 //! is a clear error naming what came back — never a reason to try another source.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use quilt_mcp_auth::Secret;
 use serde::Deserialize;
+use tokio::sync::OnceCell;
 
 use crate::credentials::{AwsCredentials, parse_expiration};
 use crate::error::ErrorKind;
 
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
+/// Finds the registry's URL when it is first needed (the server passes one that reads
+/// `registryUrl` from the catalog's `config.json`, so `QUILT_CATALOG_URL` alone is enough).
+/// The error is a message for the caller; it must not contain secrets.
+#[derive(Clone)]
+pub struct RegistryLookup(
+    Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>,
+);
+
+impl RegistryLookup {
+    /// Wraps `lookup`.
+    pub fn new(
+        lookup: impl Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(lookup))
+    }
+}
+
+impl std::fmt::Debug for RegistryLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistryLookup")
+    }
+}
+
 /// A client of the registry's credential exchange.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CatalogClient {
     http: reqwest::Client,
-    url: String,
+    /// The exchange URL once known; a failed lookup is retried by the next call.
+    url: Arc<OnceCell<String>>,
+    lookup: Option<RegistryLookup>,
+}
+
+impl std::fmt::Debug for CatalogClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogClient")
+            .field("url", &self.url.get())
+            .finish_non_exhaustive()
+    }
+}
+
+fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("cannot build the catalog HTTP client: {e}"))
+}
+
+fn exchange_url(registry_url: &str) -> String {
+    format!(
+        "{}/api/auth/get_credentials",
+        registry_url.trim_end_matches('/')
+    )
 }
 
 #[derive(Deserialize)]
@@ -38,23 +89,48 @@ struct Answer {
 impl CatalogClient {
     /// A client for the registry at `registry_url`.
     pub fn new(registry_url: &str, timeout: Duration) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the catalog HTTP client: {e}"))?;
-        let url = format!(
-            "{}/api/auth/get_credentials",
-            registry_url.trim_end_matches('/')
-        );
-        Ok(Self { http, url })
+        Ok(Self {
+            http: http_client(timeout)?,
+            url: Arc::new(OnceCell::new_with(Some(exchange_url(registry_url)))),
+            lookup: None,
+        })
+    }
+
+    /// A client whose registry is found by `lookup` at the first exchange.
+    pub fn with_lookup(lookup: RegistryLookup, timeout: Duration) -> Result<Self, String> {
+        Ok(Self {
+            http: http_client(timeout)?,
+            url: Arc::new(OnceCell::new()),
+            lookup: Some(lookup),
+        })
+    }
+
+    async fn url(&self) -> Result<&str, (ErrorKind, String)> {
+        self.url
+            .get_or_try_init(|| async {
+                let Some(lookup) = &self.lookup else {
+                    unreachable!("a client without a lookup is built with its URL")
+                };
+                (lookup.0)()
+                    .await
+                    .map(|registry| exchange_url(&registry))
+                    .map_err(|m| {
+                        (
+                            ErrorKind::Unavailable,
+                            format!("cannot find the registry: {m}"),
+                        )
+                    })
+            })
+            .await
+            .map(String::as_str)
     }
 
     /// Exchanges `token` for credentials.
     pub async fn exchange(&self, token: &Secret) -> Result<AwsCredentials, (ErrorKind, String)> {
+        let url = self.url().await?;
         let response = self
             .http
-            .get(&self.url)
+            .get(url)
             .bearer_auth(token.expose())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

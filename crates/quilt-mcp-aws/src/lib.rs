@@ -27,6 +27,7 @@ pub mod sts;
 
 pub use ambient::ServerIdentity;
 pub use broker::{BrokerConfig, CredentialBroker, Resolved};
+pub use catalog::RegistryLookup;
 pub use clients::{Caller, ClientFactory};
 pub use credentials::AwsCredentials;
 pub use error::CredentialError;

@@ -268,6 +268,19 @@ impl Aws {
         broker_config.role_arn_allow = config.role_arn_allow.clone();
         broker_config.session_duration_s = config.role_session_duration_s;
         broker_config.registry_url = config.registry_url.clone();
+        if config.registry_url.is_none()
+            && let Some(settings) = config.catalog_settings()
+        {
+            // QUILT_CATALOG_URL alone: the registry is `registryUrl` of its config.json,
+            // read at the first exchange (not at start, so a catalog that is down does not
+            // stop the server).
+            let catalog =
+                Arc::new(quilt_catalog::CatalogClient::new(settings).map_err(anyhow::Error::msg)?);
+            broker_config.registry_lookup = Some(quilt_mcp_aws::RegistryLookup::new(move || {
+                let catalog = catalog.clone();
+                Box::pin(async move { catalog.registry_url().await.map_err(|e| e.to_string()) })
+            }));
+        }
         let broker = CredentialBroker::new(broker_config, assumer, identity, roles, clock)
             .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(Self {

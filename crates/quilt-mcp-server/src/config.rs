@@ -736,6 +736,32 @@ mod tests {
         c
     }
 
+    /// The defaults are written twice (clap's `default_value`s, which `--help` shows, and
+    /// `with_defaults`, which tests and library users start from): they must agree.
+    #[test]
+    fn help_defaults_and_with_defaults_agree() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        // Without the environment: only the written defaults count.
+        let command = <Cli as clap::CommandFactory>::command().mut_args(|a| a.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(["quilt-mcp-server"])
+            .expect("no flags parse");
+        let parsed = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+            .expect("config")
+            .config;
+        let written = Config::with_defaults(parsed.listen);
+        assert_eq!(
+            format!("{parsed:#?}"),
+            format!("{written:#?}"),
+            "clap's default_value and Config::with_defaults disagree"
+        );
+        assert_eq!(parsed.listen, "127.0.0.1:8000".parse().expect("addr"));
+    }
+
     #[test]
     fn auth_disabled_is_refused_off_loopback() {
         let mut c = base();

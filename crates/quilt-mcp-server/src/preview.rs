@@ -44,14 +44,22 @@ pub(crate) struct Previewer {
     aws: Arc<Aws>,
     policy: BucketPolicy,
     entries: EntryLocator,
+    /// `QUILT_CATALOG_URL`, for the answer's catalog URL.
+    catalog: Option<String>,
 }
 
 impl Previewer {
-    pub(crate) fn new(aws: &Arc<Aws>, policy: BucketPolicy, entries: EntryLocator) -> Self {
+    pub(crate) fn new(
+        aws: &Arc<Aws>,
+        policy: BucketPolicy,
+        entries: EntryLocator,
+        catalog: Option<String>,
+    ) -> Self {
         Self {
             aws: aws.clone(),
             policy,
             entries,
+            catalog,
         }
     }
 
@@ -79,14 +87,18 @@ impl Previewer {
         let s3 = self.aws.s3(AccessIntent::Read).await?;
         let (reader, content_type) =
             Ranged::open(&s3, &uri.bucket, &uri.key, uri.version_id.as_deref()).await?;
-        preview(
+        let mut p = preview(
             reader,
             name.unwrap_or(&uri.key),
             content_type,
             uri.to_string(),
             rows,
         )
-        .await
+        .await?;
+        p.catalog_url = self.catalog.as_deref().map(|c| {
+            quilt_catalog::urls::object_url(c, &uri.bucket, &uri.key, uri.version_id.as_deref())
+        });
+        Ok(p)
     }
 
     /// Previews the entry `path` of package `name` in `registry` (revision `top_hash`, else
@@ -102,6 +114,15 @@ impl Previewer {
         let entry = self.entries.locate(registry, name, top_hash, path).await?;
         // The physical key is checked against the grants like any object.
         let mut p = self.object(&entry.object, Some(path), rows).await?;
+        p.catalog_url = self.catalog.as_deref().map(|c| {
+            quilt_catalog::urls::package_url(
+                c,
+                entry.registry.trim_start_matches("s3://"),
+                &entry.name,
+                quilt_catalog::urls::Revision::Hash(&entry.top_hash),
+                Some(path),
+            )
+        });
         p.package = Some(PackageEntry {
             registry: entry.registry,
             package_name: entry.name,
@@ -373,6 +394,9 @@ pub struct Preview {
     pub notes: Vec<String>,
     /// Requests and bytes spent, with the caps.
     pub cost: Cost,
+    /// The object (or package entry) in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Which format an object's name suggests (compression suffixes stripped first).
@@ -489,6 +513,7 @@ pub(crate) async fn preview(
         truncated: body.truncated,
         notes: body.notes,
         cost: reader.cost(),
+        catalog_url: None,
     })
 }
 

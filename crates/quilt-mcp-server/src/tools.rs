@@ -143,7 +143,12 @@ impl ToolRegistry {
             grants.clone(),
             buckets::Sse::from_config(config),
         );
-        let previewer = Arc::new(crate::preview::Previewer::new(aws, grants.clone(), entries));
+        let previewer = Arc::new(crate::preview::Previewer::new(
+            aws,
+            grants.clone(),
+            entries,
+            config.catalog_url.clone(),
+        ));
         preview::register(&mut registry, &previewer);
         let completer = crate::completions::Completer::new(aws, grants);
         registry.surface = Some(Arc::new(crate::resources::Surface::new(

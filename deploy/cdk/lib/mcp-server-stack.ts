@@ -51,7 +51,8 @@ const PARAMETERS: Record<string, CfnParameterProps> = {
   PublicUrl: { type: "String", description: "Public https base URL clients use (MCP_PUBLIC_URL).", allowedPattern: "^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", constraintDescription: "an https:// origin without a path." },
   JwtSecretArn: { type: "String", default: "", description: "Secrets Manager ARN of the HS256 secret (MCP_JWT_SECRET), never the secret itself. Empty when JwtJwksUrl is used.", allowedPattern: "^(|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)$", constraintDescription: "a Secrets Manager secret ARN; a plain-text secret is refused." },
   JwtSecretPreviousArn: { type: "String", default: "", description: "Secrets Manager ARN of the previous HS256 secret (MCP_JWT_SECRET_PREVIOUS), during a rotation only.", allowedPattern: "^(|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)$", constraintDescription: "a Secrets Manager secret ARN; a plain-text secret is refused." },
-  SecretsKmsKeyArn: { type: "String", default: "", description: "Customer-managed KMS key of the JWT secrets, if any.", allowedPattern: "^(|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+)$", constraintDescription: "empty or a KMS key ARN." },
+  HandleKeyArn: { type: "String", default: "", description: "Secrets Manager ARN of the handle key (MCP_HANDLE_KEY, at least 32 bytes, the same on every task), never the key itself. Required with JwtJwksUrl; optional with JwtSecretArn.", allowedPattern: "^(|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)$", constraintDescription: "a Secrets Manager secret ARN; a plain-text key is refused." },
+  SecretsKmsKeyArn: { type: "String", default: "", description: "Customer-managed KMS key of the JWT secrets and the handle key, if any.", allowedPattern: "^(|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+)$", constraintDescription: "empty or a KMS key ARN." },
   JwtJwksUrl: { type: "String", default: "", description: "JWKS URL (MCP_JWT_JWKS_URL) instead of an HS256 secret.", allowedPattern: "^(|https://[^\\s]+)$", constraintDescription: "an https URL." },
   JwtIssuer: { type: "String", default: "" },
   JwtAudience: { type: "String", default: "" },
@@ -93,8 +94,8 @@ export class McpServerStack extends Stack {
     super(scope, id, props);
     this.templateOptions.description =
       'quilt-mcp-server on ECS Fargate behind an existing ALB HTTPS listener (CDK flavour of ' +
-      'deploy/cloudformation/mcp-server.yaml): separate execution and task roles, the JWT secret only ' +
-      'through the task definition\'s Secrets, egress 443 only, /healthz target group, alarms, ' +
+      'deploy/cloudformation/mcp-server.yaml): separate execution and task roles, the JWT secret and ' +
+      'the handle key only through the task definition\'s Secrets, egress 443 only, /healthz target group, alarms, ' +
       'a dashboard and autoscaling. Rules and AllowedPattern refuse unsafe input before anything is created.';
 
     const p: Record<string, CfnParameter> = {};
@@ -156,6 +157,23 @@ export class McpServerStack extends Stack {
         },
       ],
     });
+    // DesiredCount and MaxCount are at least 2 (minValue): every deployment runs more than one
+    // task, so a JWKS-only one always needs the shared handle key.
+    rule(
+      'JwksOnlyNeedsHandleKey',
+      Fn.conditionNot(Fn.conditionEquals(ref('HandleKeyArn'), '')),
+      'JwtJwksUrl without JwtSecretArn needs HandleKeyArn (a Secrets Manager ARN); with no JWT secret to derive MCP_HANDLE_KEY from, each of the (at least 2) tasks would seal page tokens and tag Athena executions with its own random key, and they would fail on the other tasks.',
+      Fn.conditionEquals(ref('JwtSecretArn'), ''),
+    );
+    rule(
+      'HandleKeyIsItsOwnSecret',
+      Fn.conditionAnd(
+        Fn.conditionNot(Fn.conditionEquals(ref('HandleKeyArn'), ref('JwtSecretArn'))),
+        Fn.conditionNot(Fn.conditionEquals(ref('HandleKeyArn'), ref('JwtSecretPreviousArn'))),
+      ),
+      'HandleKeyArn must name its own secret, not JwtSecretArn or JwtSecretPreviousArn (one key for one purpose; a JWT rotation must not void page tokens).',
+      Fn.conditionNot(Fn.conditionEquals(ref('HandleKeyArn'), '')),
+    );
     rule(
       'KmsNeedsKey',
       Fn.conditionNot(Fn.conditionEquals(ref('S3SseKmsKeyId'), '')),
@@ -186,6 +204,7 @@ export class McpServerStack extends Stack {
       ['HasEcrRepository', 'EcrRepositoryArn'],
       ['HasJwtSecret', 'JwtSecretArn'],
       ['HasJwtSecretPrevious', 'JwtSecretPreviousArn'],
+      ['HasHandleKey', 'HandleKeyArn'],
       ['HasSecretsKmsKey', 'SecretsKmsKeyArn'],
     ]) {
       condition(name, notEmpty(param));
@@ -315,6 +334,7 @@ export class McpServerStack extends Stack {
                 Action: 'secretsmanager:GetSecretValue',
                 Resource: [ifThen('HasJwtSecret', ref('JwtSecretArn')), ifThen('HasJwtSecretPrevious', ref('JwtSecretPreviousArn'))],
               }),
+              ifThen('HasHandleKey', { Sid: 'ReadHandleKey', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref('HandleKeyArn') }),
               ifThen('HasSecretsKmsKey', {
                 Sid: 'DecryptJwtSecrets',
                 Effect: 'Allow',
@@ -450,6 +470,7 @@ export class McpServerStack extends Stack {
           secrets: [
             ifThen('HasJwtSecret', { Name: 'MCP_JWT_SECRET', ValueFrom: ref('JwtSecretArn') }),
             ifThen('HasJwtSecretPrevious', { Name: 'MCP_JWT_SECRET_PREVIOUS', ValueFrom: ref('JwtSecretPreviousArn') }),
+            ifThen('HasHandleKey', { Name: 'MCP_HANDLE_KEY', ValueFrom: ref('HandleKeyArn') }),
           ] as unknown as ecs.CfnTaskDefinition.SecretProperty[],
           logConfiguration: {
             logDriver: 'awslogs',

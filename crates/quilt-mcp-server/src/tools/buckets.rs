@@ -356,6 +356,9 @@ pub struct TextOutput {
     pub size: Option<u64>,
     /// Whether the object continues past what was returned.
     pub truncated: bool,
+    /// The object in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Arguments of `bucket_object_fetch`.
@@ -395,6 +398,9 @@ pub struct FetchOutput {
     pub size: Option<u64>,
     /// Whether the object continues past what was returned.
     pub truncated: bool,
+    /// The object in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Arguments of `bucket_object_link`.
@@ -419,6 +425,9 @@ pub struct LinkOutput {
     pub expires_in: u64,
     /// When it expires (RFC 3339).
     pub expires_at: String,
+    /// The object in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// One object to write.
@@ -468,6 +477,9 @@ pub struct PutResult {
     pub multipart: bool,
     /// Why it was not written.
     pub error: Option<PutError>,
+    /// The object written, in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Why an item was not written.
@@ -909,6 +921,12 @@ impl Buckets {
             }
         };
         Ok(TextOutput {
+            catalog_url: crate::tools::catalog::object_link(
+                &self.config,
+                &u.bucket,
+                &u.key,
+                u.version_id.as_deref(),
+            ),
             s3_uri: u.to_string(),
             bytes: text.len() as u64,
             text,
@@ -942,6 +960,12 @@ impl Buckets {
             (None, Some(text))
         };
         Ok(FetchOutput {
+            catalog_url: crate::tools::catalog::object_link(
+                &self.config,
+                &u.bucket,
+                &u.key,
+                u.version_id.as_deref(),
+            ),
             s3_uri: u.to_string(),
             data,
             text,
@@ -978,6 +1002,12 @@ impl Buckets {
         let expires_at =
             aws_smithy_types::DateTime::from(SystemTime::now() + Duration::from_secs(secs));
         Ok(LinkOutput {
+            catalog_url: crate::tools::catalog::object_link(
+                &self.config,
+                &u.bucket,
+                &u.key,
+                u.version_id.as_deref(),
+            ),
             s3_uri: u.to_string(),
             url: signed.uri().to_owned(),
             expires_in: secs,
@@ -1052,6 +1082,7 @@ impl Buckets {
                     code: e.code,
                     message: e.message,
                 }),
+                catalog_url: None,
             };
             if let Err(e) = self.policy.check_key(ctx.principal(), &input.bucket, &key) {
                 results.push(failed(e));
@@ -1073,6 +1104,12 @@ impl Buckets {
             };
             results.push(match outcome {
                 Ok((etag, version_id, multipart)) => PutResult {
+                    catalog_url: crate::tools::catalog::object_link(
+                        &self.config,
+                        &input.bucket,
+                        &key,
+                        version_id.as_deref(),
+                    ),
                     key,
                     ok: true,
                     etag,

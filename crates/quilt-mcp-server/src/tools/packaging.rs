@@ -378,6 +378,9 @@ pub struct WriteOutput {
     pub referenced: u64,
     /// Hashes taken from exact S3 checksums.
     pub hashes_from_checksums: u64,
+    /// The new revision in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_url: Option<String>,
 }
 
 /// Arguments of `package_update`.
@@ -473,6 +476,11 @@ pub struct DiffOutput {
     pub metadata_changed: bool,
     /// More than shown.
     pub truncated: bool,
+    /// The two revisions in the Quilt catalog (with QUILT_CATALOG_URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package1_catalog_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package2_catalog_url: Option<String>,
 }
 
 /// Arguments of `package_create_from_s3`.
@@ -1332,6 +1340,17 @@ impl Packaging {
             .map_err(|e| ToolError::internal(format!("manifest reader failed: {e}")))??;
         out.package1_hash = h1.to_string();
         out.package2_hash = h2.to_string();
+        let link = |name: &PackageName, hash: &str| {
+            crate::tools::catalog::package_link(
+                &self.config,
+                &bucket,
+                name.as_str(),
+                Some(hash),
+                None,
+            )
+        };
+        out.package1_catalog_url = link(&n1, &out.package1_hash);
+        out.package2_catalog_url = link(&n2, &out.package2_hash);
         Ok(out)
     }
 
@@ -1599,6 +1618,13 @@ impl Packaging {
             copied: built.copied,
             referenced: built.referenced,
             hashes_from_checksums: built.from_checksums,
+            catalog_url: crate::tools::catalog::package_link(
+                &self.config,
+                &bucket,
+                name.as_str(),
+                Some(&top_hash.to_string()),
+                None,
+            ),
         })
     }
 
@@ -2105,6 +2131,13 @@ impl Packaging {
             copied,
             referenced,
             hashes_from_checksums: from_checksums,
+            catalog_url: crate::tools::catalog::package_link(
+                &self.config,
+                &bucket,
+                name.as_str(),
+                Some(&merged.top_hash.to_string()),
+                None,
+            ),
         })
     }
 
@@ -2419,6 +2452,8 @@ fn diff_streams(
         modified_count: 0,
         metadata_changed,
         truncated: false,
+        package1_catalog_url: None,
+        package2_catalog_url: None,
     };
     let push = |list: &mut Vec<String>, count: &mut u64, truncated: &mut bool, k: &LogicalKey| {
         *count += 1;

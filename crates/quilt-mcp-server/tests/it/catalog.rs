@@ -444,8 +444,39 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
                "copy": false}),
     )
     .await;
+    let second_url = ok(&second)["catalog_url"]
+        .as_str()
+        .expect("package_update answers its catalog URL")
+        .to_owned();
     let second = ok(&second)["top_hash"].as_str().expect("hash").to_owned();
     assert_ne!(first, second);
+    let (status, page) = standin.open(&second_url).await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("revision"), &json!(second)),
+        "{second_url}: {page}"
+    );
+    // package_diff names both revisions; each URL opens that revision.
+    let diff = call_as(
+        &server,
+        &alice,
+        "package_diff",
+        json!({"registry": format!("s3://{DATA}"), "package1_name": "team/alpha",
+               "package1_hash": first, "package2_hash": second}),
+    )
+    .await;
+    for (field, hash) in [
+        ("package1_catalog_url", &first),
+        ("package2_catalog_url", &second),
+    ] {
+        let url = ok(&diff)[field].as_str().expect(field);
+        let (status, page) = standin.open(url).await;
+        assert_eq!(
+            (status, &page["kind"], &page["hash"]),
+            (200, &json!("revision"), &json!(hash)),
+            "{field} {url}: {page}"
+        );
+    }
 
     let uri = call_as(&server, &alice, "catalog_uri", json!({"bucket": DATA, "package_name": "team/alpha", "top_hash": first, "path": "data/alpha.csv"})).await;
     let uri = ok(&uri)["uri"].as_str().expect("uri").to_owned();
@@ -544,6 +575,70 @@ async fn catalog_urls_open_and_quilt_uris_lead_quilt3_to_the_same_revision_and_e
             .await
             .0,
         200
+    );
+
+    // Every answer that names an object carries the URL of that object.
+    for (tool, args) in [
+        (
+            "bucket_object_text",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_fetch",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_link",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+        (
+            "bucket_object_preview",
+            json!({"s3_uri": format!("s3://{DATA}/raw/beta.csv")}),
+        ),
+    ] {
+        let r = call_as(&server, &alice, tool, args).await;
+        let url = ok(&r)["catalog_url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tool} has no catalog_url: {r}"));
+        let (status, page) = standin.open(url).await;
+        assert_eq!(
+            (status, &page["kind"], &page["key"]),
+            (200, &json!("object"), &json!("raw/beta.csv")),
+            "{tool} {url}: {page}"
+        );
+    }
+    let put = call_as(
+        &server,
+        &alice,
+        "bucket_objects_put",
+        json!({"bucket": DATA, "items": [{"key": "notes/new note.txt", "text": "hi"}]}),
+    )
+    .await;
+    let url = ok(&put)["results"][0]["catalog_url"]
+        .as_str()
+        .expect("put result catalog_url");
+    let (status, page) = standin.open(url).await;
+    assert_eq!(
+        (status, &page["key"]),
+        (200, &json!("notes/new note.txt")),
+        "{url}: {page}"
+    );
+    let entry = call_as(
+        &server,
+        &alice,
+        "bucket_object_preview",
+        json!({"registry": format!("s3://{DATA}"), "package_name": "team/alpha",
+               "top_hash": first, "path": "data/alpha.csv"}),
+    )
+    .await;
+    let url = ok(&entry)["catalog_url"]
+        .as_str()
+        .expect("entry catalog_url");
+    let (status, page) = standin.open(url).await;
+    assert_eq!(
+        (status, &page["kind"], &page["hash"]),
+        (200, &json!("entry"), &json!(first)),
+        "{url}: {page}"
     );
 
     let list = call_as(

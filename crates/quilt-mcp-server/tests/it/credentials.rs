@@ -284,6 +284,58 @@ async fn catalog_exchanges_the_callers_token_once_and_refuses_html() {
     );
 }
 
+/// With only `QUILT_CATALOG_URL` set, the `catalog` source finds the registry in the catalog's
+/// `config.json`; a `registryUrl` there that is neither https nor loopback is never sent a token.
+#[tokio::test]
+async fn the_catalog_source_finds_the_registry_in_config_json() {
+    let moto = Moto::start().await;
+    let (akid, secret) = moto.user("fay-catalog", allow_all()).await;
+    let token = token_for("fay");
+    let catalog = Catalog::start(token.clone(), CatalogAnswer::Credentials { akid, secret }).await;
+    let web = catalog.url.clone();
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.catalog_url = Some(web);
+    })
+    .await;
+    assert_eq!(
+        arn(&whoami(&server, &token).await),
+        format!("arn:aws:iam::{ACCOUNT}:user/fay-catalog")
+    );
+    assert_eq!(
+        catalog.exchanges.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // A config.json that names a plain-http registry on another host.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let web = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = axum::Router::new().route(
+        "/config.json",
+        axum::routing::get(|| async {
+            axum::Json(json!({"registryUrl": "http://registry.example.com"}))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = TestServer::start(|c| {
+        aws_config(&moto, &["catalog"])(c);
+        c.catalog_url = Some(web);
+    })
+    .await;
+    let (code, message, source) = error(&whoami(&server, &token).await);
+    assert_eq!(
+        (code.as_str(), source.as_deref()),
+        ("upstream_unavailable", Some("catalog")),
+        "{message}"
+    );
+    assert!(
+        message.contains("neither https nor loopback") && !message.contains(&token),
+        "{message}"
+    );
+}
+
 /// The catalog source presents only catalog-issued tokens: a token verified through the JWKS
 /// (issued for this server by another identity provider) never reaches the registry's
 /// credential exchange, even with `catalog` as the only source — that would be token

@@ -299,7 +299,8 @@ pub enum CatalogAnswer {
 }
 
 /// A loopback stand-in for the catalog's `/api/auth/get_credentials`: answers only to the
-/// expected bearer token, and counts exchanges.
+/// expected bearer token, and counts exchanges. Its `/config.json` names itself as the
+/// registry, as a catalog whose web app and registry share a host would.
 pub struct Catalog {
     pub url: String,
     pub exchanges: Arc<AtomicUsize>,
@@ -309,7 +310,16 @@ impl Catalog {
     pub async fn start(expected_token: String, answer: CatalogAnswer) -> Self {
         let exchanges = Arc::new(AtomicUsize::new(0));
         let count = exchanges.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let config = json!({"registryUrl": url});
         let router = axum::Router::new().route(
+            "/config.json",
+            axum::routing::get(move || async move { axum::Json(config) }),
+        );
+        let router = router.route(
             "/api/auth/get_credentials",
             axum::routing::get(move |headers: axum::http::HeaderMap| {
                 let (answer, expected, count) =
@@ -339,10 +349,6 @@ impl Catalog {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self { url, exchanges }
     }

@@ -36,6 +36,9 @@ module "mcp_server" {
 
   jwt_secret_arn          = var.jwt_secret_arn
   jwt_secret_previous_arn = var.jwt_secret_previous_arn
+  # Optional with an HS256 secret (required with jwt_jwks_url): page tokens and Athena ownership
+  # then survive a JWT secret rotation (docs/OPERATIONS.md, "The handle key").
+  handle_key_arn = var.handle_key_arn
 
   credential_sources = ["jwt", "catalog", "stack_roles"]
   read_role_arn      = var.read_role_arn

@@ -58,6 +58,12 @@ variable "jwt_secret_previous_arn" {
   default     = ""
 }
 
+variable "handle_key_arn" {
+  description = "Secrets Manager ARN of the handle key (MCP_HANDLE_KEY); empty to derive it from the JWT secret."
+  type        = string
+  default     = ""
+}
+
 variable "read_role_arn" {
   description = "Stack read role ARN (or leave empty and set quilt_stack_name)."
   type        = string

@@ -1,6 +1,6 @@
 # The cluster, the task definition and the service. The container runs as the image's
 # non-root user with a read-only root filesystem and no Linux capabilities; it gets plain
-# settings through `environment` and the JWT secrets only through `secrets`.
+# settings through `environment` and the JWT secrets and the handle key only through `secrets`.
 
 resource "aws_ecs_cluster" "mcp" {
   name = var.name

@@ -27,6 +27,18 @@ resource "terraform_data" "input_guards" {
       error_message = "jwt_secret_previous_arn must name a different secret than jwt_secret_arn."
     }
 
+    # desired_count and max_count are at least 2 (their validations): every deployment runs
+    # more than one task, so a JWKS-only one always needs the shared handle key.
+    precondition {
+      condition     = var.jwt_secret_arn != "" || var.handle_key_arn != ""
+      error_message = "jwt_jwks_url without jwt_secret_arn needs handle_key_arn (a Secrets Manager ARN): with no JWT secret to derive MCP_HANDLE_KEY from, each of the (at least 2) tasks would seal page tokens and tag Athena executions with its own random key, and they would fail on the other tasks."
+    }
+
+    precondition {
+      condition     = var.handle_key_arn == "" || (var.handle_key_arn != var.jwt_secret_arn && var.handle_key_arn != var.jwt_secret_previous_arn)
+      error_message = "handle_key_arn must name its own secret, not jwt_secret_arn or jwt_secret_previous_arn (one key for one purpose; a JWT rotation must not void page tokens)."
+    }
+
     precondition {
       condition     = var.s3_sse != "aws:kms" || var.s3_sse_kms_key_id != ""
       error_message = "s3_sse is aws:kms, so s3_sse_kms_key_id must name the KMS key ARN (the write role may use only that key)."

@@ -1,5 +1,6 @@
 # Two roles with nothing in common (the same statements as deploy/iam/*.json):
-# - the execution role is ECS's: pull the image, write the log stream, read the JWT secret(s);
+# - the execution role is ECS's: pull the image, write the log stream, read the JWT secret(s)
+#   and the handle key (each by its ARN);
 # - the task role is the server's own identity: it may only assume the configured roles
 #   (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity) and, with quilt_stack_name, read
 #   that stack's (and its nested stacks') resources. It has no data access: callers act with their own credentials.
@@ -46,6 +47,16 @@ data "aws_iam_policy_document" "execution" {
       sid       = "ReadJwtSecrets"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = local.secret_arns
+    }
+  }
+
+  # The handle key: its own statement, on its one ARN (like the JWT secrets above).
+  dynamic "statement" {
+    for_each = var.handle_key_arn == "" ? [] : [1]
+    content {
+      sid       = "ReadHandleKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.handle_key_arn]
     }
   }
 

@@ -1,6 +1,7 @@
 # quilt-mcp-server on ECS Fargate: what the container is told (environment and secrets) and the
-# values the other files share. The JWT secrets reach the container only through the task
-# definition's `secrets` (ECS fetches them from Secrets Manager with the execution role);
+# values the other files share. The JWT secrets and the handle key reach the container only
+# through the task definition's `secrets` (ECS fetches them from Secrets Manager with the
+# execution role, which may read exactly these ARNs: iam.tf);
 # `environment` never holds a secret. tests/deploy asserts both from the parsed files.
 
 data "aws_partition" "current" {}
@@ -61,6 +62,7 @@ locals {
   secrets = {
     MCP_JWT_SECRET          = var.jwt_secret_arn
     MCP_JWT_SECRET_PREVIOUS = var.jwt_secret_previous_arn
+    MCP_HANDLE_KEY          = var.handle_key_arn
   }
 
   secret_arns = compact([var.jwt_secret_arn, var.jwt_secret_previous_arn])

@@ -167,8 +167,19 @@ variable "jwt_secret_previous_arn" {
   }
 }
 
+variable "handle_key_arn" {
+  description = "Secrets Manager ARN of the handle key (MCP_HANDLE_KEY, at least 32 bytes): seals page tokens and tags Athena executions with their owner, the same on every task. Never the key itself. Required with jwt_jwks_url (no JWT secret to derive it from); optional with jwt_secret_arn (then rotating the JWT secret no longer voids outstanding page tokens and Athena ownership)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.handle_key_arn == "" || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$", var.handle_key_arn))
+    error_message = "handle_key_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME); a plain-text key is refused."
+  }
+}
+
 variable "secrets_kms_key_arn" {
-  description = "Customer-managed KMS key encrypting the JWT secrets, if any (the execution role gets kms:Decrypt on it only)."
+  description = "Customer-managed KMS key encrypting the JWT secrets and the handle key, if any (the execution role gets kms:Decrypt on it only)."
   type        = string
   default     = ""
 
