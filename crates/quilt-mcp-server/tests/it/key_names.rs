@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
 ];
 
 const B: &str = "key-names";
+const CATALOG: &str = "http://127.0.0.1:9";
 
 fn body_of(key: &str) -> String {
     format!("the object named {key:?}\n")
@@ -128,7 +129,8 @@ async fn read_everywhere(server: &TestServer, token: &str, uri: &str, key: &str,
 async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
     let moto = Moto::start().await;
     bucket(&moto, B, true).await;
-    let server = server(&moto, |_| {}).await;
+    // A catalog URL (nothing listens: only the links on answers are built from it).
+    let server = server(&moto, |c| c.catalog_url = Some(CATALOG.into())).await;
     let token = token("kim");
 
     let items: Vec<Value> = KEYS
@@ -171,6 +173,26 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
         };
         assert_eq!(uri, &expected);
         read_everywhere(&server, &token, uri, key, &body_of(key)).await;
+    }
+    // The catalog link of each object is the catalog's encoding of the same key: decoded,
+    // its path after /tree/ is the key again.
+    let page = call(
+        &server,
+        &token,
+        "bucket_objects_list",
+        json!({"bucket": B, "max_keys": 1000}),
+    )
+    .await;
+    for o in ok(&page)["objects"].as_array().expect("objects") {
+        let link = o["catalog_url"].as_str().expect("catalog_url");
+        let path = link
+            .strip_prefix(&format!("{CATALOG}/b/{B}/tree/"))
+            .unwrap_or_else(|| panic!("{link}"));
+        assert!(!path.contains(['?', '#', ' ']), "{link} is one URL path");
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .expect("utf-8");
+        assert_eq!(decoded, o["key"].as_str().expect("key"), "{link}");
     }
 
     // A version, written by hand after the key: the last `?versionId=` is the version.
