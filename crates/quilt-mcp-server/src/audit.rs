@@ -1,5 +1,6 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
-//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched,
+//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), every
+//! credential source and role it used with what for (read, write), the buckets/keys touched,
 //! what else it acted on (`acted_on`: the catalog user, role or setting of an administration
 //! tool), the AWS request ids,
 //! the outcome and how long it took. Never arguments' secret parts, never tokens.
@@ -98,6 +99,14 @@ pub fn tool_call(
         .and_then(|u| u.role_arn.as_ref())
         .map(|r| r.as_str())
         .unwrap_or_default();
+    // Every source and role with its uses (`read:stack_roles:arn:… write:stack_roles:arn:…`):
+    // `credential_source` and `role_arn` name only the first, which for a call that reads
+    // and then writes is not the one that wrote.
+    let credentials = used
+        .iter()
+        .map(crate::aws::Used::audit_text)
+        .collect::<Vec<_>>()
+        .join(" ");
     let (result, error_code) = match outcome {
         Outcome::Ok => ("ok", ""),
         Outcome::Error(code) => ("error", code),
@@ -116,6 +125,7 @@ pub fn tool_call(
         tool,
         credential_source,
         role_arn,
+        credentials = credentials.as_str(),
         touched = record.touched.join(" "),
         aws_request_ids = record.aws_request_ids.join(" "),
         written = record.written.join(" "),
