@@ -18,6 +18,17 @@ No Quilt catalog can run here; its public contract can. This process serves:
   ``ignore_buckets``: search every bucket whatever the query asks, like a catalog that
   returns buckets the caller's grants exclude).
 
+Administration (``admin { … }``, ``roles``, ``policies``, ``defaultRole``, ``roleSetDefault``,
+``me``): users, roles, policies, the SSO configuration and Tabulator's open-query switch live
+in this process (seeded: admin ``ann``, user ``bob``; roles ``ReadQuiltBucket`` (the default),
+``ReadWriteQuiltBucket``, unmanaged ``LegacyRole``; policies ``ReadData``, ``WriteData``).
+The schema's ``@admin`` fields refuse a caller who is not an admin with a GraphQL error
+("Forbidden: …"), as the catalog does. The stand-in's own rules, answered through the
+schema's error arms: an invalid email, an unknown role, a user name in use → ``InvalidInput``;
+removing the admin flag of the last admin → ``OperationError`` ``LastAdmin``; SSO
+configuration that is not a YAML mapping → ``InvalidInput``. ``GET /__admin`` shows the whole
+admin state (and the password resets done), so tests read what the catalog holds.
+
 Resolvers answer from moto's buckets and the Quilt packages in them. Search is plain
 case-insensitive substring matching of every term (names, revision messages, package
 metadata, entry logical keys; object keys) — it is NOT Elasticsearch and implements none of
@@ -32,6 +43,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -50,11 +62,14 @@ class State:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
+        # One GraphQL execution at a time: admin mutations read and write `admin` together.
+        self.admin_lock = threading.RLock()
         self.records = []
         self.control = {"delay_s": 0, "html": False, "graphql_error": False, "ignore_buckets": False}
         self.tables = {}  # bucket -> {name: config}
         self.cursors = {}
         self.bucket_configs = {}
+        self.admin = seed_admin()
         if args.buckets_file:
             with open(args.buckets_file) as f:
                 for b in json.load(f):
@@ -215,6 +230,211 @@ def search_objects(state, buckets, search):
     return hits
 
 
+# --- administration --------------------------------------------------------------------
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NOW = "2026-01-01T00:00:00+00:00"
+
+
+def seed_admin():
+    return {
+        "users": {
+            "ann": {"name": "ann", "email": "ann@example.com", "isActive": True, "isAdmin": True, "role": "ReadWriteQuiltBucket", "extraRoles": []},
+            "bob": {"name": "bob", "email": "bob@example.com", "isActive": True, "isAdmin": False, "role": "ReadQuiltBucket", "extraRoles": []},
+        },
+        "roles": {
+            "r-read": {"id": "r-read", "name": "ReadQuiltBucket", "arn": "arn:aws:iam::123456789012:role/ReadQuiltBucket", "policies": ["p-read"]},
+            "r-rw": {"id": "r-rw", "name": "ReadWriteQuiltBucket", "arn": "arn:aws:iam::123456789012:role/ReadWriteQuiltBucket", "policies": ["p-read", "p-write"]},
+            "r-legacy": {"id": "r-legacy", "name": "LegacyRole", "arn": "arn:aws:iam::123456789012:role/Legacy", "policies": None},
+        },
+        "policies": {
+            "p-read": {"id": "p-read", "title": "ReadData", "arn": "arn:aws:iam::123456789012:policy/ReadData", "managed": True, "level": "READ"},
+            "p-write": {"id": "p-write", "title": "WriteData", "arn": "arn:aws:iam::123456789012:policy/WriteData", "managed": True, "level": "READ_WRITE"},
+        },
+        "default_role": "r-read",
+        "sso": None,
+        "open_query": False,
+        "password_resets": [],
+    }
+
+
+def invalid(path, name, message):
+    return {"__typename": "InvalidInput", "errors": [{"path": path, "message": message, "name": name, "context": None}]}
+
+
+class Admin:
+    """Resolvers of the admin fields (queries and mutations share the root's `admin`)."""
+
+    def __init__(self, state, caller):
+        self.state = state
+        self.a = state.admin
+        self.caller = caller
+        self.user = UserAdmin(self)
+
+    def role_by_name(self, name):
+        return next((r for r in self.a["roles"].values() if r["name"] == name), None)
+
+    def policy(self, pid):
+        p = self.a["policies"][pid]
+        buckets = self.state.catalog_buckets()
+        return {
+            "__typename": "Policy", "id": p["id"], "title": p["title"], "arn": p["arn"], "managed": p["managed"],
+            "permissions": [{"bucket": {"name": b}, "level": p["level"]} for b in buckets[:1]],
+            "roles": lambda info: [self.role(r["id"]) for r in self.a["roles"].values() if pid in (r["policies"] or [])],
+        }
+
+    def role(self, rid):
+        r = self.a["roles"][rid]
+        if r["policies"] is None:
+            return {"__typename": "UnmanagedRole", "id": r["id"], "name": r["name"], "arn": r["arn"]}
+        return {
+            "__typename": "ManagedRole", "id": r["id"], "name": r["name"], "arn": r["arn"],
+            "policies": lambda info: [self.policy(p) for p in r["policies"]],
+            "permissions": lambda info: [
+                {"bucket": {"name": b}, "level": self.a["policies"][p]["level"]}
+                for p in r["policies"] for b in self.state.catalog_buckets()[:1]
+            ],
+        }
+
+    def user_view(self, u):
+        role = self.role_by_name(u["role"])
+        return {
+            "__typename": "User", "name": u["name"], "email": u["email"], "dateJoined": NOW, "lastLogin": NOW,
+            "isActive": u["isActive"], "isAdmin": u["isAdmin"], "isSsoOnly": False, "isService": False,
+            "role": self.role(role["id"]) if role else None,
+            "extraRoles": [self.role(self.role_by_name(n)["id"]) for n in u["extraRoles"]],
+            "isRoleAssignmentDisabled": False, "isAdminAssignmentDisabled": False,
+        }
+
+    # AdminQueries
+    def sso_view(self):
+        sso = self.a["sso"]
+        if sso is None:
+            return None
+        user = self.a["users"].get(sso["uploader"]) or {"name": sso["uploader"], "email": "", "isActive": True, "isAdmin": True, "role": None, "extraRoles": []}
+        return {"__typename": "SsoConfig", "text": sso["text"], "timestamp": sso["timestamp"], "uploader": self.user_view(user)}
+
+    def ssoConfig(self, info):
+        return self.sso_view()
+
+    def tabulatorOpenQuery(self, info):
+        return self.a["open_query"]
+
+    # AdminMutations
+    def setSsoConfig(self, info, config=None):
+        if config is None:
+            self.a["sso"] = None
+            return None
+        try:
+            data = yaml.safe_load(config)
+        except yaml.YAMLError as e:
+            return invalid("config", "InvalidYaml", f"not YAML: {e}")
+        if not isinstance(data, dict):
+            return invalid("config", "InvalidSsoConfig", "the SSO configuration must be a mapping")
+        self.a["sso"] = {"text": config, "timestamp": NOW, "uploader": self.caller}
+        return self.sso_view()
+
+    def setTabulatorOpenQuery(self, info, enabled):
+        self.a["open_query"] = enabled
+        return {"tabulatorOpenQuery": enabled}
+
+
+class UserAdmin:
+    def __init__(self, admin):
+        self.admin = admin
+
+    def list(self, info):
+        return [self.admin.user_view(u) for u in self.admin.a["users"].values()]
+
+    def get(self, info, name):
+        u = self.admin.a["users"].get(name)
+        return self.admin.user_view(u) if u else None
+
+    def create(self, info, input):
+        a = self.admin
+        if input["name"] in a.a["users"]:
+            return invalid("input.name", "Conflict", f"user {input['name']} exists")
+        if not EMAIL.match(input["email"]):
+            return invalid("input.email", "InvalidEmail", "not a valid email address")
+        for r in [input["role"]] + list(input.get("extraRoles") or []):
+            if not a.role_by_name(r):
+                return invalid("input.role", "RoleDoesNotExist", f"no role {r}")
+        u = {"name": input["name"], "email": input["email"], "isActive": True, "isAdmin": False,
+             "role": input["role"], "extraRoles": [r for r in (input.get("extraRoles") or []) if r != input["role"]]}
+        a.a["users"][u["name"]] = u
+        return a.user_view(u)
+
+    def mutate(self, info, name):
+        u = self.admin.a["users"].get(name)
+        return MutateUser(self.admin, u) if u else None
+
+
+class MutateUser:
+    def __init__(self, admin, user):
+        self.admin = admin
+        self.u = user
+
+    def _view(self):
+        return self.admin.user_view(self.u)
+
+    def _unknown_role(self, roles):
+        return next((r for r in roles if not self.admin.role_by_name(r)), None)
+
+    def delete(self, info):
+        del self.admin.a["users"][self.u["name"]]
+        return {"__typename": "Ok"}
+
+    def resetPassword(self, info):
+        self.admin.a["password_resets"].append(self.u["name"])
+        return {"__typename": "Ok"}
+
+    def setEmail(self, info, email):
+        if not EMAIL.match(email):
+            return invalid("email", "InvalidEmail", "not a valid email address")
+        self.u["email"] = email
+        return self._view()
+
+    def setAdmin(self, info, admin):
+        admins = [u for u in self.admin.a["users"].values() if u["isAdmin"]]
+        if not admin and self.u["isAdmin"] and len(admins) == 1:
+            return {"__typename": "OperationError", "name": "LastAdmin", "message": "cannot remove the admin flag of the last admin", "context": None}
+        self.u["isAdmin"] = admin
+        return self._view()
+
+    def setActive(self, info, active):
+        self.u["isActive"] = active
+        return self._view()
+
+    def setRole(self, info, role, extraRoles=None, append=False):
+        missing = self._unknown_role([role] + list(extraRoles or []))
+        if missing:
+            return invalid("role", "RoleDoesNotExist", f"no role {missing}")
+        extra = list(self.u["extraRoles"]) if append else []
+        for r in extraRoles or []:
+            if r not in extra:
+                extra.append(r)
+        self.u["role"] = role
+        self.u["extraRoles"] = [r for r in extra if r != role]
+        return self._view()
+
+    def addRoles(self, info, roles):
+        missing = self._unknown_role(roles)
+        if missing:
+            return invalid("roles", "RoleDoesNotExist", f"no role {missing}")
+        for r in roles:
+            if r != self.u["role"] and r not in self.u["extraRoles"]:
+                self.u["extraRoles"].append(r)
+        return self._view()
+
+    def removeRoles(self, info, roles, fallback=None):
+        if self.u["role"] in roles:
+            if not fallback or not self.admin.role_by_name(fallback):
+                return invalid("fallback", "FallbackRequired", "the active role is removed: name an existing fallback role")
+            self.u["role"] = fallback
+        self.u["extraRoles"] = [r for r in self.u["extraRoles"] if r not in roles and r != self.u["role"]]
+        return self._view()
+
+
 # --- GraphQL root ----------------------------------------------------------------------
 
 
@@ -229,8 +449,54 @@ def tabulator_config_error(config):
 
 
 class Root:
-    def __init__(self, state):
+    def __init__(self, state, caller=None):
         self.state = state
+        self.caller = caller
+
+    # Administration: `@admin` fields refuse a caller who is not an admin.
+    def _admin(self):
+        user = self.state.admin["users"].get(self.caller)
+        if not (user and user["isAdmin"] and user["isActive"]):
+            raise Exception("Forbidden: this operation is for catalog admins")
+        return Admin(self.state, self.caller)
+
+    def me(self, info):
+        user = self.state.admin["users"].get(self.caller)
+        return {"name": self.caller, "email": user["email"] if user else "", "isAdmin": bool(user and user["isAdmin"]),
+                "role": {"name": user["role"] if user else ""}, "roles": []}
+
+    def admin(self, info):
+        return self._admin()
+
+    def roles(self, info):
+        a = self._admin()
+        return [a.role(rid) for rid in self.state.admin["roles"]]
+
+    def role(self, info, id):
+        a = self._admin()
+        return a.role(id) if id in self.state.admin["roles"] else None
+
+    def defaultRole(self, info):
+        a = self._admin()
+        rid = self.state.admin["default_role"]
+        return a.role(rid) if rid else None
+
+    def policies(self, info):
+        a = self._admin()
+        return [a.policy(pid) for pid in self.state.admin["policies"]]
+
+    def policy(self, info, id):
+        a = self._admin()
+        return a.policy(id) if id in self.state.admin["policies"] else None
+
+    def roleSetDefault(self, info, id):
+        a = self._admin()
+        if id not in self.state.admin["roles"]:
+            return {"__typename": "RoleDoesNotExist"}
+        if self.state.admin["sso"] is not None:
+            return {"__typename": "SsoConfigConflict"}
+        self.state.admin["default_role"] = id
+        return {"__typename": "RoleSetDefaultSuccess", "role": a.role(id)}
 
     def _bucket_config(self, name):
         cfg = self.state.bucket_configs.get(name, {})
@@ -396,6 +662,9 @@ def make_handler(state, schema):
             if url.path == "/__record":
                 with state.lock:
                     return self._send(200, list(state.records))
+            if url.path == "/__admin":
+                with state.admin_lock:
+                    return self._send(200, state.admin)
             state.record({"path": url.path, "method": "GET", "token": self._bearer()})
             if url.path == "/config.json":
                 if state.control["html"]:
@@ -431,14 +700,15 @@ def make_handler(state, schema):
             if state.control["html"]:
                 return self._send(200, b"<!doctype html><html><body>Sign in</body></html>", "text/html")
             try:
-                jwt.decode(token or "", state.args.secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False})
+                claims = jwt.decode(token or "", state.args.secret, algorithms=["HS256"], options={"require": ["exp"], "verify_aud": False})
             except jwt.PyJWTError as e:
                 return self._send(401, {"message": f"Unauthorized: {type(e).__name__}"})
             entry["accepted"] = True
             if state.control["graphql_error"]:
                 return self._send(200, {"data": None, "errors": [{"message": "Internal server error", "path": [body.get("operationName")]}]})
-            result = graphql_sync(schema, body.get("query", ""), root_value=Root(state),
-                                  variable_values=body.get("variables"), operation_name=body.get("operationName"))
+            with state.admin_lock:
+                result = graphql_sync(schema, body.get("query", ""), root_value=Root(state, claims.get("sub")),
+                                      variable_values=body.get("variables"), operation_name=body.get("operationName"))
             answer = {"data": result.data}
             if result.errors:
                 answer["errors"] = [e.formatted for e in result.errors]

@@ -1,5 +1,8 @@
 //! The audit trail: exactly one line per tool call, on the `audit` tracing target, with who
-//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), the credential source and role, the buckets/keys touched, the AWS request ids,
+//! called what (the caller is `issuer` + `subject`: a subject alone is not unique), every
+//! credential source and role it used with what for (read, write), the buckets/keys touched,
+//! what else it acted on (`acted_on`: the catalog user, role or setting of an administration
+//! tool), the AWS request ids,
 //! the outcome and how long it took. Never arguments' secret parts, never tokens.
 //!
 //! A call that started gets its line however it ends: [`Pending`] is created before the tool
@@ -25,6 +28,8 @@ pub enum Outcome<'a> {
     TimedOut,
     /// The call was dropped before it ended (the client cancelled or disconnected).
     Cancelled,
+    /// The call ended to ask the user to confirm (`confirm.rs`); nothing was changed.
+    AwaitingConfirmation,
 }
 
 /// The audit line of a call that has started and not yet been audited. See the module docs.
@@ -94,11 +99,20 @@ pub fn tool_call(
         .and_then(|u| u.role_arn.as_ref())
         .map(|r| r.as_str())
         .unwrap_or_default();
+    // Every source and role with its uses (`read:stack_roles:arn:… write:stack_roles:arn:…`):
+    // `credential_source` and `role_arn` name only the first, which for a call that reads
+    // and then writes is not the one that wrote.
+    let credentials = used
+        .iter()
+        .map(crate::aws::Used::audit_text)
+        .collect::<Vec<_>>()
+        .join(" ");
     let (result, error_code) = match outcome {
         Outcome::Ok => ("ok", ""),
         Outcome::Error(code) => ("error", code),
         Outcome::TimedOut => ("timeout", "timeout"),
         Outcome::Cancelled => ("cancelled", ""),
+        Outcome::AwaitingConfirmation => ("awaiting_confirmation", ""),
     };
     tracing::info!(
         target: "audit",
@@ -111,10 +125,12 @@ pub fn tool_call(
         tool,
         credential_source,
         role_arn,
+        credentials = credentials.as_str(),
         touched = record.touched.join(" "),
         aws_request_ids = record.aws_request_ids.join(" "),
         written = record.written.join(" "),
         written_count = record.written_count,
+        acted_on = record.targets.join(" "),
         result,
         error_code,
         elapsed_ms = elapsed.as_millis() as u64,

@@ -24,13 +24,32 @@ use serde_json::{Map, Value, json};
 use crate::config::Config;
 use crate::tool_error::{ErrorCode, ToolError};
 
-/// Which credentials a tool call used.
+/// One set of credentials a tool call used, and what for. A call that reads with the read
+/// role and writes with the write role (`package_create`) has two; credentials that served
+/// both (one source for everything, or no write role configured) have both uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Used {
     /// The source.
     pub source: CredentialSource,
     /// The role, for assumed-role sources.
     pub role_arn: Option<RoleArn>,
+    /// What the call obtained them for: read, write, or both (in that order). Recorded when
+    /// the tool asks for a client with that intent, the one point every AWS call passes.
+    pub uses: Vec<AccessIntent>,
+}
+
+impl Used {
+    /// `read:stack_roles:arn:…`, `read+write:jwt`: uses, source, role; the form of the audit
+    /// line's `credentials` field (split at the first two `:` to parse).
+    pub fn audit_text(&self) -> String {
+        let uses: Vec<&str> = self.uses.iter().map(|u| u.as_str()).collect();
+        let mut text = format!("{}:{}", uses.join("+"), self.source.as_str());
+        if let Some(role) = &self.role_arn {
+            text.push(':');
+            text.push_str(role.as_str());
+        }
+        text
+    }
 }
 
 /// What one tool call did in AWS, for `_meta` and the audit line.
@@ -46,6 +65,9 @@ pub struct CallRecord {
     pub written: Vec<String>,
     /// How many objects were written in all.
     pub written_count: u64,
+    /// What a call acted on outside S3 (`user:alice`, `role:Analysts`, `sso_config`), for the
+    /// audit line of the administration tools.
+    pub targets: Vec<String>,
 }
 
 /// At most this many touched objects and request ids are kept per call (a bounded audit line).
@@ -108,6 +130,16 @@ pub fn touched(bucket: &str, key: Option<&str>) {
     });
 }
 
+/// Notes that the current tool call acts on `what` (a catalog user, role or setting).
+pub fn target(what: impl Into<String>) {
+    let what = what.into();
+    with_record(|r| {
+        if r.targets.len() < RECORD_LIMIT && !r.targets.contains(&what) {
+            r.targets.push(what);
+        }
+    });
+}
+
 /// Notes the AWS request id of a call the current tool made.
 pub fn aws_request(request_id: Option<&str>) {
     if let Some(id) = request_id {
@@ -119,7 +151,9 @@ pub fn aws_request(request_id: Option<&str>) {
     }
 }
 
-/// The `_meta` entries for what a call used.
+/// The `_meta` entries for what a call used: `quilt-mcp/credentials`, every source and role
+/// with what each was used for; and, as before, `quilt-mcp/credential_source` and
+/// `quilt-mcp/role_arn` of the first one.
 pub fn meta(record: &CallRecord) -> Option<Map<String, Value>> {
     let first = record.used.first()?;
     let mut meta = Map::new();
@@ -128,14 +162,38 @@ pub fn meta(record: &CallRecord) -> Option<Map<String, Value>> {
         "quilt-mcp/role_arn".into(),
         json!(first.role_arn.as_ref().map(RoleArn::as_str)),
     );
+    let all: Vec<Value> = record
+        .used
+        .iter()
+        .map(|u| {
+            json!({
+                "source": u.source,
+                "role_arn": u.role_arn.as_ref().map(RoleArn::as_str),
+                "used_for": u.uses,
+            })
+        })
+        .collect();
+    meta.insert("quilt-mcp/credentials".into(), Value::Array(all));
     Some(meta)
 }
 
-fn record(source: CredentialSource, role_arn: Option<RoleArn>) {
+fn record(source: CredentialSource, role_arn: Option<RoleArn>, intent: AccessIntent) {
     with_record(|r| {
-        let entry = Used { source, role_arn };
-        if !r.used.contains(&entry) {
-            r.used.push(entry);
+        match r
+            .used
+            .iter_mut()
+            .find(|u| u.source == source && u.role_arn == role_arn)
+        {
+            Some(used) if used.uses.contains(&intent) => {}
+            Some(used) => {
+                used.uses.push(intent);
+                used.uses.sort_by_key(|u| u.as_str());
+            }
+            None => r.used.push(Used {
+                source,
+                role_arn,
+                uses: vec![intent],
+            }),
         }
     });
 }
@@ -252,16 +310,19 @@ impl Aws {
         Ok(RequestContext::current()?)
     }
 
-    fn recorded<C>(result: Result<Caller<C>, CredentialError>) -> Result<Caller<C>, ToolError> {
+    fn recorded<C>(
+        result: Result<Caller<C>, CredentialError>,
+        intent: AccessIntent,
+    ) -> Result<Caller<C>, ToolError> {
         let caller = result.map_err(ToolError::from)?;
-        record(caller.source, caller.role_arn.clone());
+        record(caller.source, caller.role_arn.clone(), intent);
         Ok(caller)
     }
 
     /// S3 for the caller in scope.
     pub async fn s3(&self, intent: AccessIntent) -> Result<Caller<aws_sdk_s3::Client>, ToolError> {
         let ctx = Self::caller_context()?;
-        Self::recorded(self.factory.s3(&ctx, intent).await)
+        Self::recorded(self.factory.s3(&ctx, intent).await, intent)
     }
 
     /// STS for the caller in scope.
@@ -270,7 +331,7 @@ impl Aws {
         intent: AccessIntent,
     ) -> Result<Caller<aws_sdk_sts::Client>, ToolError> {
         let ctx = Self::caller_context()?;
-        Self::recorded(self.factory.sts(&ctx, intent).await)
+        Self::recorded(self.factory.sts(&ctx, intent).await, intent)
     }
 
     /// Athena for the caller in scope.
@@ -279,7 +340,7 @@ impl Aws {
         intent: AccessIntent,
     ) -> Result<Caller<aws_sdk_athena::Client>, ToolError> {
         let ctx = Self::caller_context()?;
-        Self::recorded(self.factory.athena(&ctx, intent).await)
+        Self::recorded(self.factory.athena(&ctx, intent).await, intent)
     }
 
     /// Glue for the caller in scope.
@@ -288,7 +349,7 @@ impl Aws {
         intent: AccessIntent,
     ) -> Result<Caller<aws_sdk_glue::Client>, ToolError> {
         let ctx = Self::caller_context()?;
-        Self::recorded(self.factory.glue(&ctx, intent).await)
+        Self::recorded(self.factory.glue(&ctx, intent).await, intent)
     }
 }
 

@@ -20,6 +20,7 @@
 //!   reads and argument completion, in the same call scope as tools.
 //! - [`prompts`]: two prompts (`package_summary`, `athena_explore`) a person starts from.
 //! - [`tools`]: the tool registry and the tools; [`tool_error`]: how tools fail.
+//! - [`confirm`]: asking the user before a destructive change (elicitation), where the client can.
 //! - [`metrics`]: CloudWatch metric lines (EMF).
 //! - [`audit`]: one line per tool call, however it ends.
 //! - [`call_limits`]: the admission permit and deadline over a tool call's whole life.
@@ -39,6 +40,7 @@ pub mod aws;
 pub mod call_limits;
 pub mod completions;
 pub mod config;
+pub mod confirm;
 pub mod envelope;
 pub mod health;
 pub mod healthcheck;

@@ -107,12 +107,13 @@ impl ServerHandler for McpServer {
         context: rmcp::service::RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let ctx = self.context(&context)?;
+        let mut tools = self.tools.list_for_caller(&ctx);
+        // Administration tools: only for a caller the catalog reports as an admin.
+        tools.extend(self.tools.admin_tools_for(&ctx).await);
         // The list depends on the caller's scopes: cacheable by that caller only.
-        Ok(
-            ListToolsResult::with_all_items(self.tools.list_for_caller(&ctx))
-                .with_ttl_ms(TOOLS_LIST_TTL_MS)
-                .with_cache_scope(CacheScope::Private),
-        )
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(TOOLS_LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -146,13 +147,21 @@ impl ServerHandler for McpServer {
                     .is_some_and(|c| c.supports_tasks())
         });
         let arguments = match tasks {
-            Some(t) => Some(t.arguments(request.arguments.unwrap_or_default())),
-            None => request.arguments,
+            Some(t) => Some(t.arguments(request.arguments.clone().unwrap_or_default())),
+            None => request.arguments.clone(),
         };
         let task_arguments = tasks.map(|_| arguments.clone().unwrap_or_default());
+        // Confirmation before destruction (confirm.rs): how this client can be asked.
+        let confirmation = crate::confirm::Confirmation::for_request(
+            self.tools.confirm_key(),
+            matches!(self.identity, Identity::Local(_)),
+            &request,
+            &context,
+        );
         let call = self
             .tools
             .call_within(ctx.clone(), &request.name, arguments, limits);
+        let call = crate::confirm::scope(confirmation.clone(), call);
         let called = tokio::select! {
             called = crate::progress::scope(progress, call) => called,
             () = context.ct.cancelled() => {
@@ -160,6 +169,9 @@ impl ServerHandler for McpServer {
                 return Err(ErrorData::internal_error("the call was cancelled", None));
             }
         };
+        if let Some(ask) = confirmation.take_pending() {
+            return Ok(ask.into());
+        }
         match called {
             Called::Result(result) => match (tasks, task_arguments) {
                 (Some(t), Some(args)) => Ok(t.answer(&ctx, &args, result)),

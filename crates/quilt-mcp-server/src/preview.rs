@@ -36,7 +36,7 @@ use quilt_mcp_aws::s3uri::S3Uri;
 use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::s3_error;
+use crate::tools::buckets::{object_error, s3_error};
 use crate::tools::packaging::entry::EntryLocator;
 
 /// Previews objects for the caller in scope, after the same grant checks as the bucket tools.
@@ -176,13 +176,12 @@ impl<'a> Ranged<'a> {
             .set_version_id(version_id.map(str::to_owned))
             .send()
             .await
-            .map_err(|e| {
-                let mut err = s3_error("HeadObject", &e, s3);
-                if err.code == ErrorCode::NotFound {
-                    err.message = format!("s3://{bucket}/{key} does not exist: {}", err.message);
-                }
-                err
-            })?;
+            .map_err(
+                |e| match S3Uri::new(bucket, key, version_id.map(str::to_owned)) {
+                    Ok(object) => object_error("HeadObject", &e, s3, &object),
+                    Err(_) => s3_error("HeadObject", &e, s3),
+                },
+            )?;
         aws::aws_request(head.request_id());
         let size = head.content_length().unwrap_or_default().max(0) as u64;
         let reader = Self {

@@ -30,6 +30,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// A bug or an unexpected state on our side.
     Internal,
+    /// The user declined a confirmation (or the call ended to ask for one): nothing changed.
+    Declined,
 }
 
 impl ErrorCode {
@@ -45,6 +47,7 @@ impl ErrorCode {
             Self::Timeout => "timeout",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::Internal => "internal",
+            Self::Declined => "declined",
         }
     }
 }

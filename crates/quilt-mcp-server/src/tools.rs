@@ -8,6 +8,7 @@
 //! [`RequestContext`] re-scoped as the task-local and reads it with
 //! `RequestContext::current()`, which fails outside a request: no tool runs anonymously.
 
+pub mod admin;
 pub mod athena;
 pub mod buckets;
 pub mod catalog;
@@ -47,6 +48,8 @@ struct Entry {
     /// Listed and callable only for callers with a catalog-issued token (see
     /// [`ToolRegistry::require_catalog_token`]).
     catalog_token: bool,
+    /// Listed and callable only for catalog admins (see [`ToolRegistry::mark_admin`]).
+    admin: bool,
 }
 
 /// All tools a server offers. Cheap to share behind an `Arc`.
@@ -59,6 +62,10 @@ pub struct ToolRegistry {
     surface: Option<Arc<crate::resources::Surface>>,
     /// MCP tasks for long tools (the product's; none in a bare registry).
     tasks: Option<Arc<crate::tasks::Tasks>>,
+    /// Seals confirmation states (`confirm.rs`); none in a bare registry (no confirmations).
+    confirm_key: Option<Arc<crate::seal::SealKey>>,
+    /// Says who is a catalog admin, when admin tools are registered.
+    admin_gate: Option<Arc<admin::AdminGate>>,
 }
 
 /// Whether tools need their scope in the token, and how the issuer spells scopes.
@@ -138,6 +145,7 @@ impl ToolRegistry {
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
         let key = Arc::new(seal_key(config));
+        registry.confirm_key = Some(key.clone());
         // bucket_object_preview, resources and completions: one previewer, the same grants.
         let grants = crate::access::BucketPolicy::new(config.bucket_grants());
         let entries = packaging::entry::EntryLocator::new(
@@ -213,6 +221,7 @@ impl ToolRegistry {
             scope,
             handler,
             catalog_token: false,
+            admin: false,
         });
     }
 
@@ -247,15 +256,48 @@ impl ToolRegistry {
     }
 
     /// The tools the caller of `ctx` may use, for `tools/list`: its scopes, and catalog tools
-    /// only with a catalog-issued token.
+    /// only with a catalog-issued token. Never the admin tools ([`ToolRegistry::admin_tools_for`]).
     pub fn list_for_caller(&self, ctx: &RequestContext) -> Vec<Tool> {
         let has_catalog_token = ctx.catalog_token().is_some();
         self.entries
             .iter()
+            .filter(|e| !e.admin)
             .filter(|e| self.scopes.permits(ctx.principal(), e.scope))
             .filter(|e| has_catalog_token || !e.catalog_token)
             .map(|e| e.tool.clone())
             .collect()
+    }
+
+    /// Marks `name` as an administration tool: listed and callable only for a caller the
+    /// catalog reports as an admin (asked through `gate`) who also holds the tool's scope; to
+    /// anyone else it does not exist. Panics on an unknown name (a programming error).
+    pub fn mark_admin(&mut self, name: &str, gate: &Arc<admin::AdminGate>) {
+        let i = self.index[name];
+        self.entries[i].admin = true;
+        self.admin_gate = Some(gate.clone());
+    }
+
+    /// Whether the caller of `ctx` may see and call an admin tool needing `scope`.
+    async fn admin_allowed(&self, ctx: &RequestContext, scope: Option<&'static str>) -> bool {
+        match &self.admin_gate {
+            Some(gate) => self.scopes.permits(ctx.principal(), scope) && gate.is_admin(ctx).await,
+            None => false,
+        }
+    }
+
+    /// The admin tools, for a caller the catalog reports as an admin (else none).
+    pub async fn admin_tools_for(&self, ctx: &RequestContext) -> Vec<Tool> {
+        let Some(gate) = &self.admin_gate else {
+            return Vec::new();
+        };
+        let admin = self.entries.iter().filter(|e| e.admin);
+        let scoped: Vec<&Entry> = admin
+            .filter(|e| self.scopes.permits(ctx.principal(), e.scope))
+            .collect();
+        if scoped.is_empty() || !gate.is_admin(ctx).await {
+            return Vec::new();
+        }
+        scoped.into_iter().map(|e| e.tool.clone()).collect()
     }
 
     /// Resources and completions, when this registry serves them.
@@ -266,6 +308,11 @@ impl ToolRegistry {
     /// MCP tasks, when this registry serves them.
     pub fn tasks(&self) -> Option<&Arc<crate::tasks::Tasks>> {
         self.tasks.as_ref()
+    }
+
+    /// The key that seals confirmation states, when confirmations are on.
+    pub fn confirm_key(&self) -> Option<&Arc<crate::seal::SealKey>> {
+        self.confirm_key.as_ref()
     }
 
     /// Which scopes a token needs.
@@ -303,6 +350,10 @@ impl ToolRegistry {
         let Some(entry) = self.index.get(name).map(|&i| &self.entries[i]) else {
             return Called::UnknownTool;
         };
+        // Admin tools do not exist for anyone else (no audit line, as for an unknown name).
+        if entry.admin && !self.admin_allowed(&ctx, entry.scope).await {
+            return Called::UnknownTool;
+        }
         let record = aws::SharedRecord::default();
         let pending = audit::Pending::start(ctx.clone(), name, record.clone());
         let (result, timed_out) = if !self.scopes.permits(ctx.principal(), entry.scope) {
@@ -335,6 +386,7 @@ impl ToolRegistry {
         };
         let outcome = match &result {
             _ if timed_out => audit::Outcome::TimedOut,
+            Err(_) if crate::confirm::awaiting() => audit::Outcome::AwaitingConfirmation,
             Ok(_) => audit::Outcome::Ok,
             Err(e) => audit::Outcome::Error(e.code.as_str()),
         };

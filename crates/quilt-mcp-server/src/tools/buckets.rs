@@ -252,8 +252,10 @@ pub struct ObjectsListInput {
 /// One object in a listing.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ObjectEntry {
-    /// The key.
+    /// The key, exactly as S3 stores it.
     pub key: String,
+    /// The object as the other tools take it (s3://bucket/key, key verbatim).
+    pub s3_uri: String,
     /// Size in bytes.
     pub size: i64,
     /// Last modified (RFC 3339).
@@ -291,7 +293,7 @@ pub struct ObjectsListOutput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UriInput {
-    /// s3://bucket/key, optionally ?versionId=…
+    /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
 }
 
@@ -329,7 +331,7 @@ pub struct ObjectInfo {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextInput {
-    /// s3://bucket/key, optionally ?versionId=…
+    /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Most bytes to read (default 65536, max 1048576).
     #[serde(default)]
@@ -363,7 +365,7 @@ pub struct TextOutput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchInput {
-    /// s3://bucket/key, optionally ?versionId=…
+    /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Most bytes to return (default and max 4194304).
     #[serde(default)]
@@ -405,7 +407,7 @@ pub struct FetchOutput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkInput {
-    /// s3://bucket/key, optionally ?versionId=…
+    /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Seconds the URL is valid (default 3600, max 604800; capped at your credentials' expiry).
     #[serde(default)]
@@ -542,6 +544,32 @@ where
         e.credential_source = Some(caller.source.as_str().to_owned());
     }
     e
+}
+
+/// [`s3_error`] for a call on one object: "not found" names the object tried (the URI, and
+/// the bucket, key and version spelled out), with a hint when the key looks percent-encoded.
+pub(crate) fn object_error<E>(
+    what: &str,
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    caller: &Caller<aws_sdk_s3::Client>,
+    object: &S3Uri,
+) -> ToolError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let e = s3_error(what, err, caller);
+    if e.code != ErrorCode::NotFound {
+        return e;
+    }
+    let e = ToolError {
+        message: format!("{}: {}", object.missing(), e.message),
+        ..e
+    };
+    if object.looks_percent_encoded() {
+        e.with_hint(s3uri::PERCENT_HINT)
+    } else {
+        e
+    }
 }
 
 impl Buckets {
@@ -711,7 +739,13 @@ impl Buckets {
             };
             let catalog_url =
                 crate::tools::catalog::object_link(&self.config, &input.bucket, &key, None);
+            // S3 can list a key no tool could name (e.g. one over 1024 bytes written by
+            // another client): it is listed without an s3_uri rather than failing the page.
+            let s3_uri = S3Uri::new(input.bucket.as_str(), key.as_str(), None)
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             objects.push(ObjectEntry {
+                s3_uri,
                 catalog_url,
                 key,
                 size: o.size().unwrap_or_default(),
@@ -776,7 +810,7 @@ impl Buckets {
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
-            .map_err(|e| s3_error("HeadObject", &e, &s3))?;
+            .map_err(|e| object_error("HeadObject", &e, &s3, &u))?;
         aws::aws_request(out.request_id());
         let version_id = real_version(out.version_id());
         Ok(ObjectInfo {
@@ -831,7 +865,7 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| {
-                let mut err = s3_error("GetObject", &e, &s3);
+                let mut err = object_error("GetObject", &e, &s3, u);
                 if err.message.contains("InvalidRange") {
                     err.code = ErrorCode::InvalidArgument;
                     err.message = format!("offset {offset} is at or past the end of the object");

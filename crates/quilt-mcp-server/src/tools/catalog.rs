@@ -182,6 +182,7 @@ pub(crate) fn register(
         |catalog: Arc<Catalog>, input: UriInput| async move { catalog_uri(catalog.url(), input) },
     );
     crate::tools::tabulator::register(registry, &catalog, aws, athena);
+    crate::tools::admin::register(registry, &catalog);
 }
 
 // --- search_catalog ---------------------------------------------------------------------

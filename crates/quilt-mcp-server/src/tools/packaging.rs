@@ -266,8 +266,11 @@ pub struct HashOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EntryOut {
     pub logical_key: String,
-    /// s3:// URL (?versionId=).
+    /// The manifest's physical key as quilt3 writes it: a percent-encoded URL (?versionId=).
     pub physical_key: String,
+    /// The same object as the bucket tools take it (s3://bucket/key, key verbatim).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_uri: Option<String>,
     pub size: u64,
     pub hash: HashOut,
     /// Entry metadata object (user_meta inside).
@@ -304,7 +307,7 @@ pub struct BrowseOutput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
-    /// s3://bucket/key (?versionId= for a version).
+    /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version.
     pub s3_uri: String,
     /// Where it goes in the package (default: the key, or its file name with flatten).
     #[serde(default)]
@@ -1227,6 +1230,10 @@ impl Packaging {
                 None
             };
             entries.push(EntryOut {
+                s3_uri: e
+                    .physical_key()
+                    .ok()
+                    .map(|pk| entry::object_of(&pk).to_string()),
                 logical_key: e.logical_key.as_str().to_owned(),
                 physical_key: e.physical_keys.first().cloned().unwrap_or_default(),
                 size: e.size,
@@ -1573,6 +1580,12 @@ impl Packaging {
         let latest = self.latest(&read, &bucket, &name).await?;
         if !force && latest.is_some() && latest != started {
             return Err(conflict(&name, latest.as_ref(), started.as_ref()));
+        }
+        if let Some(latest) = latest.as_ref().filter(|_| force) {
+            crate::confirm::confirm(&format!(
+                "Force a new latest revision of {name} in s3://{bucket}, replacing latest {latest} whatever it is."
+            ))
+            .await?;
         }
         let write = self.aws.s3(AccessIntent::Write).await?;
         let built = self
@@ -2020,6 +2033,12 @@ impl Packaging {
         if !input.force && base != latest {
             return Err(conflict(&name, Some(&latest), Some(&base)));
         }
+        if input.force {
+            crate::confirm::confirm(&format!(
+                "Force a new latest revision of {name} in s3://{bucket} built on {base}, replacing latest {latest} whatever it is."
+            ))
+            .await?;
+        }
         // Read the base revision's header and check the removals before copying anything.
         let body = self.manifest_body(&read, &bucket, &base).await?;
         let what = format!("the manifest of revision {base}");
@@ -2162,6 +2181,11 @@ impl Packaging {
         }
         // latest first: a failure part-way leaves no latest rather than a half-deleted one.
         pointers.sort_by_key(|k| !k.ends_with(&format!("/{LATEST}")));
+        crate::confirm::confirm(&format!(
+            "Delete package {name} from s3://{bucket} ({} revision pointers; manifests and data stay).",
+            pointers.len()
+        ))
+        .await?;
         let write = self.aws.s3(AccessIntent::Write).await?;
         for key in &pointers {
             aws::touched(&bucket, Some(key));
@@ -2214,9 +2238,13 @@ fn preflight(header: &Header, sources: &[Source]) -> Result<(), ToolError> {
 fn missing(mut e: ToolError, u: &s3uri::S3Uri) -> ToolError {
     if e.code == ErrorCode::NotFound {
         e.message = format!(
-            "source object {u} does not exist (deleted or moved?): {}",
+            "source object does not exist (deleted or moved?): {}: {}",
+            u.missing(),
             e.message
         );
+        if u.looks_percent_encoded() {
+            e.hint = Some(s3uri::PERCENT_HINT.to_owned());
+        }
     } else if e.message.contains("PreconditionFailed") {
         e.code = ErrorCode::Conflict;
         e.message = format!(

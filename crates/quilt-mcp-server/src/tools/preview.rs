@@ -16,7 +16,7 @@ use crate::tools::ToolRegistry;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewInput {
-    /// s3://bucket/key (?versionId=…); or give registry, package_name and path.
+    /// s3://bucket/key, the key verbatim (?versionId=… for a version); or give registry, package_name and path.
     #[serde(default)]
     pub s3_uri: Option<String>,
     /// A package's registry (s3://bucket).

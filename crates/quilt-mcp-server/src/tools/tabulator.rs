@@ -312,6 +312,11 @@ async fn delete(state: &Tabulator, input: DeleteInput) -> Result<TablesOutput, T
     let ctx = quilt_mcp_auth::RequestContext::current()?;
     allowed_bucket(state.catalog.policy(), ctx.principal(), &input.bucket)?;
     check_table_name("table_name", &input.table_name)?;
+    crate::confirm::confirm(&format!(
+        "Delete Tabulator table {} of bucket {}.",
+        input.table_name, input.bucket
+    ))
+    .await?;
     write(state, &input.bucket, &input.table_name, None).await
 }
 

@@ -49,6 +49,32 @@ const TITLES: &[(&str, &str)] = &[
     ("tabulator_table_rename", "Rename Tabulator table"),
     ("tabulator_table_delete", "Delete Tabulator table"),
     ("tabulator_query_execute", "Run Tabulator query"),
+    // Catalog administration
+    ("admin_users_list", "List users"),
+    ("admin_user_get", "User details"),
+    ("admin_roles_list", "List roles"),
+    ("admin_role_get", "Role details"),
+    ("admin_default_role_get", "Default role"),
+    ("admin_policies_list", "List policies"),
+    ("admin_policy_get", "Policy details"),
+    ("admin_sso_config_get", "SSO configuration"),
+    (
+        "admin_tabulator_open_query_get",
+        "Tabulator open query status",
+    ),
+    ("admin_user_create", "Create user"),
+    ("admin_user_delete", "Delete user"),
+    ("admin_user_set_email", "Change user email"),
+    ("admin_user_set_admin", "Set admin flag"),
+    ("admin_user_set_active", "Activate or deactivate user"),
+    ("admin_user_reset_password", "Reset user password"),
+    ("admin_user_set_role", "Set user roles"),
+    ("admin_user_add_roles", "Add user roles"),
+    ("admin_user_remove_roles", "Remove user roles"),
+    ("admin_role_set_default", "Set default role"),
+    ("admin_sso_config_set", "Set SSO configuration"),
+    ("admin_sso_config_remove", "Remove SSO configuration"),
+    ("admin_tabulator_open_query_set", "Set Tabulator open query"),
 ];
 
 /// The title of the tool `name`, if it has one.

@@ -13,7 +13,10 @@ use crate::moto::*;
 use crate::support::*;
 
 /// A server on moto acting through stack roles that may do anything.
-async fn server(moto: &Moto, configure: impl FnOnce(&mut quilt_mcp_server::Config)) -> TestServer {
+pub(crate) async fn server(
+    moto: &Moto,
+    configure: impl FnOnce(&mut quilt_mcp_server::Config),
+) -> TestServer {
     static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let read = moto
@@ -37,18 +40,18 @@ async fn server(moto: &Moto, configure: impl FnOnce(&mut quilt_mcp_server::Confi
     .await
 }
 
-async fn call(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
+pub(crate) async fn call(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
     let r = call_tool(&server.mcp(), Some(token), tool, args).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.result().clone()
 }
 
-fn ok(result: &Value) -> &Value {
+pub(crate) fn ok(result: &Value) -> &Value {
     assert_eq!(result["isError"], false, "{result}");
     &result["structuredContent"]
 }
 
-fn err(result: &Value) -> (String, String) {
+pub(crate) fn err(result: &Value) -> (String, String) {
     assert_eq!(result["isError"], true, "{result}");
     let e = &result["structuredContent"]["error"];
     (
@@ -57,7 +60,7 @@ fn err(result: &Value) -> (String, String) {
     )
 }
 
-async fn bucket(moto: &Moto, name: &str, versioned: bool) {
+pub(crate) async fn bucket(moto: &Moto, name: &str, versioned: bool) {
     let s3 = moto.s3();
     s3.create_bucket()
         .bucket(name)
@@ -145,17 +148,27 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     assert_eq!(info["size"], text.len());
     assert_eq!(info["metadata"]["owner"], "uma");
     assert_eq!(info["server_side_encryption"], "AES256");
-    // The same object by its percent-encoded URI, as quilt3 writes physical keys.
+    // Keys are verbatim: the percent-encoded URL quilt3 would write for this object names
+    // another key, and the error says which one was tried and why it may be wrong.
     let encoded = "s3://plain-bucket/dir/na%C3%AFve%20file%20%C3%BC.txt";
-    assert_eq!(
-        ok(&call(
-            &server,
-            &token,
-            "bucket_object_info",
-            json!({"s3_uri": encoded})
-        )
-        .await)["key"],
-        key
+    let missing = call(
+        &server,
+        &token,
+        "bucket_object_info",
+        json!({"s3_uri": encoded}),
+    )
+    .await;
+    let (code, message) = err(&missing);
+    assert_eq!(code, "not_found");
+    assert!(
+        message.contains(r#"key "dir/na%C3%AFve%20file%20%C3%BC.txt""#),
+        "{message}"
+    );
+    assert!(
+        missing["structuredContent"]["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("verbatim")),
+        "{missing}"
     );
 
     let full = call(

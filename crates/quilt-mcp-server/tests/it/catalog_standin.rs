@@ -80,6 +80,15 @@ impl CatalogStandIn {
             .collect()
     }
 
+    /// The administration state it holds (users, roles, policies, default role, SSO
+    /// configuration, open query, password resets done).
+    pub async fn admin_state(&self) -> Value {
+        let r = reqwest::get(format!("{}/__admin", self.url))
+            .await
+            .expect("admin state");
+        r.json::<Value>().await.expect("admin state json")
+    }
+
     /// Sets fault modes: `delay_s`, `html`, `graphql_error`, `ignore_buckets`.
     pub async fn control(&self, modes: Value) {
         let r = reqwest::Client::new()

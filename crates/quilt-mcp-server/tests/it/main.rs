@@ -6,6 +6,7 @@
     reason = "the harness in support.rs is shared by the test modules"
 )]
 
+mod admin;
 mod admission;
 mod athena;
 mod athena_owners;
@@ -16,6 +17,8 @@ mod catalog;
 mod catalog_standin;
 mod cfn_shim;
 mod concurrency;
+mod confirm;
+mod credential_uses;
 mod credentials;
 mod everyday;
 mod fairness;
@@ -26,6 +29,7 @@ mod http_surface;
 mod identity;
 mod isolation;
 mod jwt;
+mod key_names;
 mod limits;
 mod memory_bounds;
 mod moto;

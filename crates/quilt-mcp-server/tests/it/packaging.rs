@@ -144,7 +144,7 @@ fn root() -> PathBuf {
 }
 
 /// Runs `quilt3_tool.py` with `args`; its JSON answer.
-async fn quilt3(args: &[&str]) -> Value {
+pub(crate) async fn quilt3(args: &[&str]) -> Value {
     let out = tokio::process::Command::new(root().join(".venv/bin/python"))
         .arg(root().join("tests/python/quilt3_tool.py"))
         .args(args)
@@ -159,7 +159,12 @@ async fn quilt3(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("quilt3_tool.py prints JSON")
 }
 
-async fn quilt3_browse(moto: &Moto, registry: &str, name: &str, top_hash: Option<&str>) -> Value {
+pub(crate) async fn quilt3_browse(
+    moto: &Moto,
+    registry: &str,
+    name: &str,
+    top_hash: Option<&str>,
+) -> Value {
     let reg = format!("s3://{registry}");
     let mut args = vec![
         "browse",

@@ -7,7 +7,7 @@
 
 use quilt_mcp_aws::AccessIntent;
 use quilt_mcp_aws::s3uri::S3Uri;
-use quilt_package::{LogicalKey, ManifestReader};
+use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 
 use super::{Packaging, manifest_error, package_name, registry_bucket, with_body};
 use crate::access::BucketPolicy;
@@ -89,11 +89,18 @@ impl EntryLocator {
             registry: format!("s3://{bucket}"),
             name: name.to_string(),
             top_hash: hash.to_string(),
-            object: S3Uri {
-                bucket: pk.bucket().to_owned(),
-                key: pk.key().to_owned(),
-                version_id: pk.version_id().map(str::to_owned),
-            },
+            object: object_of(&pk),
         })
+    }
+}
+
+/// The object a physical key names, in the tools' `s3://` form (key verbatim): the one
+/// conversion from quilt3's percent-encoded URL, so what `package_browse` shows as `s3_uri`
+/// is what the bucket tools read.
+pub(crate) fn object_of(pk: &PhysicalKey) -> S3Uri {
+    S3Uri {
+        bucket: pk.bucket().to_owned(),
+        key: pk.key().to_owned(),
+        version_id: pk.version_id().map(str::to_owned),
     }
 }
