@@ -13,8 +13,9 @@
 //!   (scope check, credentials, ownership check of the execution, audit line): QUEUED/RUNNING
 //!   is `working`, SUCCEEDED `completed` with the first page inlined as `result`, a failed
 //!   query `completed` with the tool error (`isError`), CANCELLED `cancelled`.
-//! - `tasks/cancel` stops the execution (`StopQueryExecution`, after the same ownership check)
-//!   and acknowledges; cancelling a finished task acknowledges too (idempotent).
+//! - `tasks/cancel` stops the execution (`StopQueryExecution`, after the same ownership check,
+//!   with an audit line like a tool call's) and acknowledges; cancelling a finished task
+//!   acknowledges too (idempotent).
 //! - There is no `tasks/result` or `tasks/list`: SEP-2663 removed both (rmcp answers -32601).
 //!
 //! Clients without the extension get today's behaviour: the tool waits up to `max_wait_s`
@@ -233,8 +234,16 @@ impl Tasks {
     /// is left as it is; the acknowledgement is the same.
     pub async fn cancel(&self, ctx: Arc<RequestContext>, task_id: &str) -> Result<(), ErrorData> {
         let sealed = self.open(&ctx, task_id)?;
+        let started = std::time::Instant::now();
         let stop = crate::tools::athena::stop_owned(&self.aws, &self.athena, &sealed.e);
-        match ctx.scope(stop).await {
+        // An AWS action for the caller: recorded and audited like a tool call.
+        let (result, record) = crate::aws::recording(ctx.clone().scope(stop)).await;
+        let outcome = match &result {
+            Ok(()) => crate::audit::Outcome::Ok,
+            Err(e) => crate::audit::Outcome::Error(e.code.as_str()),
+        };
+        crate::audit::tool_call(&ctx, "tasks/cancel", outcome, &record, started.elapsed());
+        match result {
             Ok(()) => Ok(()),
             Err(e) if e.code == crate::ErrorCode::NotFound => Err(unknown_task()),
             Err(e) => Err(ErrorData::internal_error(

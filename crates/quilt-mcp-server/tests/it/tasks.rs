@@ -77,6 +77,7 @@ fn executions(v: &Value) -> usize {
 
 #[tokio::test]
 async fn athena_queries_become_tasks_any_replica_resolves() {
+    let (audit, _capture) = AuditLog::capture();
     let moto = Moto::start().await;
     let server = athena_server(&moto).await;
     let replica = athena_server(&moto).await;
@@ -193,6 +194,27 @@ async fn athena_queries_become_tasks_any_replica_resolves() {
     let (cancelled, _) = until_terminal(&server, &alice, &running).await;
     assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
     assert!(cancelled["result"].get("result").is_none(), "{cancelled}");
+    // Each cancel that reached Athena (two here: the finished task and this one) wrote an
+    // audit line naming the caller and the role it acted as; refused ids reach nothing.
+    let cancels: Vec<Value> = audit
+        .lines()
+        .into_iter()
+        .filter(|l| l["tool"] == "tasks/cancel")
+        .collect();
+    assert_eq!(cancels.len(), 2, "{cancels:?}");
+    assert!(
+        cancels
+            .iter()
+            .all(|l| l["subject"] == "alice" && l["result"] == "ok"),
+        "{cancels:?}"
+    );
+    // tasks/get runs athena_query_results as a tool call of the caller: audited as that.
+    assert!(
+        audit
+            .lines()
+            .iter()
+            .any(|l| l["tool"] == "athena_query_results" && l["subject"] == "alice")
+    );
 
     // Not declared: the call is what it always was (a handle after max_wait_s, no task).
     let plain = task_rpc(
