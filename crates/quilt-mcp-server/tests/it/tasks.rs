@@ -208,6 +208,11 @@ async fn athena_queries_become_tasks_any_replica_resolves() {
             .all(|l| l["subject"] == "alice" && l["result"] == "ok"),
         "{cancels:?}"
     );
+    // Refused task ids reached nothing: no call was made for mallory at all.
+    assert!(
+        !audit.lines().iter().any(|l| l["subject"] == "mallory"),
+        "a refused task id ran something"
+    );
     // tasks/get runs athena_query_results as a tool call of the caller: audited as that.
     assert!(
         audit
