@@ -20,6 +20,18 @@
 //! the status HTTP clients, proxies and MCP SDKs already treat as "back off and retry", and a
 //! model never mistakes it for a verdict about its arguments.
 //!
+//! **A refused caller is answered slowly, on purpose.** A 429 for a caller over its share or
+//! rate is held for [`REFUSAL_HOLD`] (or the rate's own wait, if shorter) before it is sent.
+//! A client that honours `Retry-After` waits a second anyway and does not notice; a client
+//! that floods in a closed loop is slowed from thousands of refusals a second per connection
+//! to a few, so its refusals stop taking the CPU other callers' calls need (measured in
+//! `docs/PERFORMANCE.md`, "Fairness"). The hold is bounded: at most [`MAX_HELD`] refusals are
+//! held at once (a parked task and its connection each); beyond that they are answered at
+//! once. The process-wide 503s are never held, so the load balancer can retry elsewhere
+//! quickly. Their log lines are sampled too (`admission_refused`, at most
+//! [`REFUSAL_LINES_PER_S`] a second, each with the count it stands for), so a flood cannot
+//! turn into a flood of log lines.
+//!
 //! Memory is bounded by the server, not the callers: the in-flight table holds only callers
 //! with a call in flight (an entry leaves with its last call), and the rate table is swept with
 //! governor's `retain_recent` (which drops callers whose bucket has refilled) whenever it has
@@ -50,6 +62,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The rate table is not swept below this many callers.
 pub const SWEEP_FLOOR: usize = 1024;
+
+/// How long a per-caller refusal (429) is held before it is answered (see the module docs).
+pub const REFUSAL_HOLD: Duration = Duration::from_millis(1000);
+
+/// Most refusals held at once; more are answered without the hold.
+pub const MAX_HELD: usize = 4096;
+
+/// `admission_refused` log lines per second, process-wide; the rest are counted in the next
+/// line's `refusals` field.
+pub const REFUSAL_LINES_PER_S: u32 = 10;
 
 /// Admission settings (`docs/CONFIGURATION.md`, "Admission and fairness").
 #[derive(Debug, Clone, clap::Args)]
@@ -138,6 +160,16 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// How long to hold this refusal before answering it: per-caller refusals only.
+    pub fn hold(&self) -> Option<Duration> {
+        match self {
+            // Retry-After says at least a second for both, so the hold costs a client that
+            // honours it nothing.
+            Self::CallerBusy { .. } | Self::CallerRate { .. } => Some(REFUSAL_HOLD),
+            Self::Overloaded | Self::Authenticating => None,
+        }
+    }
+
     /// A stable label for logs.
     pub fn label(&self) -> &'static str {
         match self {
@@ -209,6 +241,12 @@ struct Inner {
     caller_limit: usize,
     rate: Option<DefaultKeyedRateLimiter<IdentityKey>>,
     sweep_at: AtomicUsize,
+    /// Places for held refusals.
+    held: Arc<Semaphore>,
+    /// Samples refusal log lines.
+    refusal_lines: governor::DefaultDirectRateLimiter,
+    /// Refusals since the last refusal line.
+    unlogged: std::sync::atomic::AtomicU64,
 }
 
 /// An admitted request: holds its process-wide permit and its place in the caller's share
@@ -267,6 +305,11 @@ impl Admission {
                 caller_limit: settings.caller_share(limit),
                 rate,
                 sweep_at: AtomicUsize::new(SWEEP_FLOOR),
+                held: Arc::new(Semaphore::new(MAX_HELD)),
+                refusal_lines: RateLimiter::direct(Quota::per_second(
+                    NonZeroU32::new(REFUSAL_LINES_PER_S).unwrap_or(NonZeroU32::MIN),
+                )),
+                unlogged: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -340,6 +383,34 @@ impl Admission {
         })
     }
 
+    /// Whether to write a log line for this refusal, and how many refusals it stands for
+    /// (itself and those not logged since the last line).
+    pub fn refusal_line(&self) -> Option<u64> {
+        self.inner.unlogged.fetch_add(1, Ordering::Relaxed);
+        if self.inner.refusal_lines.check().is_err() {
+            return None;
+        }
+        // At least this one, even when a concurrent line took the count first.
+        Some(self.inner.unlogged.swap(0, Ordering::Relaxed).max(1))
+    }
+
+    /// Holds `refusal` for its hold time when a place is free (see the module docs).
+    pub async fn hold(&self, refusal: &Refusal) {
+        let Some(hold) = refusal.hold() else {
+            return;
+        };
+        if let Ok(_place) = self.inner.held.clone().try_acquire_owned() {
+            // Spread over [hold/2, hold]: refusals held together would otherwise come back as
+            // one burst of retries. Not a secret, so the clock's nanoseconds are random enough.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let half = hold / 2;
+            let jitter = half.mul_f64(f64::from(nanos % 1000) / 1000.0);
+            tokio::time::sleep(half + jitter).await;
+        }
+    }
+
     /// Drops callers whose rate state is back to fresh once the table has doubled since the
     /// last sweep: amortised constant work per request, memory about twice the active callers.
     fn sweep_if_grown(&self, rate: &DefaultKeyedRateLimiter<IdentityKey>) {
@@ -380,16 +451,20 @@ pub async fn admit(State(admission): State<Admission>, request: Request, next: N
             response
         }
         Err(refusal) => {
-            tracing::warn!(
-                target: "audit",
-                event = "admission_refused",
-                request_id = ctx.request_id(),
-                issuer = %principal.issuer,
-                subject = %principal.subject,
-                reason = refusal.label(),
-                in_flight = admission.in_flight(),
-                limit = admission.limit(),
-            );
+            if let Some(refusals) = admission.refusal_line() {
+                tracing::warn!(
+                    target: "audit",
+                    event = "admission_refused",
+                    request_id = ctx.request_id(),
+                    issuer = %principal.issuer,
+                    subject = %principal.subject,
+                    reason = refusal.label(),
+                    refusals,
+                    in_flight = admission.in_flight(),
+                    limit = admission.limit(),
+                );
+            }
+            admission.hold(&refusal).await;
             refusal.into_response()
         }
     }
@@ -440,6 +515,30 @@ mod tests {
         let _y = a.admit(key("y")).expect("y");
         assert_eq!(a.admit(key("z")).expect_err("full"), Refusal::Overloaded);
         assert_eq!(a.caller_in_flight(&key("z")), 0);
+    }
+
+    #[test]
+    fn only_per_caller_refusals_are_held_and_log_lines_are_sampled() {
+        assert_eq!(Refusal::CallerBusy { limit: 1 }.hold(), Some(REFUSAL_HOLD));
+        assert_eq!(
+            Refusal::CallerRate {
+                retry_after: Duration::from_millis(3)
+            }
+            .hold(),
+            Some(REFUSAL_HOLD)
+        );
+        assert_eq!(Refusal::Overloaded.hold(), None);
+        assert_eq!(Refusal::Authenticating.hold(), None);
+        let a = Admission::new(4);
+        let lines: Vec<u64> = (0..1000).filter_map(|_| a.refusal_line()).collect();
+        assert!(
+            !lines.is_empty() && lines.len() <= 2 * REFUSAL_LINES_PER_S as usize,
+            "{} lines for 1000 refusals",
+            lines.len()
+        );
+        // Every refusal is counted in some line, or still waiting for the next one.
+        let pending = a.inner.unlogged.load(Ordering::Relaxed);
+        assert_eq!(lines.iter().sum::<u64>() + pending, 1000);
     }
 
     #[test]

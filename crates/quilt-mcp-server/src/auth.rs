@@ -42,7 +42,9 @@ pub async fn authenticate(
             let _verifying = match app.admission.authenticating() {
                 Ok(slot) => slot,
                 Err(refusal) => {
-                    tracing::warn!(target: "audit", event = "admission_refused", request_id, reason = refusal.label());
+                    if let Some(refusals) = app.admission.refusal_line() {
+                        tracing::warn!(target: "audit", event = "admission_refused", request_id, reason = refusal.label(), refusals);
+                    }
                     return refusal.into_response();
                 }
             };
