@@ -196,8 +196,10 @@ impl ToolRegistry {
             !self.index.contains_key(name),
             "tool {name} registered twice"
         );
+        let output_schema = compact(&schema_for_output::<O>());
+        let conforms = output_check(name, &output_schema);
         let tool = Tool::new(name, description, compact(&schema_for_type::<I>()))
-            .with_raw_output_schema(compact(&schema_for_output::<O>()))
+            .with_raw_output_schema(output_schema)
             .with_annotations(annotations);
         let tool = match titles::title(name) {
             Some(title) => tool.with_title(title),
@@ -207,12 +209,15 @@ impl ToolRegistry {
         let handler: Handler = Arc::new(move |args| {
             let input = serde_json::from_value::<I>(args);
             let handler = handler.clone();
+            let conforms = conforms.clone();
             Box::pin(async move {
                 let input = input
                     .map_err(|e| ToolError::invalid_argument(format!("invalid arguments: {e}")))?;
                 let output = handler(input).await?;
-                serde_json::to_value(output)
-                    .map_err(|e| ToolError::internal(format!("result not serialisable: {e}")))
+                let value = serde_json::to_value(output)
+                    .map_err(|e| ToolError::internal(format!("result not serialisable: {e}")))?;
+                conforms(&value)?;
+                Ok(value)
             })
         });
         self.index.insert(name.to_owned(), self.entries.len());
@@ -413,6 +418,28 @@ fn seal_key(config: &Config) -> crate::seal::SealKey {
     key
 }
 
+/// Checks a structured result against its tool's output schema (see [`output_check`]).
+type OutputCheck = Arc<dyn Fn(&Value) -> Result<(), ToolError> + Send + Sync>;
+
+/// In debug builds (every test suite), a check that a structured result matches the output
+/// schema `tools/list` announces for `name`: a result that does not is an `internal` error, so
+/// any test through the server that produces one fails, and schema compaction cannot break
+/// the contract unnoticed. Release builds check nothing.
+fn output_check(name: &'static str, schema: &JsonObject) -> OutputCheck {
+    if !cfg!(debug_assertions) {
+        return Arc::new(|_| Ok(()));
+    }
+    let validator = jsonschema::draft202012::new(&Value::Object(schema.clone()))
+        .unwrap_or_else(|e| panic!("{name}: its output schema does not compile: {e}"));
+    Arc::new(move |value| match validator.validate(value) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(ToolError::internal(format!(
+            "{name}: the result does not match its output schema at {}: {e}",
+            e.instance_path()
+        ))),
+    })
+}
+
 /// Drops the schema keys that cost a client's context window and tell a model nothing:
 /// `$schema` (MCP fixes the dialect) and the Rust type name in `title`.
 fn compact(schema: &JsonObject) -> Arc<JsonObject> {
@@ -420,4 +447,51 @@ fn compact(schema: &JsonObject) -> Arc<JsonObject> {
     schema.remove("$schema");
     schema.remove("title");
     Arc::new(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result whose serialisation disagrees with its derived schema (here a number the
+    /// schema calls a string) is an `internal` error in debug builds; a conforming one passes.
+    #[tokio::test]
+    async fn results_that_break_their_output_schema_are_refused() {
+        #[derive(Serialize, JsonSchema)]
+        struct Out {
+            #[serde(serialize_with = "as_number")]
+            #[schemars(with = "String")]
+            field: String,
+        }
+        fn as_number<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u64(7)
+        }
+        #[derive(Serialize, JsonSchema)]
+        struct Fine {
+            field: String,
+        }
+        #[derive(serde::Deserialize, JsonSchema)]
+        struct In {}
+        let mut registry = ToolRegistry::empty();
+        registry.add("broken", "d", ToolAnnotations::new(), None, |_: In| async {
+            Ok(Out { field: "x".into() })
+        });
+        registry.add("fine", "d", ToolAnnotations::new(), None, |_: In| async {
+            Ok(Fine { field: "x".into() })
+        });
+        let run =
+            |name: &str| (registry.entries[registry.index[name]].handler)(serde_json::json!({}));
+        let e = run("broken").await.expect_err("refused");
+        assert_eq!(e.code, crate::ErrorCode::Internal);
+        assert!(
+            e.message
+                .contains("does not match its output schema at /field"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            run("fine").await.expect("conforms"),
+            serde_json::json!({"field": "x"})
+        );
+    }
 }
