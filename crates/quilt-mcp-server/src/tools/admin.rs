@@ -26,6 +26,7 @@ mod visibility;
 use std::sync::Arc;
 
 use quilt_catalog::CatalogError;
+use quilt_catalog::Operation;
 use quilt_catalog::operations::NoVariables;
 use quilt_catalog::operations::admin::{
     AddRolesVariables, AdminOf, DefaultRoleGet, IdVariables, MutateField, NameVariables,
@@ -320,30 +321,35 @@ pub(crate) fn register(registry: &mut ToolRegistry, catalog: &Arc<Catalog>) {
 // --- read tools ----------------------------------------------------------------------------
 
 async fn users_list(catalog: &Catalog, _: Nothing) -> Result<UsersOutput, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<UsersList>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersList>(catalog, &NoVariables {}).await?;
     let mut users: Vec<UserView> = data.admin.user.list.into_iter().map(Into::into).collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(UsersOutput { users })
 }
 
+/// Runs `O` against the catalog as the caller (its catalog token), with the catalog's answers
+/// mapped to tool errors.
+async fn run<O: Operation>(
+    catalog: &Catalog,
+    variables: &O::Variables,
+) -> Result<O::Data, ToolError> {
+    let (_, token) = caller()?;
+    catalog
+        .client()
+        .execute::<O>(&token, variables)
+        .await
+        .map_err(admin_error)
+}
+
 async fn user_get(catalog: &Catalog, input: NameInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<UsersGet>(
-            &token,
-            &NameVariables {
-                name: input.name.clone(),
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersGet>(
+        catalog,
+        &NameVariables {
+            name: input.name.clone(),
+        },
+    )
+    .await?;
     let user = data.admin.user.get.ok_or_else(|| no_user(&input.name))?;
     Ok(UserOutput { user: user.into() })
 }
@@ -357,12 +363,7 @@ fn no_user(name: &str) -> ToolError {
 }
 
 async fn roles(catalog: &Catalog) -> Result<Vec<Role>, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<RolesList>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<RolesList>(catalog, &NoVariables {}).await?;
     Ok(data.roles)
 }
 
@@ -409,24 +410,14 @@ async fn role_get(catalog: &Catalog, input: RoleInput) -> Result<RoleOutput, Too
 }
 
 async fn default_role_get(catalog: &Catalog, _: Nothing) -> Result<RoleOutput, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<DefaultRoleGet>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<DefaultRoleGet>(catalog, &NoVariables {}).await?;
     Ok(RoleOutput {
         role: data.default_role.map(Into::into),
     })
 }
 
 async fn policies(catalog: &Catalog) -> Result<Vec<Policy>, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<PoliciesList>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<PoliciesList>(catalog, &NoVariables {}).await?;
     Ok(data.policies)
 }
 
@@ -465,24 +456,14 @@ async fn policy_get(catalog: &Catalog, input: PolicyInput) -> Result<PolicyOutpu
 }
 
 async fn sso_config_get(catalog: &Catalog, _: Nothing) -> Result<SsoConfigOutput, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<SsoConfigGet>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<SsoConfigGet>(catalog, &NoVariables {}).await?;
     Ok(SsoConfigOutput {
         sso_config: data.admin.sso_config.map(Into::into),
     })
 }
 
 async fn open_query_get(catalog: &Catalog, _: Nothing) -> Result<OpenQueryOutput, ToolError> {
-    let (_, token) = caller()?;
-    let data = catalog
-        .client()
-        .execute::<TabulatorOpenQueryGet>(&token, &NoVariables {})
-        .await
-        .map_err(admin_error)?;
+    let data = run::<TabulatorOpenQueryGet>(catalog, &NoVariables {}).await?;
     Ok(OpenQueryOutput {
         open_query_enabled: data.admin.tabulator_open_query,
     })
@@ -497,45 +478,37 @@ async fn user_create(catalog: &Catalog, input: CreateInput) -> Result<UserOutput
     if let Some(extra) = &input.extra_roles {
         check_roles("extra_roles", extra, true)?;
     }
-    let (_, token) = caller()?;
     confirm(&format!(
         "Create catalog user {} ({}) with role {}.",
         input.name, input.email, input.role
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersCreate>(
-            &token,
-            &UserInputVariables {
-                input: UserInput {
-                    name: input.name,
-                    email: input.email,
-                    role: input.role,
-                    extra_roles: input.extra_roles,
-                },
+    let data = run::<UsersCreate>(
+        catalog,
+        &UserInputVariables {
+            input: UserInput {
+                name: input.name,
+                email: input.email,
+                role: input.role,
+                extra_roles: input.extra_roles,
             },
-        )
-        .await
-        .map_err(admin_error)?;
+        },
+    )
+    .await?;
     let user = data.admin.user.create.into_result().map_err(admin_error)?;
     Ok(UserOutput { user: user.into() })
 }
 
 async fn user_delete(catalog: &Catalog, input: NameInput) -> Result<DoneOutput, ToolError> {
     check_user_name(&input.name)?;
-    let (_, token) = caller()?;
     confirm(&format!("Delete catalog user {}.", input.name)).await?;
-    let data = catalog
-        .client()
-        .execute::<UsersDelete>(
-            &token,
-            &NameVariables {
-                name: input.name.clone(),
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersDelete>(
+        catalog,
+        &NameVariables {
+            name: input.name.clone(),
+        },
+    )
+    .await?;
     data.mutated(&input.name)
         .map_err(admin_error)?
         .result
@@ -549,22 +522,18 @@ async fn user_delete(catalog: &Catalog, input: NameInput) -> Result<DoneOutput, 
 
 async fn user_reset_password(catalog: &Catalog, input: NameInput) -> Result<DoneOutput, ToolError> {
     check_user_name(&input.name)?;
-    let (_, token) = caller()?;
     confirm(&format!(
         "Reset the password of catalog user {}; they will have to set a new one.",
         input.name
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersResetPassword>(
-            &token,
-            &NameVariables {
-                name: input.name.clone(),
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersResetPassword>(
+        catalog,
+        &NameVariables {
+            name: input.name.clone(),
+        },
+    )
+    .await?;
     data.mutated(&input.name)
         .map_err(admin_error)?
         .result
@@ -593,52 +562,43 @@ fn mutated_user(
 async fn user_set_email(catalog: &Catalog, input: EmailInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
     check_email(&input.email)?;
-    let (_, token) = caller()?;
     confirm(&format!(
         "Change the email of catalog user {} to {}.",
         input.name, input.email
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersSetEmail>(
-            &token,
-            &SetEmailVariables {
-                name: input.name.clone(),
-                email: input.email,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersSetEmail>(
+        catalog,
+        &SetEmailVariables {
+            name: input.name.clone(),
+            email: input.email,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
 async fn user_set_admin(catalog: &Catalog, input: AdminFlagInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
-    let (_, token) = caller()?;
     confirm(&if input.admin {
         format!("Make catalog user {} an admin.", input.name)
     } else {
         format!("Remove the admin flag of catalog user {}.", input.name)
     })
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersSetAdmin>(
-            &token,
-            &SetAdminVariables {
-                name: input.name.clone(),
-                admin: input.admin,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersSetAdmin>(
+        catalog,
+        &SetAdminVariables {
+            name: input.name.clone(),
+            admin: input.admin,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
 async fn user_set_active(catalog: &Catalog, input: ActiveInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
-    let (_, token) = caller()?;
     confirm(&if input.active {
         format!("Activate catalog user {}.", input.name)
     } else {
@@ -648,17 +608,14 @@ async fn user_set_active(catalog: &Catalog, input: ActiveInput) -> Result<UserOu
         )
     })
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersSetActive>(
-            &token,
-            &SetActiveVariables {
-                name: input.name.clone(),
-                active: input.active,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersSetActive>(
+        catalog,
+        &SetActiveVariables {
+            name: input.name.clone(),
+            active: input.active,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
@@ -668,7 +625,6 @@ async fn user_set_role(catalog: &Catalog, input: SetRoleInput) -> Result<UserOut
     if let Some(extra) = &input.extra_roles {
         check_roles("extra_roles", extra, true)?;
     }
-    let (_, token) = caller()?;
     let extra = input.extra_roles.clone().unwrap_or_default().join(", ");
     confirm(&format!(
         "Set the active role of catalog user {} to {}{}.",
@@ -682,43 +638,36 @@ async fn user_set_role(catalog: &Catalog, input: SetRoleInput) -> Result<UserOut
         }
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersSetRole>(
-            &token,
-            &SetRoleVariables {
-                name: input.name.clone(),
-                role: input.role,
-                extra_roles: input.extra_roles,
-                append: input.append,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersSetRole>(
+        catalog,
+        &SetRoleVariables {
+            name: input.name.clone(),
+            role: input.role,
+            extra_roles: input.extra_roles,
+            append: input.append,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
 async fn user_add_roles(catalog: &Catalog, input: RolesInput) -> Result<UserOutput, ToolError> {
     check_user_name(&input.name)?;
     check_roles("roles", &input.roles, false)?;
-    let (_, token) = caller()?;
     confirm(&format!(
         "Add roles {} to catalog user {}.",
         input.roles.join(", "),
         input.name
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersAddRoles>(
-            &token,
-            &AddRolesVariables {
-                name: input.name.clone(),
-                roles: input.roles,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersAddRoles>(
+        catalog,
+        &AddRolesVariables {
+            name: input.name.clone(),
+            roles: input.roles,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
@@ -731,41 +680,32 @@ async fn user_remove_roles(
     if let Some(fallback) = &input.fallback {
         check_role_name("fallback", fallback)?;
     }
-    let (_, token) = caller()?;
     confirm(&format!(
         "Remove roles {} from catalog user {}.",
         input.roles.join(", "),
         input.name
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<UsersRemoveRoles>(
-            &token,
-            &RemoveRolesVariables {
-                name: input.name.clone(),
-                roles: input.roles,
-                fallback: input.fallback,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<UsersRemoveRoles>(
+        catalog,
+        &RemoveRolesVariables {
+            name: input.name.clone(),
+            roles: input.roles,
+            fallback: input.fallback,
+        },
+    )
+    .await?;
     mutated_user(&input.name, data)
 }
 
 async fn role_set_default(catalog: &Catalog, input: RoleInput) -> Result<RoleOutput, ToolError> {
     let role = find_role(catalog, &input.id_or_name).await?;
-    let (_, token) = caller()?;
     confirm(&format!(
         "Make role {} the role every new catalog user gets.",
         role.name
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<RoleSetDefault>(&token, &IdVariables { id: role.id })
-        .await
-        .map_err(admin_error)?;
+    let data = run::<RoleSetDefault>(catalog, &IdVariables { id: role.id }).await?;
     let role = data.role_set_default.into_result().map_err(admin_error)?;
     Ok(RoleOutput {
         role: Some(role.into()),
@@ -778,22 +718,18 @@ async fn sso_config_set(
 ) -> Result<SsoConfigOutput, ToolError> {
     aws::target("sso_config");
     check_sso_config(&input.config)?;
-    let (_, token) = caller()?;
     confirm(&format!(
         "Replace the catalog's SSO configuration with the given one ({} bytes); sign-in changes for every SSO user.",
         input.config.len()
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<SsoConfigSet>(
-            &token,
-            &SsoConfigVariables {
-                config: Some(input.config),
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<SsoConfigSet>(
+        catalog,
+        &SsoConfigVariables {
+            config: Some(input.config),
+        },
+    )
+    .await?;
     let config = data
         .admin
         .set_sso_config
@@ -812,13 +748,8 @@ async fn sso_config_set(
 
 async fn sso_config_remove(catalog: &Catalog, _: Nothing) -> Result<SsoConfigOutput, ToolError> {
     aws::target("sso_config");
-    let (_, token) = caller()?;
     confirm("Remove the catalog's SSO configuration; SSO sign-in stops for every user.").await?;
-    let data = catalog
-        .client()
-        .execute::<SsoConfigSet>(&token, &SsoConfigVariables { config: None })
-        .await
-        .map_err(admin_error)?;
+    let data = run::<SsoConfigSet>(catalog, &SsoConfigVariables { config: None }).await?;
     if let Some(result) = data.admin.set_sso_config {
         result.into_result().map_err(admin_error)?;
     }
@@ -830,22 +761,18 @@ async fn open_query_set(
     input: OpenQueryInput,
 ) -> Result<OpenQueryOutput, ToolError> {
     aws::target("tabulator_open_query");
-    let (_, token) = caller()?;
     confirm(&format!(
         "Turn Tabulator open query {} for the whole catalog.",
         if input.enabled { "on" } else { "off" }
     ))
     .await?;
-    let data = catalog
-        .client()
-        .execute::<TabulatorOpenQuerySet>(
-            &token,
-            &OpenQueryVariables {
-                enabled: input.enabled,
-            },
-        )
-        .await
-        .map_err(admin_error)?;
+    let data = run::<TabulatorOpenQuerySet>(
+        catalog,
+        &OpenQueryVariables {
+            enabled: input.enabled,
+        },
+    )
+    .await?;
     Ok(OpenQueryOutput {
         open_query_enabled: data.admin.set_tabulator_open_query.tabulator_open_query,
     })
