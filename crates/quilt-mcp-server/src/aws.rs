@@ -202,6 +202,9 @@ fn record(source: CredentialSource, role_arn: Option<RoleArn>, intent: AccessInt
 #[derive(Debug)]
 pub struct Aws {
     factory: ClientFactory,
+    /// The Quilt catalog's client (`QUILT_CATALOG_URL`), one per process: the `catalog`
+    /// credential source and the catalog tools share it, so `config.json` is read once.
+    catalog: Option<Arc<quilt_catalog::CatalogClient>>,
 }
 
 /// Where AWS is, and the data plane's per-attempt read timeout: a fifth of the request
@@ -281,14 +284,23 @@ impl Aws {
         broker_config.role_arn_allow = config.role_arn_allow.clone();
         broker_config.session_duration_s = config.role_session_duration_s;
         broker_config.registry_url = config.registry_url.clone();
+        let catalog = match config
+            .catalog_settings()
+            .map(quilt_catalog::CatalogClient::new)
+        {
+            None => None,
+            Some(Ok(client)) => Some(Arc::new(client)),
+            Some(Err(error)) => {
+                tracing::error!(%error, "catalog tools disabled");
+                None
+            }
+        };
         if config.registry_url.is_none()
-            && let Some(settings) = config.catalog_settings()
+            && let Some(catalog) = catalog.clone()
         {
             // QUILT_CATALOG_URL alone: the registry is `registryUrl` of its config.json,
             // read at the first exchange (not at start, so a catalog that is down does not
             // stop the server).
-            let catalog =
-                Arc::new(quilt_catalog::CatalogClient::new(settings).map_err(anyhow::Error::msg)?);
             broker_config.registry_lookup = Some(quilt_mcp_aws::RegistryLookup::new(move || {
                 let catalog = catalog.clone();
                 Box::pin(async move { catalog.registry_url().await.map_err(|e| e.to_string()) })
@@ -298,7 +310,13 @@ impl Aws {
             .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(Self {
             factory: ClientFactory::new(settings, Arc::new(broker)),
+            catalog,
         }))
+    }
+
+    /// The Quilt catalog's client, when one is configured.
+    pub fn catalog_client(&self) -> Option<&Arc<quilt_catalog::CatalogClient>> {
+        self.catalog.as_ref()
     }
 
     /// The broker.

@@ -98,7 +98,7 @@ pub(crate) fn register(
         sse,
         multipart_threshold: config.s3_multipart_threshold_bytes,
         max_put_bytes: config.max_body_bytes,
-        catalog: crate::tools::catalog::Catalog::from_config(config),
+        catalog: crate::tools::catalog::Catalog::from_config(config, aws),
         config: Arc::new(config.clone()),
     });
     let read = || {

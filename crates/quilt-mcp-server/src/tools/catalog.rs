@@ -42,24 +42,18 @@ const MAX_QUERY_CHARS: usize = 2000;
 /// The catalog and what the catalog tools share.
 #[derive(Debug)]
 pub struct Catalog {
-    client: CatalogClient,
+    client: Arc<CatalogClient>,
     policy: BucketPolicy,
 }
 
 impl Catalog {
-    /// The catalog of `config`, when one is configured.
-    pub fn from_config(config: &Config) -> Option<Arc<Self>> {
-        let settings = config.catalog_settings()?;
-        match CatalogClient::new(settings) {
-            Ok(client) => Some(Arc::new(Self {
-                client,
-                policy: BucketPolicy::new(config.bucket_grants()),
-            })),
-            Err(error) => {
-                tracing::error!(%error, "catalog tools disabled");
-                None
-            }
-        }
+    /// The catalog, when one is configured: the process's one client (held by `aws`) and the
+    /// bucket grants of `config`.
+    pub fn from_config(config: &Config, aws: &Aws) -> Option<Arc<Self>> {
+        Some(Arc::new(Self {
+            client: aws.catalog_client()?.clone(),
+            policy: BucketPolicy::new(config.bucket_grants()),
+        }))
     }
 
     /// The client.
@@ -144,7 +138,7 @@ pub(crate) fn register(
     config: &Config,
     athena: &Arc<crate::tools::athena::AthenaSettings>,
 ) {
-    let Some(catalog) = Catalog::from_config(config) else {
+    let Some(catalog) = Catalog::from_config(config, aws) else {
         return;
     };
     registry.add_with(
