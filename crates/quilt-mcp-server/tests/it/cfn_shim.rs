@@ -105,28 +105,7 @@ async fn forward(
     headers: &HeaderMap,
     body: Bytes,
 ) -> (StatusCode, HeaderMap, Bytes) {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = state.client.request(
-        reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method"),
-        format!("{}{path}", state.moto),
-    );
-    for (name, value) in headers {
-        if name != "host" && name != "content-length" {
-            request = request.header(name.as_str(), value.as_bytes());
-        }
-    }
-    let response = request.body(body).send().await.expect("moto");
-    let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
-    let mut out = HeaderMap::new();
-    for (name, value) in response.headers() {
-        if name != "content-length" && name != "transfer-encoding" && name != "connection" {
-            out.insert(
-                axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).expect("name"),
-                axum::http::HeaderValue::from_bytes(value.as_bytes()).expect("value"),
-            );
-        }
-    }
-    (status, out, response.bytes().await.expect("moto body"))
+    crate::support::forward_to_moto(&state.client, &state.moto, method, uri, headers, body).await
 }
 
 /// Splits moto's XML at the resource list `list`: (before the members, the members, after).

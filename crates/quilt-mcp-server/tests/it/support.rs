@@ -659,3 +659,41 @@ pub async fn spawn_stack_role_binary(
     }
     (child, pid, base)
 }
+
+/// Sends one request a test shim (athena_shim, cfn_shim) passes through to moto at `moto`,
+/// unchanged but for the hop-by-hop headers; answers moto's status, headers and body.
+pub async fn forward_to_moto(
+    client: &reqwest::Client,
+    moto: &str,
+    method: axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (
+    axum::http::StatusCode,
+    axum::http::HeaderMap,
+    axum::body::Bytes,
+) {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = client.request(
+        reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method"),
+        format!("{moto}{path}"),
+    );
+    for (name, value) in headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let response = request.body(body).send().await.expect("moto");
+    let status = axum::http::StatusCode::from_u16(response.status().as_u16()).expect("status");
+    let mut out = axum::http::HeaderMap::new();
+    for (name, value) in response.headers() {
+        if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+            out.insert(
+                axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).expect("name"),
+                axum::http::HeaderValue::from_bytes(value.as_bytes()).expect("value"),
+            );
+        }
+    }
+    (status, out, response.bytes().await.expect("moto body"))
+}
