@@ -9,7 +9,9 @@ use quilt_mcp_aws::AccessIntent;
 use quilt_mcp_aws::s3uri::S3Uri;
 use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 
-use super::{Packaging, manifest_error, package_name, registry_bucket, with_body};
+use super::Packaging;
+use super::args::{manifest_error, package_name, registry_bucket};
+use super::stream::with_body;
 use crate::access::BucketPolicy;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::buckets::Sse;

@@ -25,7 +25,26 @@ use quilt_workflows::{
     select_without_config,
 };
 
-use super::*;
+use aws_sdk_s3::operation::RequestId as _;
+use futures::StreamExt as _;
+use quilt_mcp_aws::AccessIntent;
+use quilt_package::{
+    Header, JsonObject, JsonValue, LogicalKey, ManifestReader, PackageName, PhysicalKey,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::args::{
+    full_hash, manifest_error, metadata_object, package_name, registry_bucket, sources,
+};
+use super::copy::Headed;
+use super::schema::EntryInput;
+use super::stream::with_body;
+use super::{PARALLELISM, Packaging, S3};
+use crate::aws;
+use crate::tool_error::{ErrorCode, ToolError};
+use crate::tools::buckets::s3_error;
 
 /// How long a loaded schema (and a parsed config) is reused.
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(60);
