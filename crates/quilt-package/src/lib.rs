@@ -11,7 +11,8 @@
 //!   [`Crc64NvmeHasher`], [`ObjectHasher`]); S3 checksum conversions where exact.
 //! - [`registry`]: the keys of manifests and pointers in a registry bucket.
 //! - [`PackageName`], [`LogicalKey`] (+ walk order, [`check_key_set`]), [`PhysicalKey`].
-//! - [`diff()`]: what changed between two revisions.
+//! - [`diff()`]: what changed between two revisions; [`changes`]: the same over two streamed
+//!   manifests, in constant memory.
 //! - [`json`]: the JSON value type with Python's semantics that all of this rests on.
 //!
 //! Format decisions are in `docs/PACKAGES.md`.
@@ -26,7 +27,7 @@ mod physical_key;
 pub mod registry;
 mod top_hash;
 
-pub use diff::{Diff, Modified, diff, diff_entries};
+pub use diff::{Change, Changes, Diff, Modified, changes, diff};
 pub use json::{JsonError, JsonNumber, JsonObject, JsonValue};
 pub use logical_key::{
     KeySetError, LogicalKey, LogicalKeyError, WalkOrderCheck, check_key_set, walk_order,

@@ -172,12 +172,6 @@ impl Entry {
             }
         }
     }
-
-    /// quilt3's entry equality (`PackageEntry.__eq__`): size, hash and the whole `meta`,
-    /// ignoring physical keys.
-    pub fn same_content_and_meta(&self, other: &Entry) -> bool {
-        self.size == other.size && self.hash == other.hash && self.meta == other.meta
-    }
 }
 
 /// A directory-metadata record (`{"logical_key": "a/", "meta": {…}}`): kept and written

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 
 use quilt_package::{
-    Entry, Header, JsonObject, JsonValue, LogicalKey, ManifestError, ManifestReader,
-    ManifestWriter, Record, TopHash, TopHasher,
+    Change, Entry, Header, JsonObject, JsonValue, LogicalKey, ManifestError, ManifestReader,
+    ManifestWriter, Record, TopHash, TopHasher, changes,
 };
 
 use super::args::{manifest_error, write_error};
@@ -187,18 +187,24 @@ fn emit_new_before<W: std::io::Write>(
     Ok(())
 }
 
+/// `package_diff` over two streamed manifests: quilt-package's [`changes`] (the one definition
+/// of added, removed and modified), with the counts of each kind and at most `MAX_DIFF_KEYS`
+/// keys listed per kind.
 pub(super) fn diff_streams(
     r1: impl BufRead,
     r2: impl BufRead,
     what1: &str,
     what2: &str,
 ) -> Result<DiffOutput, ToolError> {
-    use std::cmp::Ordering as O;
     let m1 = ManifestReader::new(r1).map_err(|e| manifest_error(what1, e))?;
     let m2 = ManifestReader::new(r2).map_err(|e| manifest_error(what2, e))?;
     let metadata_changed = m1.header().user_meta() != m2.header().user_meta();
-    let mut a = m1.entries().peekable();
-    let mut b = m2.entries().peekable();
+    let a = m1
+        .entries()
+        .map(|r| r.map_err(|e| manifest_error(what1, e)));
+    let b = m2
+        .entries()
+        .map(|r| r.map_err(|e| manifest_error(what2, e)));
     let mut out = DiffOutput {
         package1_hash: String::new(),
         package2_hash: String::new(),
@@ -213,69 +219,21 @@ pub(super) fn diff_streams(
         package1_catalog_url: None,
         package2_catalog_url: None,
     };
-    let push = |list: &mut Vec<String>, count: &mut u64, truncated: &mut bool, k: &LogicalKey| {
+    let push = |list: &mut Vec<String>, count: &mut u64, truncated: &mut bool, k: LogicalKey| {
         *count += 1;
         if list.len() < MAX_DIFF_KEYS {
-            list.push(k.as_str().to_owned());
+            list.push(k.into_string());
         } else {
             *truncated = true;
         }
     };
-    loop {
-        // Surface read errors first.
-        if let Some(Err(_)) = a.peek() {
-            return Err(a
-                .next()
-                .and_then(Result::err)
-                .map_or_else(|| ToolError::internal("diff"), |e| manifest_error(what1, e)));
-        }
-        if let Some(Err(_)) = b.peek() {
-            return Err(b
-                .next()
-                .and_then(Result::err)
-                .map_or_else(|| ToolError::internal("diff"), |e| manifest_error(what2, e)));
-        }
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some(_), None) => O::Less,
-            (None, Some(_)) => O::Greater,
-            (Some(Ok(x)), Some(Ok(y))) => x.logical_key.cmp(&y.logical_key),
-            _ => continue,
+    for change in changes(a, b) {
+        let (list, count, key) = match change? {
+            Change::Added(k) => (&mut out.added, &mut out.added_count, k),
+            Change::Removed(k) => (&mut out.removed, &mut out.removed_count, k),
+            Change::Modified(m) => (&mut out.modified, &mut out.modified_count, m.logical_key),
         };
-        match order {
-            O::Less => {
-                if let Some(Ok(x)) = a.next() {
-                    push(
-                        &mut out.removed,
-                        &mut out.removed_count,
-                        &mut out.truncated,
-                        &x.logical_key,
-                    );
-                }
-            }
-            O::Greater => {
-                if let Some(Ok(y)) = b.next() {
-                    push(
-                        &mut out.added,
-                        &mut out.added_count,
-                        &mut out.truncated,
-                        &y.logical_key,
-                    );
-                }
-            }
-            O::Equal => {
-                if let (Some(Ok(x)), Some(Ok(y))) = (a.next(), b.next())
-                    && !x.same_content_and_meta(&y)
-                {
-                    push(
-                        &mut out.modified,
-                        &mut out.modified_count,
-                        &mut out.truncated,
-                        &x.logical_key,
-                    );
-                }
-            }
-        }
+        push(list, count, &mut out.truncated, key);
     }
     Ok(out)
 }
