@@ -102,6 +102,20 @@ const MAX_MANIFEST_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 type S3 = Caller<aws_sdk_s3::Client>;
 
+/// The caller's two S3 clients of a write: reads (HEAD, GET for hashing, pointers) with read
+/// intent, copies and puts with write intent (a stack's read and write roles differ).
+struct Clients {
+    read: S3,
+    write: S3,
+}
+
+/// The package a write is for, in its registry bucket.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    bucket: &'a str,
+    name: &'a PackageName,
+}
+
 /// What the packaging tools share.
 struct Packaging {
     aws: Arc<Aws>,

@@ -14,12 +14,11 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use quilt_mcp_aws::s3uri;
 use quilt_package::registry;
 use quilt_package::{
-    BASE_CHUNK_SIZE, ChunkedSha256Hasher, Entry, LogicalKey, ObjectHash, PackageName, PhysicalKey,
-    chunk_size,
+    BASE_CHUNK_SIZE, ChunkedSha256Hasher, Entry, LogicalKey, ObjectHash, PhysicalKey, chunk_size,
 };
 
 use super::args::Source;
-use super::{PARALLELISM, PART_PARALLELISM, Packaging, S3};
+use super::{Clients, PARALLELISM, PART_PARALLELISM, Packaging, S3, Target};
 use crate::aws;
 use crate::progress;
 use crate::tool_error::{ErrorCode, ToolError};
@@ -90,9 +89,6 @@ impl Tracker {
     }
 }
 
-// ------------------------------------------------------------------------------------------
-// The tools.
-
 /// A source after its HEAD.
 pub(super) struct Headed {
     pub(super) source: Source,
@@ -123,19 +119,16 @@ impl Packaging {
     /// HEADs every source (a missing one fails before anything is copied), runs `check` on
     /// them (the workflow's entries check), then copies or references each, `PARALLELISM` at
     /// a time, hashing the bytes the entry points to.
-    #[expect(clippy::too_many_arguments, reason = "the pieces of one build")]
     pub(super) async fn build_entries(
         &self,
-        read: &S3,
-        write: &S3,
-        bucket: &str,
-        name: &PackageName,
+        s3: &Clients,
+        target: Target<'_>,
         sources: Vec<Source>,
         copy: bool,
         check: &(dyn Fn(&[Headed]) -> Result<(), ToolError> + Sync),
     ) -> Result<BuiltSet, ToolError> {
         let headed: Vec<Headed> = futures::stream::iter(sources)
-            .map(|s| self.head(read, s))
+            .map(|s| self.head(&s3.read, s))
             .buffer_unordered(PARALLELISM)
             .try_collect()
             .await?;
@@ -145,11 +138,11 @@ impl Packaging {
         let tracker = &tracker;
         let built: Vec<Built> = futures::stream::iter(headed)
             .map(|h| async move {
-                let in_registry = h.source.uri.bucket == bucket;
+                let in_registry = h.source.uri.bucket == target.bucket;
                 let b = if copy && !in_registry {
-                    self.copy_in(read, write, bucket, name, h, tracker).await?
+                    self.copy_in(s3, target, h, tracker).await?
                 } else {
-                    self.reference(read, h, tracker).await?
+                    self.reference(&s3.read, h, tracker).await?
                 };
                 tracker.object().await;
                 Ok::<_, ToolError>(b)
@@ -243,13 +236,13 @@ impl Packaging {
     /// Copies the object to `<name>/<logical key>` in the registry and hashes the copy.
     async fn copy_in(
         &self,
-        read: &S3,
-        write: &S3,
-        bucket: &str,
-        name: &PackageName,
+        s3: &Clients,
+        target: Target<'_>,
         h: Headed,
         tracker: &Tracker,
     ) -> Result<Built, ToolError> {
+        let (read, write) = (&s3.read, &s3.write);
+        let Target { bucket, name } = target;
         let u = &h.source.uri;
         let dest = registry::object_key(name, &h.source.logical_key);
         let copy_source = PhysicalKey::new(u.bucket.as_str(), u.key.as_str(), h.version_id.clone())

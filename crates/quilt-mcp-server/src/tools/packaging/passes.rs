@@ -101,20 +101,36 @@ pub(super) struct Merged {
     pub(super) removed: u64,
 }
 
+/// What an update changes in its base revision.
+pub(super) struct Edits {
+    /// New entries, and entries replacing the base's under the same logical key.
+    pub(super) new: BTreeMap<LogicalKey, Entry>,
+    /// Logical keys left out.
+    pub(super) remove: BTreeSet<LogicalKey>,
+    /// Merged into the package's `user_meta`.
+    pub(super) merge: Option<JsonObject>,
+    /// The new revision's message.
+    pub(super) message: Option<String>,
+    /// The workflow record (`None` removes it).
+    pub(super) workflow: Option<JsonValue>,
+}
+
 /// Streams the old manifest into a new one at `path`: new entries merged in walk order,
 /// removed ones left out, `merge` merged into `user_meta`, the workflow record and the
 /// message set.
-#[expect(clippy::too_many_arguments, reason = "the pieces of one revision")]
 pub(super) fn merge_manifest(
     lines: impl BufRead,
     path: &std::path::Path,
-    mut new: BTreeMap<LogicalKey, Entry>,
-    remove: &BTreeSet<LogicalKey>,
-    merge: Option<JsonObject>,
-    message: Option<&str>,
-    workflow: Option<JsonValue>,
+    edits: Edits,
     what: &str,
 ) -> Result<Merged, ToolError> {
+    let Edits {
+        mut new,
+        remove,
+        merge,
+        message,
+        workflow,
+    } = edits;
     let reader = ManifestReader::new(lines).map_err(|e| manifest_error(what, e))?;
     let mut header = reader.header().clone();
     if let Some(m) = merge {
@@ -129,7 +145,7 @@ pub(super) fn merge_manifest(
     }
     // quilt3 sets or pops `workflow` in place (an existing field keeps its position).
     header.set_workflow(workflow);
-    header.set_message(message);
+    header.set_message(message.as_deref());
     let file = std::fs::File::create(path)
         .map_err(|e| ToolError::internal(format!("cannot write a temporary manifest: {e}")))?;
     let mut w = ManifestWriter::new(std::io::BufWriter::new(file), &header).map_err(write_error)?;

@@ -3,12 +3,10 @@
 //! `package_diff` (two manifests streamed side by side).
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::PresigningConfig;
-use bytes::Bytes;
 use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry::{self, NAMED_PACKAGES_PREFIX};
 use quilt_package::{JsonValue, PackageName, PhysicalKey, RegistryKey};
@@ -19,13 +17,12 @@ use super::schema::{
     BrowseInput, BrowseOutput, DiffInput, DiffOutput, EntryOut, HashOut, ListInput, ListOutput,
     PackageSummary,
 };
-use super::stream::{ChannelReader, pump, with_body};
+use super::stream::{with_bodies, with_body};
 use super::{MAX_BROWSE_ENTRIES, MAX_POINTER_KEYS, Packaging, S3, SIGNED_URL_S, entry};
 use crate::tool_error::ToolError;
 
 impl Packaging {
-    // --- package_list -----------------------------------------------------------------
-
+    /// `package_list`.
     pub(super) async fn list(self: Arc<Self>, input: ListInput) -> Result<ListOutput, ToolError> {
         let bucket = registry_bucket(&input.registry)?;
         self.check(&bucket, NAMED_PACKAGES_PREFIX)?;
@@ -68,8 +65,7 @@ impl Packaging {
         })
     }
 
-    // --- package_browse ---------------------------------------------------------------
-
+    /// `package_browse`.
     pub(super) async fn browse(
         self: Arc<Self>,
         input: BrowseInput,
@@ -186,8 +182,7 @@ impl Packaging {
         Ok(signed.uri().to_owned())
     }
 
-    // --- package_diff -----------------------------------------------------------------
-
+    /// `package_diff`.
     pub(super) async fn diff(self: Arc<Self>, input: DiffInput) -> Result<DiffOutput, ToolError> {
         let bucket = registry_bucket(&input.registry)?;
         let (n1, n2) = match (&input.package1_name, &input.package2_name) {
@@ -216,24 +211,9 @@ impl Packaging {
             format!("the manifest of revision {h1}"),
             format!("the manifest of revision {h2}"),
         );
-        // Two streams merged in walk order on one blocking thread, each fed by its own pump.
-        let (tx1, rx1) = tokio::sync::mpsc::channel(8);
-        let (tx2, rx2) = tokio::sync::mpsc::channel(8);
-        let task = tokio::task::spawn_blocking(move || {
-            let r1 = BufReader::new(ChannelReader {
-                rx: rx1,
-                current: Bytes::new(),
-            });
-            let r2 = BufReader::new(ChannelReader {
-                rx: rx2,
-                current: Bytes::new(),
-            });
-            diff_streams(r1, r2, &what1, &what2)
-        });
-        tokio::join!(pump(b1, tx1), pump(b2, tx2));
-        let mut out = task
-            .await
-            .map_err(|e| ToolError::internal(format!("manifest reader failed: {e}")))??;
+        // Two streams merged in walk order on one blocking thread.
+        let mut out =
+            with_bodies(b1, b2, move |r1, r2| diff_streams(r1, r2, &what1, &what2)).await?;
         out.package1_hash = h1.to_string();
         out.package2_hash = h2.to_string();
         let link = |name: &PackageName, hash: &str| {

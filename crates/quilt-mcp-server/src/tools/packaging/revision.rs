@@ -7,41 +7,59 @@ use std::time::SystemTime;
 use aws_sdk_s3::primitives::ByteStream;
 use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry;
-use quilt_package::{
-    Entry, Header, Manifest, ManifestWriter, ObjectHash, PackageName, PhysicalKey, TopHash,
-};
+use quilt_package::{Entry, Header, Manifest, ManifestWriter, ObjectHash, PhysicalKey, TopHash};
 
 use super::args::{Source, conflict, key_set_error, write_error};
 use super::copy::Headed;
 use super::schema::WriteOutput;
-use super::{Packaging, S3, workflow};
+use super::{Clients, Packaging, Target, workflow};
 use crate::tool_error::ToolError;
+use quilt_workflows::Requested;
+
+/// What a create asks of the write besides its contents.
+pub(super) struct WriteOptions {
+    /// Copy sources into the registry (else reference them in place).
+    pub(super) copy: bool,
+    /// Move `latest` whatever it is now.
+    pub(super) force: bool,
+    /// The revision the caller started from (`top_hash`), if any.
+    pub(super) started: Option<TopHash>,
+    /// The workflow the caller asked for.
+    pub(super) workflow: Requested,
+}
+
+/// What `latest` must still be when the pointers are written.
+pub(super) struct Latest {
+    /// The `latest` the write was checked against (`None`: no package yet).
+    pub(super) expected: Option<TopHash>,
+    /// Overwrite it whatever it has become.
+    pub(super) force: bool,
+}
 
 impl Packaging {
     /// Writes a revision made of `sources` only (create).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site per tool; a struct would only rename them"
-    )]
     pub(super) async fn write_revision(
         &self,
-        bucket: String,
-        name: PackageName,
+        target: Target<'_>,
         mut header: Header,
         sources: Vec<Source>,
-        copy: bool,
-        force: bool,
-        started: Option<TopHash>,
-        requested: &quilt_workflows::Requested,
+        options: WriteOptions,
     ) -> Result<WriteOutput, ToolError> {
+        let Target { bucket, name } = target;
+        let WriteOptions {
+            copy,
+            force,
+            started,
+            workflow,
+        } = options;
         preflight(&header, &sources)?;
-        self.check_registry_write(&bucket, &name, copy)?;
+        self.check_registry_write(bucket, name, copy)?;
         self.check_sources(&sources)?;
         let read = self.aws.s3(AccessIntent::Read).await?;
         // The registry's workflows, checked before anything is written (as quilt3 does, before
         // the conflict check); the entries check runs once every source has been HEADed.
-        let gov = self.govern(&read, &bucket, requested).await?;
-        let failures = gov.package_failures(&name, header.message(), header.user_meta());
+        let gov = self.govern(&read, bucket, &workflow).await?;
+        let failures = gov.package_failures(name, header.message(), header.user_meta());
         if !gov.needs_entries() {
             gov.refuse(&failures)?;
         }
@@ -51,9 +69,9 @@ impl Packaging {
             all.extend(gov.entry_failures(&workflow::headed_views(headed)));
             gov.refuse(&all)
         };
-        let latest = self.latest(&read, &bucket, &name).await?;
+        let latest = self.latest(&read, bucket, name).await?;
         if !force && latest.is_some() && latest != started {
-            return Err(conflict(&name, latest.as_ref(), started.as_ref()));
+            return Err(conflict(name, latest.as_ref(), started.as_ref()));
         }
         if let Some(latest) = latest.as_ref().filter(|_| force) {
             crate::confirm::confirm(&format!(
@@ -62,8 +80,9 @@ impl Packaging {
             .await?;
         }
         let write = self.aws.s3(AccessIntent::Write).await?;
+        let s3 = Clients { read, write };
         let built = self
-            .build_entries(&read, &write, &bucket, &name, sources, copy, &check)
+            .build_entries(&s3, target, sources, copy, &check)
             .await?;
         let mut manifest = Manifest::new(header);
         for e in built.entries.into_values() {
@@ -74,14 +93,14 @@ impl Packaging {
         let entries = manifest.len() as u64;
         let previous = self
             .commit(
-                &read,
-                &write,
-                &bucket,
-                &name,
+                &s3,
+                target,
                 &top_hash,
                 ByteStream::from(bytes),
-                latest,
-                force,
+                Latest {
+                    expected: latest,
+                    force,
+                },
             )
             .await?;
         Ok(WriteOutput {
@@ -100,7 +119,7 @@ impl Packaging {
             hashes_from_checksums: built.from_checksums,
             catalog_url: crate::tools::catalog::package_link(
                 &self.config,
-                &bucket,
+                bucket,
                 name.as_str(),
                 Some(&top_hash.to_string()),
                 None,
@@ -110,24 +129,21 @@ impl Packaging {
 
     /// Manifest, revision pointer, latest — in quilt3's order — after checking once more that
     /// latest has not moved. Returns the timestamp and the latest it replaced.
-    #[expect(clippy::too_many_arguments, reason = "the pieces of one commit")]
     pub(super) async fn commit(
         &self,
-        read: &S3,
-        write: &S3,
-        bucket: &str,
-        name: &PackageName,
+        s3: &Clients,
+        target: Target<'_>,
         top_hash: &TopHash,
         manifest: ByteStream,
-        expected_latest: Option<TopHash>,
-        force: bool,
+        latest: Latest,
     ) -> Result<(u64, Option<TopHash>), ToolError> {
-        let now = self.latest(read, bucket, name).await?;
-        if !force && now != expected_latest {
-            return Err(conflict(name, now.as_ref(), expected_latest.as_ref()));
+        let Target { bucket, name } = target;
+        let now = self.latest(&s3.read, bucket, name).await?;
+        if !latest.force && now != latest.expected {
+            return Err(conflict(name, now.as_ref(), latest.expected.as_ref()));
         }
         self.put(
-            write,
+            &s3.write,
             bucket,
             &registry::manifest_key(top_hash),
             manifest,
@@ -137,7 +153,7 @@ impl Packaging {
         let t = registry::unix_seconds(SystemTime::now());
         let body = registry::pointer_body(top_hash);
         self.put(
-            write,
+            &s3.write,
             bucket,
             &registry::revision_pointer_key(name, t),
             ByteStream::from(body.clone().into_bytes()),
@@ -145,7 +161,7 @@ impl Packaging {
         )
         .await?;
         self.put(
-            write,
+            &s3.write,
             bucket,
             &registry::latest_pointer_key(name),
             ByteStream::from(body.into_bytes()),

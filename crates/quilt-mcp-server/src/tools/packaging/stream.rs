@@ -12,8 +12,8 @@ use crate::tool_error::ToolError;
 
 /// `std::io::Read` over byte chunks sent from an async task (the S3 body).
 pub(super) struct ChannelReader {
-    pub(super) rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    pub(super) current: Bytes,
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
 }
 
 impl Read for ChannelReader {
@@ -40,6 +40,30 @@ where
     T: Send + 'static,
     F: FnOnce(Lines) -> Result<T, ToolError> + Send + 'static,
 {
+    let (tx, reader) = channel_reader();
+    let task = tokio::task::spawn_blocking(move || f(reader));
+    pump(body, tx).await;
+    task.await
+        .map_err(|e| ToolError::internal(format!("manifest reader failed: {e}")))?
+}
+
+/// Like [`with_body`] for two bodies read side by side (a diff): one blocking thread, each
+/// body fed by its own pump.
+pub(super) async fn with_bodies<T, F>(a: ByteStream, b: ByteStream, f: F) -> Result<T, ToolError>
+where
+    T: Send + 'static,
+    F: FnOnce(Lines, Lines) -> Result<T, ToolError> + Send + 'static,
+{
+    let (tx_a, reader_a) = channel_reader();
+    let (tx_b, reader_b) = channel_reader();
+    let task = tokio::task::spawn_blocking(move || f(reader_a, reader_b));
+    tokio::join!(pump(a, tx_a), pump(b, tx_b));
+    task.await
+        .map_err(|e| ToolError::internal(format!("manifest reader failed: {e}")))?
+}
+
+/// A buffered blocking reader and the sender that feeds it.
+fn channel_reader() -> (tokio::sync::mpsc::Sender<std::io::Result<Bytes>>, Lines) {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let reader = BufReader::with_capacity(
         256 * 1024,
@@ -48,16 +72,10 @@ where
             current: Bytes::new(),
         },
     );
-    let task = tokio::task::spawn_blocking(move || f(reader));
-    pump(body, tx).await;
-    task.await
-        .map_err(|e| ToolError::internal(format!("manifest reader failed: {e}")))?
+    (tx, reader)
 }
 
-pub(super) async fn pump(
-    mut body: ByteStream,
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-) {
+async fn pump(mut body: ByteStream, tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
     loop {
         let next = match body.try_next().await {
             Ok(Some(b)) => Ok(b),

@@ -17,24 +17,23 @@ use super::args::{
     registry_bucket, sources,
 };
 use super::copy::Headed;
-use super::passes::{find_keys, merge_manifest};
-use super::revision::preflight;
+use super::passes::{Edits, find_keys, merge_manifest};
+use super::revision::{Latest, WriteOptions, preflight};
 use super::schema::{
     CreateInput, DeleteInput, DeleteOutput, FromS3Input, FromS3Output, PlannedEntry, UpdateInput,
     WriteOutput,
 };
 use super::stream::{TempFile, with_body};
 use super::{
-    MAX_DRY_RUN_SHOWN, MAX_LISTED_KEY_BYTES, MAX_LISTED_OBJECTS, MAX_MANIFEST_BYTES,
-    MAX_NEW_ENTRIES, MAX_POINTER_KEYS, Packaging, workflow,
+    Clients, MAX_DRY_RUN_SHOWN, MAX_LISTED_KEY_BYTES, MAX_LISTED_OBJECTS, MAX_MANIFEST_BYTES,
+    MAX_NEW_ENTRIES, MAX_POINTER_KEYS, Packaging, Target, workflow,
 };
 use crate::aws;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::buckets::s3_error;
 
 impl Packaging {
-    // --- package_create ---------------------------------------------------------------
-
+    /// `package_create`.
     pub(super) async fn create(
         self: Arc<Self>,
         input: CreateInput,
@@ -51,19 +50,20 @@ impl Packaging {
         let mut header = Header::new();
         header.set_user_meta(meta.map(JsonValue::from));
         header.set_message(input.message.as_deref());
-        self.write_revision(
-            bucket,
-            name,
-            header,
-            sources,
-            input.copy,
-            input.force,
+        let target = Target {
+            bucket: &bucket,
+            name: &name,
+        };
+        let options = WriteOptions {
+            copy: input.copy,
+            force: input.force,
             started,
-            &workflow::requested(&input.workflow),
-        )
-        .await
+            workflow: workflow::requested(&input.workflow),
+        };
+        self.write_revision(target, header, sources, options).await
     }
 
+    /// `package_create_from_s3`.
     pub(super) async fn create_from_s3(
         self: Arc<Self>,
         input: FromS3Input,
@@ -182,17 +182,18 @@ impl Packaging {
         let mut header = Header::new();
         header.set_user_meta(meta.map(JsonValue::from));
         header.set_message(input.message.as_deref());
+        let target = Target {
+            bucket: &bucket,
+            name: &name,
+        };
+        let options = WriteOptions {
+            copy: input.copy,
+            force: input.force,
+            started,
+            workflow: workflow::requested(&input.workflow),
+        };
         let created = self
-            .write_revision(
-                bucket,
-                name,
-                header,
-                sources,
-                input.copy,
-                input.force,
-                started,
-                &workflow::requested(&input.workflow),
-            )
+            .write_revision(target, header, sources, options)
             .await?;
         Ok(FromS3Output {
             dry_run: false,
@@ -205,8 +206,7 @@ impl Packaging {
         })
     }
 
-    // --- package_update ---------------------------------------------------------------
-
+    /// `package_update`.
     pub(super) async fn update(
         self: Arc<Self>,
         input: UpdateInput,
@@ -302,8 +302,13 @@ impl Packaging {
         };
         let record = gov.record();
         let write = self.aws.s3(AccessIntent::Write).await?;
+        let s3 = Clients { read, write };
+        let target = Target {
+            bucket: &bucket,
+            name: &name,
+        };
         let built = self
-            .build_entries(&read, &write, &bucket, &name, sources, input.copy, &check)
+            .build_entries(&s3, target, sources, input.copy, &check)
             .await?;
         let (bytes, copied, referenced, from_checksums) = (
             built.bytes,
@@ -311,21 +316,18 @@ impl Packaging {
             built.referenced,
             built.from_checksums,
         );
-        let body = self.manifest_body(&read, &bucket, &base).await?;
+        let body = self.manifest_body(&s3.read, &bucket, &base).await?;
         let file = TempFile::new();
         let path = file.0.clone();
-        let message = input.message.clone();
+        let edits = Edits {
+            new: built.entries,
+            remove,
+            merge,
+            message: input.message.clone(),
+            workflow: record,
+        };
         let merged = with_body(body, move |lines| {
-            merge_manifest(
-                lines,
-                &path,
-                built.entries,
-                &remove,
-                merge,
-                message.as_deref(),
-                record,
-                &what,
-            )
+            merge_manifest(lines, &path, edits, &what)
         })
         .await?;
         let size = std::fs::metadata(&file.0).map(|m| m.len()).unwrap_or(0);
@@ -340,14 +342,14 @@ impl Packaging {
             .map_err(|e| ToolError::internal(format!("reading the new manifest failed: {e}")))?;
         let (t, previous) = self
             .commit(
-                &read,
-                &write,
-                &bucket,
-                &name,
+                &s3,
+                target,
                 &merged.top_hash,
                 stream,
-                Some(latest),
-                input.force,
+                Latest {
+                    expected: Some(latest),
+                    force: input.force,
+                },
             )
             .await?;
         drop(file);
@@ -375,8 +377,7 @@ impl Packaging {
         })
     }
 
-    // --- package_delete ---------------------------------------------------------------
-
+    /// `package_delete`.
     pub(super) async fn delete(
         self: Arc<Self>,
         input: DeleteInput,
