@@ -48,7 +48,6 @@ use crate::config::Config;
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 use crate::tools::buckets::Sse;
-use args::Source;
 
 mod args;
 mod copy;
@@ -67,6 +66,8 @@ pub use schema::{
     EntryInput, EntryOut, FromS3Input, FromS3Output, HashOut, ListInput, ListOutput,
     PackageSummary, PlannedEntry, UpdateInput, WriteOutput,
 };
+
+use args::Source;
 
 const READ: &str = "quilt:read";
 const WRITE: &str = "quilt:write";
