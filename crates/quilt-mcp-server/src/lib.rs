@@ -5,7 +5,7 @@
 //! - [`config`]: every setting, parsed and validated once.
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
-//! - [`access`]: which buckets and prefixes a caller may touch (before any AWS call).
+//! - [`grants`]: which buckets and prefixes a caller may touch (before any AWS call).
 //! - [`admission`]: the pre-authentication budget, per-caller in-flight share and rate (429),
 //!   and the process-wide in-flight bound (503), each with `Retry-After`.
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
@@ -31,7 +31,7 @@
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
 
-pub mod access;
+pub mod grants;
 pub mod admission;
 pub mod app;
 pub mod audit;
@@ -55,6 +55,8 @@ pub mod preview;
 pub mod progress;
 pub mod prompts;
 pub mod resources;
+pub mod s3;
+pub mod scopes;
 pub mod seal;
 pub mod tasks;
 pub mod token;

@@ -39,19 +39,19 @@ use quilt_mcp_aws::{AccessIntent, Caller, CredentialSource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::BucketPolicy;
+use crate::grants::BucketPolicy;
+use crate::scopes::{Scope, ScopePolicy};
 use crate::aws::{self, Aws};
 use crate::config::Config;
 use crate::tool_error::ToolError;
-use crate::tools::ScopePolicy;
-use crate::tools::buckets::Sse;
+use crate::s3::Sse;
 
 use cache::{Origin, ProbeCache, Probed};
 pub use denial::Reason;
 use probe::{Who, list_probe, read_probe, write_probe};
 
 /// The write scope a token needs before the server writes a probe on its behalf.
-const WRITE_SCOPE: &str = "quilt:write";
+const WRITE_SCOPE: Scope = Scope::Write;
 
 /// `true`, `false` or `"unknown"` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,6 +36,7 @@ use crate::audit;
 use crate::aws::{self, Aws};
 use crate::call_limits::{CallLimits, TimedOut};
 use crate::config::Config;
+use crate::scopes::{Scope, ScopePolicy};
 use crate::tool_error::ToolError;
 
 type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -43,7 +44,7 @@ type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>>
 /// One registered tool.
 struct Entry {
     tool: Tool,
-    scope: Option<&'static str>,
+    scope: Option<Scope>,
     handler: Handler,
     /// Listed and callable only for callers with a catalog-issued token (see
     /// [`ToolRegistry::require_catalog_token`]).
@@ -66,51 +67,6 @@ pub struct ToolRegistry {
     confirm_key: Option<Arc<crate::seal::SealKey>>,
     /// Says who is a catalog admin, when admin tools are registered.
     admin_gate: Option<Arc<admin::AdminGate>>,
-}
-
-/// Whether tools need their scope in the token, and how the issuer spells scopes.
-#[derive(Debug, Clone)]
-pub struct ScopePolicy {
-    required: bool,
-    map: HashMap<String, String>,
-}
-
-impl Default for ScopePolicy {
-    fn default() -> Self {
-        Self {
-            required: true,
-            map: HashMap::new(),
-        }
-    }
-}
-
-impl ScopePolicy {
-    /// The policy of `MCP_REQUIRE_SCOPES` and `MCP_SCOPE_MAP`.
-    pub fn from_config(config: &Config) -> Self {
-        let map = config
-            .scope_map
-            .iter()
-            .filter_map(|e| e.split_once('='))
-            .map(|(ours, theirs)| (ours.trim().to_owned(), theirs.trim().to_owned()))
-            .collect();
-        Self {
-            required: config.require_scopes,
-            map,
-        }
-    }
-
-    /// Whether `principal` holds `scope` (always true when scopes are not required).
-    pub fn allows(&self, principal: &Principal, scope: &'static str) -> bool {
-        self.permits(principal, Some(scope))
-    }
-
-    fn permits(&self, principal: &Principal, scope: Option<&'static str>) -> bool {
-        match scope {
-            None => true,
-            Some(_) if !self.required => true,
-            Some(s) => principal.has_scope(self.map.get(s).map_or(s, String::as_str)),
-        }
-    }
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -147,7 +103,7 @@ impl ToolRegistry {
         let key = Arc::new(seal_key(config));
         registry.confirm_key = Some(key.clone());
         // bucket_object_preview, resources and completions: one previewer, the same grants.
-        let grants = crate::access::BucketPolicy::new(config.bucket_grants());
+        let grants = crate::grants::BucketPolicy::new(config.bucket_grants());
         let entries = packaging::entry::EntryLocator::new(
             aws,
             config,
@@ -184,7 +140,7 @@ impl ToolRegistry {
         name: &'static str,
         description: &'static str,
         annotations: ToolAnnotations,
-        scope: Option<&'static str>,
+        scope: Option<Scope>,
         handler: F,
     ) where
         I: DeserializeOwned + JsonSchema + Send + 'static,
@@ -237,7 +193,7 @@ impl ToolRegistry {
         name: &'static str,
         description: &'static str,
         annotations: ToolAnnotations,
-        scope: Option<&'static str>,
+        scope: Option<Scope>,
         handler: F,
     ) where
         S: Send + Sync + 'static,
@@ -283,7 +239,7 @@ impl ToolRegistry {
     }
 
     /// Whether the caller of `ctx` may see and call an admin tool needing `scope`.
-    async fn admin_allowed(&self, ctx: &RequestContext, scope: Option<&'static str>) -> bool {
+    async fn admin_allowed(&self, ctx: &RequestContext, scope: Option<Scope>) -> bool {
         match &self.admin_gate {
             Some(gate) => self.scopes.permits(ctx.principal(), scope) && gate.is_admin(ctx).await,
             None => false,
@@ -364,7 +320,7 @@ impl ToolRegistry {
         let (result, timed_out) = if !self.scopes.permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
-                entry.scope.unwrap_or_default()
+                entry.scope.map_or("", Scope::as_str)
             ));
             (Err(error), false)
         } else if entry.catalog_token && ctx.catalog_token().is_none() {

@@ -13,13 +13,14 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::scopes::Scope;
 use crate::aws::{Aws, sdk_error};
 use crate::ownership::{self, GrantsPolicy};
 use crate::seal::{Owner, SealError, SealKey};
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 
-const ATHENA: &str = "athena:query";
+const ATHENA: Scope = Scope::AthenaQuery;
 
 /// Arguments of `athena_query_validate`.
 #[derive(Debug, Deserialize, JsonSchema)]

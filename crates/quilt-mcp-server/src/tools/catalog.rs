@@ -25,13 +25,14 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::BucketPolicy;
+use crate::scopes::Scope;
+use crate::grants::BucketPolicy;
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 
-const READ: &str = "quilt:read";
+const READ: Scope = Scope::Read;
 /// Most hits one `search_catalog` call returns.
 const MAX_LIMIT: u32 = 100;
 /// Matching entries listed per package hit.

@@ -45,18 +45,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::BucketPolicy;
+use crate::scopes::Scope;
+use crate::grants::BucketPolicy;
 use crate::aws::{self, Aws};
 use crate::config::Config;
 use crate::progress;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
-use crate::tools::buckets::{Sse, complete_or_abort, real_version, s3_error};
+use crate::s3::{Sse, complete_or_abort, real_version, s3_error};
 
 mod workflow;
 
-const READ: &str = "quilt:read";
-const WRITE: &str = "quilt:write";
+const READ: Scope = Scope::Read;
+const WRITE: Scope = Scope::Write;
 /// Most entries a create (or an update's additions) takes in one call.
 const MAX_NEW_ENTRIES: usize = 10_000;
 /// Objects copied or hashed at once.
