@@ -24,12 +24,12 @@ use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry::NAMED_PACKAGES_PREFIX;
 use rmcp::model::{CompleteRequestParams, CompletionInfo, Reference};
 
-use crate::grants::BucketPolicy;
 use crate::aws::{self, Aws};
+use crate::grants::BucketPolicy;
 use crate::prompts::{ATHENA_EXPLORE, PACKAGE_SUMMARY};
 use crate::resources::{ENTRY_TEMPLATE, OBJECT_TEMPLATE};
-use crate::tool_error::ToolError;
 use crate::s3::s3_error;
+use crate::tool_error::ToolError;
 
 const MAX_VALUES: usize = CompletionInfo::MAX_VALUES;
 /// The scope Athena tools need (tools/athena.rs).

@@ -31,7 +31,6 @@
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
 
-pub mod grants;
 pub mod admission;
 pub mod app;
 pub mod audit;
@@ -42,6 +41,7 @@ pub mod completions;
 pub mod config;
 pub mod confirm;
 pub mod envelope;
+pub mod grants;
 pub mod health;
 pub mod healthcheck;
 pub mod logging;
@@ -58,6 +58,7 @@ pub mod resources;
 pub mod s3;
 pub mod scopes;
 pub mod seal;
+pub mod settings;
 pub mod tasks;
 pub mod token;
 pub mod tool_error;

@@ -20,8 +20,8 @@ use rmcp::model::{
 
 use crate::completions::Completer;
 use crate::preview::{self, DEFAULT_ROWS, Preview, Previewer, Ranged};
-use crate::tool_error::{ErrorCode, ToolError};
 use crate::scopes::{Scope, ScopePolicy};
+use crate::tool_error::{ErrorCode, ToolError};
 
 /// Largest object a read returns as its own bytes (the preview answers for larger ones).
 pub(crate) const RAW_BYTES: u64 = 1024 * 1024;

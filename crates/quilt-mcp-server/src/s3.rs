@@ -37,19 +37,13 @@ impl Sse {
 
     /// `S3_SSE` (`AES256`, `aws:kms` or `none`, any case; blank is `none`) and
     /// `S3_SSE_KMS_KEY_ID` (only with `aws:kms`). The error names the setting at fault.
-    pub fn parse(
-        mode: &str,
-        kms_key_id: Option<String>,
-    ) -> Result<Self, (&'static str, String)> {
+    pub fn parse(mode: &str, kms_key_id: Option<String>) -> Result<Self, (&'static str, String)> {
         let mode = match mode.trim().to_ascii_lowercase().as_str() {
             "aes256" => Some(ServerSideEncryption::Aes256),
             "aws:kms" => Some(ServerSideEncryption::AwsKms),
             "none" | "" => None,
             other => {
-                return Err((
-                    "S3_SSE",
-                    format!("{other:?} is not {}", Self::ACCEPTED),
-                ));
+                return Err(("S3_SSE", format!("{other:?} is not {}", Self::ACCEPTED)));
             }
         };
         if kms_key_id.is_some() && mode != Some(ServerSideEncryption::AwsKms) {

@@ -144,7 +144,10 @@ mod tests {
     #[test]
     fn scope_map_entries_are_checked() {
         let map = ScopePolicy::parse_map(["quilt:read=catalog.read", " "]).expect("valid");
-        assert_eq!(map.get(&Scope::Read).map(String::as_str), Some("catalog.read"));
+        assert_eq!(
+            map.get(&Scope::Read).map(String::as_str),
+            Some("catalog.read")
+        );
         for bad in ["quilt:read", "quilt:read=", "quilt:nope=x"] {
             let e = ScopePolicy::parse_map([bad]).expect_err(bad);
             assert!(e.contains("server_scope=token_scope"), "{e}");

@@ -24,7 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use quilt_mcp_auth::{Principal, RequestContext};
+use quilt_mcp_auth::RequestContext;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{CallToolResult, JsonObject, MetaObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
@@ -35,8 +35,8 @@ use serde_json::Value;
 use crate::audit;
 use crate::aws::{self, Aws};
 use crate::call_limits::{CallLimits, TimedOut};
-use crate::config::Config;
 use crate::scopes::{Scope, ScopePolicy};
+use crate::settings::Settings;
 use crate::tool_error::ToolError;
 
 type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -92,33 +92,29 @@ impl ToolRegistry {
     }
 
     /// The product's tools, reaching AWS through `aws`, configured by `config`.
-    pub fn product(aws: &Arc<Aws>, config: &Config) -> Self {
+    pub fn product(aws: &Arc<Aws>, config: &Settings) -> Self {
         let mut registry = Self::empty();
-        registry.scopes = ScopePolicy::from_config(config);
+        registry.scopes = config.scopes.clone();
         identity::register(&mut registry, aws);
         let engine = Arc::new(crate::permissions::PermissionEngine::new(aws, config));
         buckets::register(&mut registry, aws, config, &engine);
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
-        let key = Arc::new(seal_key(config));
+        let key = seal_key(config);
         registry.confirm_key = Some(key.clone());
         // bucket_object_preview, resources and completions: one previewer, the same grants.
-        let grants = crate::grants::BucketPolicy::new(config.bucket_grants());
-        let entries = packaging::entry::EntryLocator::new(
-            aws,
-            config,
-            grants.clone(),
-            buckets::Sse::from_config(config),
-        );
+        let grants = crate::grants::BucketPolicy::new(config.grants.clone());
+        let entries =
+            packaging::entry::EntryLocator::new(aws, config, grants.clone(), config.s3.sse.clone());
         let previewer = Arc::new(crate::preview::Previewer::new(
             aws,
             grants.clone(),
             entries,
-            config.catalog_url.clone(),
+            config.catalog.as_ref().map(|c| c.catalog_url.clone()),
         ));
         preview::register(&mut registry, &previewer);
         let completer = crate::completions::Completer::new(aws, grants).with_workgroups(
-            config.athena_allowed_workgroups.clone(),
+            config.athena.allowed_workgroups.clone(),
             registry.scopes.clone(),
         );
         registry.surface = Some(Arc::new(crate::resources::Surface::new(
@@ -362,11 +358,9 @@ impl ToolRegistry {
 
 /// The key that seals page tokens and owner tags (seal.rs); warns when tokens and Athena
 /// ownership will hold only within this process.
-fn seal_key(config: &Config) -> crate::seal::SealKey {
-    use crate::seal::{KeyOrigin, SealKey};
-    let key = SealKey::from_settings(config.handle_key.as_deref(), config.jwt_secret.as_deref())
-        .unwrap_or_else(|_| SealKey::random());
-    if key.origin() == KeyOrigin::Random && config.jwt_jwks_url.is_some() {
+fn seal_key(config: &Settings) -> Arc<crate::seal::SealKey> {
+    let key = config.seal_key.clone();
+    if key.origin() == crate::seal::KeyOrigin::Random && config.auth.jwks {
         tracing::warn!(
             "MCP_HANDLE_KEY is not set and there is no MCP_JWT_SECRET to derive it from: page tokens and Athena query ownership hold only within this process; set MCP_HANDLE_KEY (the same on every task)"
         );

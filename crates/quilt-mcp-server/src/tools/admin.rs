@@ -43,9 +43,9 @@ use checks::{check_email, check_role_name, check_roles, check_sso_config, check_
 pub use shapes::*;
 pub use visibility::AdminGate;
 
-use crate::scopes::Scope;
 use crate::aws;
 use crate::confirm::confirm;
+use crate::scopes::Scope;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 use crate::tools::catalog::{Catalog, caller};

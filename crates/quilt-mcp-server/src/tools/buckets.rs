@@ -13,9 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
-};
+use aws_sdk_s3::types::{ChecksumMode, CompletedPart};
 use base64::Engine as _;
 use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::s3uri::{self, S3Uri};
@@ -24,12 +22,12 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::scopes::Scope;
+use crate::aws::{self, Aws};
 use crate::grants::BucketPolicy;
-use crate::aws::{self, Aws, sdk_error};
-use crate::config::Config;
 use crate::permissions::{BucketAccess, PermissionEngine};
 use crate::s3::{Sse, complete_or_abort, object_error, real_version, s3_error};
+use crate::scopes::Scope;
+use crate::settings::Settings;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 
@@ -51,22 +49,22 @@ struct Buckets {
     max_put_bytes: usize,
     /// The Quilt catalog, when configured: bucket configs in `bucket_list`, catalog URLs.
     catalog: Option<Arc<crate::tools::catalog::Catalog>>,
-    config: Arc<Config>,
+    config: Arc<Settings>,
 }
 
 pub(crate) fn register(
     registry: &mut ToolRegistry,
     aws: &Arc<Aws>,
-    config: &Config,
+    config: &Settings,
     engine: &Arc<PermissionEngine>,
 ) {
-    let sse = Sse::from_config(config);
-    let largest_put = crate::envelope::max_put_payload(config.max_body_bytes);
-    if largest_put <= config.s3_multipart_threshold_bytes {
+    let sse = config.s3.sse.clone();
+    let largest_put = crate::envelope::max_put_payload(config.http.max_body_bytes);
+    if largest_put <= config.s3.multipart_threshold_bytes {
         // Not an error (small bodies are a valid choice), but multipart is then unreachable.
         tracing::warn!(
-            max_body_bytes = config.max_body_bytes,
-            s3_multipart_threshold_bytes = config.s3_multipart_threshold_bytes,
+            max_body_bytes = config.http.max_body_bytes,
+            s3_multipart_threshold_bytes = config.s3.multipart_threshold_bytes,
             "MCP_MAX_BODY_BYTES lets a put carry at most about {largest_put} bytes of objects, \
              not more than S3_MULTIPART_THRESHOLD_BYTES: multipart uploads will never be used"
         );
@@ -74,10 +72,10 @@ pub(crate) fn register(
     let b = Arc::new(Buckets {
         aws: aws.clone(),
         engine: engine.clone(),
-        policy: BucketPolicy::new(config.bucket_grants()),
+        policy: BucketPolicy::new(config.grants.clone()),
         sse,
-        multipart_threshold: config.s3_multipart_threshold_bytes,
-        max_put_bytes: config.max_body_bytes,
+        multipart_threshold: config.s3.multipart_threshold_bytes,
+        max_put_bytes: config.http.max_body_bytes,
         catalog: crate::tools::catalog::Catalog::from_config(config, aws),
         config: Arc::new(config.clone()),
     });

@@ -17,9 +17,9 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::scopes::Scope;
 use crate::aws::{self, sdk_error};
 use crate::permissions::{Access, BucketAccess, Operation, PermissionEngine, Target};
+use crate::scopes::Scope;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 use crate::tools::identity::AwsIdentity;

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::scopes::Scope;
 use crate::aws::Aws;
+use crate::scopes::Scope;
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 use crate::tools::athena::{self, AthenaSettings, QueryOutput};

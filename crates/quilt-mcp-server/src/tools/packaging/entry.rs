@@ -11,8 +11,8 @@ use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 
 use super::{Packaging, manifest_error, package_name, registry_bucket, with_body};
 use crate::grants::BucketPolicy;
-use crate::tool_error::{ErrorCode, ToolError};
 use crate::s3::Sse;
+use crate::tool_error::{ErrorCode, ToolError};
 
 /// Finds package entries for the caller in scope.
 pub(crate) struct EntryLocator(Packaging);
@@ -33,7 +33,7 @@ pub(crate) struct Located {
 impl EntryLocator {
     pub(crate) fn new(
         aws: &std::sync::Arc<crate::aws::Aws>,
-        config: &crate::config::Config,
+        config: &crate::settings::Settings,
         policy: BucketPolicy,
         sse: Sse,
     ) -> Self {
