@@ -13,9 +13,9 @@ use quilt_mcp_auth::{
 };
 use quilt_mcp_aws::{CredentialSource, RoleArnAllow};
 
-use crate::s3::Sse;
 use crate::scopes::ScopePolicy;
 use crate::seal::SealKey;
+use crate::settings::Sse;
 use crate::settings::{self, Settings};
 
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
@@ -748,7 +748,7 @@ mod tests {
         let settings = Config::with_defaults(parsed.listen)
             .validate(Mode::Stdio)
             .expect("the defaults are valid");
-        assert_eq!(settings.s3.sse, crate::s3::Sse::default());
+        assert_eq!(settings.s3.sse, Sse::default());
         assert!(settings.grants.is_none() && settings.scopes.required());
     }
 

@@ -41,9 +41,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::{self, Aws};
 use crate::grants::BucketPolicy;
-use crate::s3::Sse;
 use crate::scopes::{Scope, ScopePolicy};
 use crate::settings::Settings;
+use crate::settings::Sse;
 use crate::tool_error::ToolError;
 
 use cache::{Origin, ProbeCache, Probed};

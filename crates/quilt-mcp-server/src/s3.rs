@@ -1,57 +1,16 @@
 //! S3 helpers shared by the bucket tools, the package tools, previews, completions and the
-//! permission engine: the server-side encryption every write carries ([`Sse`]), S3 failures as
-//! tool errors ([`s3_error`], [`object_error`]), S3's version ids ([`real_version`]) and the
-//! end of a multipart upload ([`complete_or_abort`]). A foundation module below the tools, so
-//! the permission engine and the package tools need not import from the bucket tools.
+//! permission engine: S3 failures as tool errors ([`s3_error`], [`object_error`]), S3's version
+//! ids ([`real_version`]) and the end of a multipart upload ([`complete_or_abort`]). Below the
+//! tools, so the permission engine and the package tools need not import from the bucket
+//! tools. The encryption every write carries is a parsed setting, [`crate::settings::Sse`].
 
 use aws_sdk_s3::operation::RequestId as _;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use quilt_mcp_aws::Caller;
 use quilt_mcp_aws::s3uri::{self, S3Uri};
 
 use crate::aws::{self, sdk_error};
 use crate::tool_error::{ErrorCode, ToolError};
-
-/// Server-side encryption for writes, as the two request fields every write sets (the
-/// permission engine's write probe sets the same). Parsed once from `S3_SSE` and
-/// `S3_SSE_KMS_KEY_ID` at start-up ([`Sse::parse`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sse {
-    pub(crate) mode: Option<ServerSideEncryption>,
-    pub(crate) kms_key_id: Option<String>,
-}
-
-impl Default for Sse {
-    /// `S3_SSE=AES256`.
-    fn default() -> Self {
-        Self {
-            mode: Some(ServerSideEncryption::Aes256),
-            kms_key_id: None,
-        }
-    }
-}
-
-impl Sse {
-    /// The forms `S3_SSE` accepts (any case).
-    pub const ACCEPTED: &'static str = "AES256, aws:kms or none";
-
-    /// `S3_SSE` (`AES256`, `aws:kms` or `none`, any case; blank is `none`) and
-    /// `S3_SSE_KMS_KEY_ID` (only with `aws:kms`). The error names the setting at fault.
-    pub fn parse(mode: &str, kms_key_id: Option<String>) -> Result<Self, (&'static str, String)> {
-        let mode = match mode.trim().to_ascii_lowercase().as_str() {
-            "aes256" => Some(ServerSideEncryption::Aes256),
-            "aws:kms" => Some(ServerSideEncryption::AwsKms),
-            "none" | "" => None,
-            other => {
-                return Err(("S3_SSE", format!("{other:?} is not {}", Self::ACCEPTED)));
-            }
-        };
-        if kms_key_id.is_some() && mode != Some(ServerSideEncryption::AwsKms) {
-            return Err(("S3_SSE_KMS_KEY_ID", "set, but S3_SSE is not aws:kms".into()));
-        }
-        Ok(Self { mode, kms_key_id })
-    }
-}
 
 /// S3 reports the version "null" for objects written while versioning was off.
 pub(crate) fn real_version(v: Option<&str>) -> Option<String> {

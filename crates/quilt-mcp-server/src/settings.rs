@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_s3::types::ServerSideEncryption;
 use http::HeaderValue;
 use quilt_mcp_auth::{BucketGrants, RoleArn, VerifierOptions};
 use quilt_mcp_aws::{CredentialSource, RoleArnAllow};
 
 use crate::admission::FairnessSettings;
 use crate::config::LogFormat;
-use crate::s3::Sse;
 use crate::scopes::ScopePolicy;
 use crate::seal::SealKey;
 
@@ -177,4 +177,46 @@ pub struct Permissions {
     pub max_buckets: usize,
     /// `MCP_PERMISSION_CONCURRENCY`.
     pub concurrency: usize,
+}
+
+/// Server-side encryption for writes, as the two request fields every write sets (the
+/// permission engine's write probe sets the same). Parsed once from `S3_SSE` and
+/// `S3_SSE_KMS_KEY_ID` at start-up ([`Sse::parse`]). It lives with the settings, not in
+/// `s3.rs`, so the settings need nothing from the AWS layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sse {
+    pub(crate) mode: Option<ServerSideEncryption>,
+    pub(crate) kms_key_id: Option<String>,
+}
+
+impl Default for Sse {
+    /// `S3_SSE=AES256`.
+    fn default() -> Self {
+        Self {
+            mode: Some(ServerSideEncryption::Aes256),
+            kms_key_id: None,
+        }
+    }
+}
+
+impl Sse {
+    /// The forms `S3_SSE` accepts (any case).
+    pub const ACCEPTED: &'static str = "AES256, aws:kms or none";
+
+    /// `S3_SSE` (`AES256`, `aws:kms` or `none`, any case; blank is `none`) and
+    /// `S3_SSE_KMS_KEY_ID` (only with `aws:kms`). The error names the setting at fault.
+    pub fn parse(mode: &str, kms_key_id: Option<String>) -> Result<Self, (&'static str, String)> {
+        let mode = match mode.trim().to_ascii_lowercase().as_str() {
+            "aes256" => Some(ServerSideEncryption::Aes256),
+            "aws:kms" => Some(ServerSideEncryption::AwsKms),
+            "none" | "" => None,
+            other => {
+                return Err(("S3_SSE", format!("{other:?} is not {}", Self::ACCEPTED)));
+            }
+        };
+        if kms_key_id.is_some() && mode != Some(ServerSideEncryption::AwsKms) {
+            return Err(("S3_SSE_KMS_KEY_ID", "set, but S3_SSE is not aws:kms".into()));
+        }
+        Ok(Self { mode, kms_key_id })
+    }
 }

@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::aws::{self, Aws};
 use crate::grants::BucketPolicy;
 use crate::permissions::{BucketAccess, PermissionEngine};
-use crate::s3::{Sse, complete_or_abort, object_error, real_version, s3_error};
+use crate::s3::{complete_or_abort, object_error, real_version, s3_error};
 use crate::scopes::Scope;
-use crate::settings::Settings;
+use crate::settings::{Settings, Sse};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 

@@ -48,9 +48,9 @@ use serde_json::Value;
 use crate::aws::{self, Aws};
 use crate::grants::BucketPolicy;
 use crate::progress;
-use crate::s3::{Sse, complete_or_abort, real_version, s3_error};
+use crate::s3::{complete_or_abort, real_version, s3_error};
 use crate::scopes::Scope;
-use crate::settings::Settings;
+use crate::settings::{Settings, Sse};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 

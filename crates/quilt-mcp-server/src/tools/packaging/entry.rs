@@ -11,7 +11,7 @@ use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 
 use super::{Packaging, manifest_error, package_name, registry_bucket, with_body};
 use crate::grants::BucketPolicy;
-use crate::s3::Sse;
+use crate::settings::Sse;
 use crate::tool_error::{ErrorCode, ToolError};
 
 /// Finds package entries for the caller in scope.
