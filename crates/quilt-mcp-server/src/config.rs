@@ -667,6 +667,85 @@ impl Config {
     }
 }
 
+/// Clap's refusal of a value it parses itself (numbers, switches, `MCP_LISTEN`,
+/// `MCP_LOG_FORMAT`), reworded to name the environment variable — which is how operators set
+/// these — and what it accepts: `MCP_MAX_BODY_BYTES: "abc" is not accepted (invalid digit found
+/// in string); accepted: a whole number`. Other errors (unknown flags, `--help`) are clap's own.
+pub fn name_the_variable(error: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    let text = |kind| match error.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (Some(arg), Some(value)) = (
+        text(ContextKind::InvalidArg),
+        text(ContextKind::InvalidValue),
+    ) else {
+        return error;
+    };
+    // "--max-body-bytes <MAX_BODY_BYTES>" -> the argument with that long name, anywhere.
+    let long = arg
+        .trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default();
+    let found = std::iter::once(command)
+        .chain(command.get_subcommands())
+        .flat_map(clap::Command::get_arguments)
+        .find(|a| a.get_long() == Some(long));
+    let Some(found) = found else {
+        return error;
+    };
+    let name = found
+        .get_env()
+        .map_or_else(|| format!("--{long}"), |e| e.to_string_lossy().into_owned());
+    let possible: Vec<String> = found
+        .get_possible_values()
+        .iter()
+        .map(|v| v.get_name().to_owned())
+        .collect();
+    let accepted = if !possible.is_empty() {
+        possible.join(", ")
+    } else {
+        accepted_form(found.get_value_parser().type_id()).to_owned()
+    };
+    let reason = std::error::Error::source(&error)
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("{name}: {value:?} is not accepted{reason}; accepted: {accepted}\n"),
+    )
+    .with_cmd(command)
+}
+
+/// What a value of clap's parsed types looks like, for [`name_the_variable`].
+fn accepted_form(type_id: impl PartialEq<std::any::TypeId>) -> &'static str {
+    use std::any::TypeId;
+    if [
+        TypeId::of::<u64>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<u32>(),
+    ]
+    .iter()
+    .any(|t| type_id == *t)
+    {
+        "a whole number (0 or more)"
+    } else if type_id == TypeId::of::<i32>() {
+        "a whole number"
+    } else if type_id == TypeId::of::<SocketAddr>() {
+        "an IP address and port (127.0.0.1:8000, [::1]:8000)"
+    } else {
+        "see --help"
+    }
+}
+
 fn normalise_public_url(url: &str) -> Result<String, ConfigError> {
     let url = url.trim().trim_end_matches('/');
     let Some(rest) = url
@@ -750,6 +829,41 @@ mod tests {
             .expect("the defaults are valid");
         assert_eq!(settings.s3.sse, Sse::default());
         assert!(settings.grants.is_none() && settings.scopes.required());
+    }
+
+    /// Values clap parses are refused naming the variable and the accepted forms.
+    #[test]
+    fn clap_refusals_name_the_variable() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let command = <Cli as clap::CommandFactory>::command();
+        for (flag, value, wanted) in [
+            (
+                "--max-body-bytes",
+                "abc",
+                "MCP_MAX_BODY_BYTES: \"abc\" is not accepted (invalid digit found in string); accepted: a whole number (0 or more)",
+            ),
+            (
+                "--auth-disabled",
+                "yes",
+                "MCP_AUTH_DISABLED: \"yes\" is not accepted; accepted: true, false",
+            ),
+            (
+                "--listen",
+                "nowhere",
+                "MCP_LISTEN: \"nowhere\" is not accepted (invalid socket address syntax); accepted: an IP address and port",
+            ),
+        ] {
+            let error = command
+                .clone()
+                .try_get_matches_from(["quilt-mcp-server", flag, value])
+                .expect_err(flag);
+            let message = name_the_variable(error, &command).to_string();
+            assert!(message.contains(wanted), "{message}");
+        }
     }
 
     #[test]

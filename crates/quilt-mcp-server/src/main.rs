@@ -72,7 +72,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Values clap parses itself are refused naming their environment variable (config.rs).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => quilt_mcp_server::config::name_the_variable(
+            e,
+            &<Cli as clap::CommandFactory>::command(),
+        )
+        .exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
