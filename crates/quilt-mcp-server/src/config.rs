@@ -401,8 +401,12 @@ impl Config {
             None
         } else {
             Some(
-                BucketGrants::parse(self.buckets.iter().map(String::as_str))
-                    .map_err(|m| err("QUILT_BUCKETS", m))?,
+                BucketGrants::parse(self.buckets.iter().map(String::as_str)).map_err(|m| {
+                    err(
+                        "QUILT_BUCKETS",
+                        format!("{m}; accepted: bucket, bucket/prefix/ or *, comma separated"),
+                    )
+                })?,
             )
         };
         let sse = Sse::parse(&self.s3_sse, self.s3_sse_kms_key_id.take())
@@ -549,7 +553,12 @@ impl Config {
         let read_role_arn = role("QUILT_READ_ROLE_ARN", &self.read_role_arn)?;
         let write_role_arn = role("QUILT_WRITE_ROLE_ARN", &self.write_role_arn)?;
         let role_arn_allow = RoleArnAllow::parse(self.role_arn_allow.iter().map(String::as_str))
-            .map_err(|m| err("MCP_ROLE_ARN_ALLOW", m))?;
+            .map_err(|m| {
+                err(
+                    "MCP_ROLE_ARN_ALLOW",
+                    format!("{m}; accepted: role ARN patterns with * wildcards, comma separated"),
+                )
+            })?;
         if let Some(url) = &self.registry_url
             && !is_https_or_loopback(url)
         {
