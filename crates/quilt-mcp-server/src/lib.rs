@@ -2,7 +2,10 @@
 //! for the caller whose bearer JWT comes with each request, and never as anyone else.
 //!
 //! Read `docs/ARCHITECTURE.md` first. The modules, in request order:
-//! - [`config`]: every setting, parsed and validated once.
+//! - [`config`]: every setting as flags and environment (clap), validated once into
+//!   [`settings::Settings`] — typed groups every later consumer receives.
+//! - [`scopes`]: the scopes (`Scope`, written once) and the operator's scope policy.
+//! - [`s3`]: S3 helpers below the tools (S3 errors, version ids, multipart completion).
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
 //! - [`grants`]: which buckets and prefixes a caller may touch (before any AWS call).
