@@ -21,8 +21,8 @@ use super::args::Source;
 use super::{Clients, PARALLELISM, PART_PARALLELISM, Packaging, S3, Target};
 use crate::aws;
 use crate::progress;
+use crate::s3::{complete_or_abort, real_version, s3_error};
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::{complete_or_abort, real_version, s3_error};
 
 /// Progress of a long write.
 struct Tracker {

@@ -12,9 +12,9 @@ use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 use super::Packaging;
 use super::args::{manifest_error, package_name, registry_bucket};
 use super::stream::with_body;
-use crate::access::BucketPolicy;
+use crate::grants::BucketPolicy;
+use crate::settings::Sse;
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::Sse;
 
 /// Finds package entries for the caller in scope.
 pub(crate) struct EntryLocator(Packaging);
@@ -35,7 +35,7 @@ pub(crate) struct Located {
 impl EntryLocator {
     pub(crate) fn new(
         aws: &std::sync::Arc<crate::aws::Aws>,
-        config: &crate::config::Config,
+        config: &crate::settings::Settings,
         policy: BucketPolicy,
         sse: Sse,
     ) -> Self {

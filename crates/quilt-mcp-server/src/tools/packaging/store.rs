@@ -10,8 +10,8 @@ use quilt_package::{PackageName, TopHash, TopHashError};
 use super::args::full_hash;
 use super::{MAX_LISTED_KEY_BYTES, MAX_POINTER_BYTES, Packaging, S3};
 use crate::aws;
+use crate::s3::s3_error;
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::s3_error;
 
 impl Packaging {
     /// A small object's bytes, or `None` when it does not exist.

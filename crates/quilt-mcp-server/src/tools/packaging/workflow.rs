@@ -43,8 +43,8 @@ use super::schema::EntryInput;
 use super::stream::with_body;
 use super::{PARALLELISM, Packaging, S3};
 use crate::aws;
+use crate::s3::s3_error;
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::s3_error;
 
 /// How long a loaded schema (and a parsed config) is reused.
 pub(crate) const CACHE_TTL: Duration = Duration::from_secs(60);

@@ -29,8 +29,8 @@ use super::{
     MAX_NEW_ENTRIES, MAX_POINTER_KEYS, Packaging, Target, workflow,
 };
 use crate::aws;
+use crate::s3::s3_error;
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::s3_error;
 
 impl Packaging {
     /// `package_create`.
