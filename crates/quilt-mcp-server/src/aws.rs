@@ -1,5 +1,5 @@
 //! Tools' one door to AWS: [`Aws`] hands out clients for the caller in scope
-//! (`RequestContext::current()`), and records which credential source and role each call
+//! (`call_scope::context()`), and records which credential source and role each call
 //! used, so the tool registry can put them in the result's `_meta` and the audit line
 //! without the tool having to remember.
 //!
@@ -73,25 +73,10 @@ pub struct CallRecord {
 /// At most this many touched objects and request ids are kept per call (a bounded audit line).
 const RECORD_LIMIT: usize = 32;
 
-tokio::task_local! {
-    static RECORD: Arc<Mutex<CallRecord>>;
-}
-
 /// A call's record while it runs, shared with whoever must read it if the call is dropped
-/// half way (the audit line of a cancelled or timed-out call).
+/// half way (the audit line of a cancelled or timed-out call). It lives in the call scope
+/// (`call_scope.rs`); the functions below add to the current call's.
 pub type SharedRecord = Arc<Mutex<CallRecord>>;
-
-/// Runs `fut` recording what it does in AWS; returns the record with its output.
-pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, CallRecord) {
-    let record = SharedRecord::default();
-    let out = recording_into(record.clone(), fut).await;
-    (out, snapshot(&record))
-}
-
-/// Runs `fut` recording what it does in AWS into `record`.
-pub async fn recording_into<F: std::future::Future>(record: SharedRecord, fut: F) -> F::Output {
-    RECORD.scope(record, fut).await
-}
 
 /// What `record` holds now.
 pub fn snapshot(record: &SharedRecord) -> CallRecord {
@@ -101,18 +86,10 @@ pub fn snapshot(record: &SharedRecord) -> CallRecord {
 /// Notes that the current tool call wrote `bucket/key` (after the write succeeded), so the
 /// audit line names what a call had written even when it is cut short.
 pub fn written(bucket: &str, key: &str) {
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         r.written_count += 1;
         if r.written.len() < RECORD_LIMIT {
             r.written.push(format!("{bucket}/{key}"));
-        }
-    });
-}
-
-fn with_record(f: impl FnOnce(&mut CallRecord)) {
-    let _ = RECORD.try_with(|record| {
-        if let Ok(mut record) = record.lock() {
-            f(&mut record);
         }
     });
 }
@@ -123,7 +100,7 @@ pub fn touched(bucket: &str, key: Option<&str>) {
         Some(key) => format!("{bucket}/{key}"),
         None => bucket.to_owned(),
     };
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         if r.touched.len() < RECORD_LIMIT && !r.touched.contains(&entry) {
             r.touched.push(entry);
         }
@@ -133,7 +110,7 @@ pub fn touched(bucket: &str, key: Option<&str>) {
 /// Notes that the current tool call acts on `what` (a catalog user, role or setting).
 pub fn target(what: impl Into<String>) {
     let what = what.into();
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         if r.targets.len() < RECORD_LIMIT && !r.targets.contains(&what) {
             r.targets.push(what);
         }
@@ -143,7 +120,7 @@ pub fn target(what: impl Into<String>) {
 /// Notes the AWS request id of a call the current tool made.
 pub fn aws_request(request_id: Option<&str>) {
     if let Some(id) = request_id {
-        with_record(|r| {
+        crate::call_scope::with_record(|r| {
             if r.aws_request_ids.len() < RECORD_LIMIT {
                 r.aws_request_ids.push(id.to_owned());
             }
@@ -178,7 +155,7 @@ pub fn meta(record: &CallRecord) -> Option<Map<String, Value>> {
 }
 
 fn record(source: CredentialSource, role_arn: Option<RoleArn>, intent: AccessIntent) {
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         match r
             .used
             .iter_mut()
@@ -325,7 +302,7 @@ impl Aws {
     }
 
     fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
-        Ok(RequestContext::current()?)
+        Ok(crate::call_scope::context()?)
     }
 
     fn recorded<C>(

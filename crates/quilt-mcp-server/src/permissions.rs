@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt as _;
-use quilt_mcp_auth::{Principal, RequestContext};
+use quilt_mcp_auth::Principal;
 use quilt_mcp_aws::cache::{Clock, SystemClock};
 use quilt_mcp_aws::s3uri;
 use quilt_mcp_aws::{AccessIntent, Caller, CredentialSource};
@@ -380,7 +380,7 @@ impl PermissionEngine {
         ops: &[Operation],
         force_refresh: bool,
     ) -> Result<BucketAccess, ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let principal = ctx.principal();
         let not_before: Option<SystemTime> = force_refresh.then(|| self.cache.now());
         let wants = |op| ops.contains(&op);

@@ -29,7 +29,6 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
-use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::AccessIntent;
 use quilt_mcp_aws::s3uri::S3Uri;
 
@@ -81,7 +80,7 @@ impl Previewer {
         name: Option<&str>,
         rows: usize,
     ) -> Result<Preview, ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         self.policy
             .check_key(ctx.principal(), &uri.bucket, &uri.key)?;
         let s3 = self.aws.s3(AccessIntent::Read).await?;

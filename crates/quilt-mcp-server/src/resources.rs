@@ -130,7 +130,7 @@ async fn object_contents(
     object: &S3Uri,
     uri: &str,
 ) -> Result<ResourceContents, ToolError> {
-    let ctx = RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     previewer
         .policy()
         .check_key(ctx.principal(), &object.bucket, &object.key)?;
@@ -261,7 +261,9 @@ async fn in_call_scope<T>(
 ) -> Result<T, ToolError> {
     let started = std::time::Instant::now();
     let (result, record) = if scopes.allows(ctx.principal(), SCOPE) {
-        crate::aws::recording(ctx.clone().scope(fut)).await
+        crate::call_scope::CallScope::new(ctx.clone())
+            .recording(fut)
+            .await
     } else {
         let e = ToolError::not_permitted(format!(
             "{what} needs the scope {SCOPE}, which the token does not grant"

@@ -35,6 +35,7 @@ use rmcp::model::{
 use serde::{Deserialize, Serialize};
 
 use crate::call_limits::CallLimits;
+use crate::call_scope::CallScope;
 use crate::seal::{SealError, SealKey};
 use crate::tools::athena::AthenaSettings;
 use crate::tools::{Called, ToolRegistry};
@@ -182,7 +183,12 @@ impl Tasks {
             args.insert("max_results".into(), m.into());
         }
         let Called::Result(result) = tools
-            .call_within(ctx, "athena_query_results", Some(args), limits)
+            .call_within(
+                CallScope::new(ctx),
+                "athena_query_results",
+                Some(args),
+                limits,
+            )
             .await
         else {
             return Err(ErrorData::internal_error(
@@ -237,7 +243,7 @@ impl Tasks {
         let started = std::time::Instant::now();
         let stop = crate::tools::athena::stop_owned(&self.aws, &self.athena, &sealed.e);
         // An AWS action for the caller: recorded and audited like a tool call.
-        let (result, record) = crate::aws::recording(ctx.clone().scope(stop)).await;
+        let (result, record) = CallScope::new(ctx.clone()).recording(stop).await;
         let outcome = match &result {
             Ok(()) => crate::audit::Outcome::Ok,
             Err(e) => crate::audit::Outcome::Error(e.code.as_str()),

@@ -111,8 +111,8 @@ impl ToolError {
     }
 }
 
-impl From<quilt_mcp_auth::NoRequestContext> for ToolError {
-    fn from(e: quilt_mcp_auth::NoRequestContext) -> Self {
+impl From<crate::call_scope::NoRequestContext> for ToolError {
+    fn from(e: crate::call_scope::NoRequestContext) -> Self {
         Self::internal(e.to_string())
     }
 }

@@ -402,7 +402,7 @@ impl AthenaSettings {
 
     /// The caller in scope as an owner, once the grants policy lets it query.
     fn owner(&self) -> Result<Owner, ToolError> {
-        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         self.grants.check(ctx.principal())?;
         Ok(self.key.owner(ctx.principal()))
     }
@@ -964,7 +964,7 @@ fn bad_token() -> ToolError {
 impl PageTokens {
     /// Tokens of `purpose` for the caller in scope.
     fn for_caller(key: &Arc<SealKey>, purpose: String) -> Result<Self, ToolError> {
-        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         Ok(Self {
             key: key.clone(),
             owner: key.owner(ctx.principal()),

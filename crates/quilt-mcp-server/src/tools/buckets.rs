@@ -521,7 +521,7 @@ pub(crate) fn real_version(v: Option<&str>) -> Option<String> {
 }
 
 fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
-    Ok(RequestContext::current()?)
+    Ok(crate::call_scope::context()?)
 }
 
 /// A tool error for a failed S3 call, naming the credential source and role used.

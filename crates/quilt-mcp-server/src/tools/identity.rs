@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_sdk_sts::operation::RequestId as _;
-use quilt_mcp_auth::{AuthMethod, RequestContext};
+use quilt_mcp_auth::AuthMethod;
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -79,7 +79,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
 }
 
 async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus, ToolError> {
-    let ctx = RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     let aws_identity = if input.include_aws_identity {
         let sts = aws.sts(AccessIntent::Read).await?;
         let who = sts

@@ -881,7 +881,7 @@ struct BuiltSet {
 
 impl Packaging {
     fn ctx() -> Result<Arc<RequestContext>, ToolError> {
-        Ok(RequestContext::current()?)
+        Ok(crate::call_scope::context()?)
     }
 
     fn check(&self, bucket: &str, key: &str) -> Result<(), ToolError> {

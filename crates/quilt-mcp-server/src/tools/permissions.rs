@@ -148,7 +148,7 @@ pub struct CheckInput {
 }
 
 fn context() -> Result<Arc<RequestContext>, ToolError> {
-    Ok(RequestContext::current()?)
+    Ok(crate::call_scope::context()?)
 }
 
 async fn identity(engine: &PermissionEngine) -> Result<AwsIdentity, ToolError> {
