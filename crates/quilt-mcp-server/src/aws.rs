@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use quilt_mcp_auth::{RequestContext, RoleArn};
 use quilt_mcp_aws::cache::{Clock, SystemClock};
-use quilt_mcp_aws::error::ErrorKind;
 use quilt_mcp_aws::stack::{self, StackRoles};
 use quilt_mcp_aws::sts::{RoleAssumer, StsAssumer};
 use quilt_mcp_aws::{
@@ -22,7 +21,7 @@ use quilt_mcp_aws::{
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::tool_error::{ErrorCode, ToolError};
+use crate::tool_error::ToolError;
 
 /// One set of credentials a tool call used, and what for. A call that reads with the read
 /// role and writes with the write role (`package_create`) has two; credentials that served
@@ -117,15 +116,16 @@ pub fn target(what: impl Into<String>) {
     });
 }
 
-/// Notes the AWS request id of a call the current tool made.
-pub fn aws_request(request_id: Option<&str>) {
-    if let Some(id) = request_id {
-        crate::call_scope::with_record(|r| {
-            if r.aws_request_ids.len() < RECORD_LIMIT {
-                r.aws_request_ids.push(id.to_owned());
-            }
-        });
-    }
+/// Notes the AWS request id of a call the current tool made: the sink of the `ClientFactory`
+/// interceptor (`quilt_mcp_aws::request_ids`), which runs on the calling task, so every call
+/// made with the caller's clients is noted without the call site doing anything. (Called
+/// directly only for calls made off the call's task: the permission probes.)
+pub(crate) fn aws_request(request_id: &str) {
+    crate::call_scope::with_record(|r| {
+        if r.aws_request_ids.len() < RECORD_LIMIT {
+            r.aws_request_ids.push(request_id.to_owned());
+        }
+    });
 }
 
 /// The `_meta` entries for what a call used: `quilt-mcp/credentials`, every source and role
@@ -286,7 +286,8 @@ impl Aws {
         let broker = CredentialBroker::new(broker_config, assumer, identity, roles, clock)
             .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(Self {
-            factory: ClientFactory::new(settings, Arc::new(broker)),
+            factory: ClientFactory::new(settings, Arc::new(broker))
+                .with_request_ids(Arc::new(aws_request)),
             catalog,
         }))
     }
@@ -350,14 +351,7 @@ impl Aws {
 
 impl From<CredentialError> for ToolError {
     fn from(e: CredentialError) -> Self {
-        let code = match e.kind() {
-            ErrorKind::NotPermitted => ErrorCode::NotPermitted,
-            ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
-            ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
-            ErrorKind::NotFound => ErrorCode::NotFound,
-            ErrorKind::Rejected => ErrorCode::InvalidArgument,
-        };
-        let mut error = ToolError::new(code, e.to_string());
+        let mut error = ToolError::new(e.kind().into(), e.to_string());
         error.credential_source = e.source_name().map(|s| s.as_str().to_owned());
         error
     }
@@ -372,12 +366,5 @@ where
     E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let (kind, message) = quilt_mcp_aws::error::describe_sdk_error(err);
-    let code = match kind {
-        ErrorKind::NotPermitted => ErrorCode::NotPermitted,
-        ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
-        ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
-        ErrorKind::NotFound => ErrorCode::NotFound,
-        ErrorKind::Rejected => ErrorCode::InvalidArgument,
-    };
-    ToolError::new(code, format!("{what}: {message}"))
+    ToolError::new(kind.into(), format!("{what}: {message}"))
 }

@@ -18,7 +18,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::operation::RequestId as _;
 use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry::NAMED_PACKAGES_PREFIX;
 use rmcp::model::{CompleteRequestParams, CompletionInfo, Reference};
@@ -120,7 +119,6 @@ impl Completer {
                     .send()
                     .await
                     .map_err(|e| s3_error("ListBuckets", &e, &s3))?;
-                aws::aws_request(out.request_id());
                 out.buckets()
                     .iter()
                     .filter_map(|b| b.name())
@@ -157,7 +155,6 @@ impl Completer {
             .send()
             .await
             .map_err(|e| aws::sdk_error("ListWorkGroups", &e))?;
-        aws::aws_request(out.request_id());
         let mut names: Vec<String> = out
             .work_groups()
             .iter()
@@ -223,7 +220,6 @@ impl Completer {
             .send()
             .await
             .map_err(|e| s3_error("ListObjectsV2", &e, &s3))?;
-        aws::aws_request(out.request_id());
         let mut values: Vec<String> = out
             .common_prefixes()
             .iter()

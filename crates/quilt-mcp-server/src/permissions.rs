@@ -501,8 +501,13 @@ impl PermissionEngine {
                 first_key: None,
             },
         };
+        // The probes run on a task of their own (single-flight, `permissions/cache.rs`), out of
+        // this call's scope, so the ClientFactory interceptor cannot note their request ids:
+        // they come back with the evidence and are noted here — the one call site that does.
         for e in [&list.evidence, &read.evidence, &write.evidence] {
-            aws::aws_request(e.request_id.as_deref());
+            if let Some(id) = &e.request_id {
+                aws::aws_request(id);
+            }
         }
         let mut access = BucketAccess {
             bucket: target.bucket.clone(),

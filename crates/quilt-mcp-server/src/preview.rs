@@ -20,7 +20,6 @@ mod parquet;
 mod table;
 mod text;
 
-use aws_sdk_s3::operation::RequestId as _;
 use bytes::Bytes;
 use quilt_mcp_aws::Caller;
 use schemars::JsonSchema;
@@ -181,7 +180,6 @@ impl<'a> Ranged<'a> {
                     Err(_) => s3_error("HeadObject", &e, s3),
                 },
             )?;
-        aws::aws_request(head.request_id());
         let size = head.content_length().unwrap_or_default().max(0) as u64;
         let reader = Self {
             s3,
@@ -231,7 +229,6 @@ impl<'a> Ranged<'a> {
             .send()
             .await
             .map_err(|e| s3_error("GetObject", &e, self.s3))?;
-        aws::aws_request(out.request_id());
         self.requests += 1;
         let mut body = out.body;
         let mut buf = Vec::with_capacity(len as usize);

@@ -111,6 +111,21 @@ impl ToolError {
     }
 }
 
+/// What an AWS or credential failure is to a tool: the one mapping, for credential errors and
+/// SDK errors alike (`aws.rs`).
+impl From<quilt_mcp_aws::error::ErrorKind> for ErrorCode {
+    fn from(kind: quilt_mcp_aws::error::ErrorKind) -> Self {
+        use quilt_mcp_aws::error::ErrorKind;
+        match kind {
+            ErrorKind::NotPermitted => Self::NotPermitted,
+            ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => Self::AccessDenied,
+            ErrorKind::Unavailable => Self::UpstreamUnavailable,
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Rejected => Self::InvalidArgument,
+        }
+    }
+}
+
 impl From<crate::call_scope::NoRequestContext> for ToolError {
     fn from(e: crate::call_scope::NoRequestContext) -> Self {
         Self::internal(e.to_string())

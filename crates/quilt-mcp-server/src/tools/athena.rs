@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_athena::operation::RequestId as _;
 use quilt_mcp_aws::{AccessIntent, sql_guard};
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -248,7 +247,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetDatabases", &e))?;
-            crate::aws::aws_request(out.request_id());
             let all = out.database_list();
             let (range, next) = token.window(all.len(), size as usize, out.next_token());
             let next_token = next.map(|t| tokens.seal(&t));
@@ -294,7 +292,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetTables", &e))?;
-            crate::aws::aws_request(out.request_id());
             let all = out.table_list();
             let (range, next) = token.window(all.len(), size as usize, out.next_token());
             let next_token = next.map(|t| tokens.seal(&t));
@@ -339,7 +336,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetTable", &e))?;
-            crate::aws::aws_request(out.request_id());
             let Some(t) = out.table() else {
                 return Err(ToolError::new(
                     crate::ErrorCode::NotFound,
@@ -683,14 +679,13 @@ pub(crate) async fn stop_owned(
     let execution = owned_execution(&athena.client, settings, &owner, id).await?;
     use aws_sdk_athena::types::QueryExecutionState as S;
     if let Some(S::Queued | S::Running) = execution.status().and_then(|s| s.state()) {
-        let out = athena
+        athena
             .client
             .stop_query_execution()
             .query_execution_id(id)
             .send()
             .await
             .map_err(|e| sdk_error("StopQueryExecution", &e))?;
-        crate::aws::aws_request(out.request_id());
     }
     Ok(())
 }
@@ -718,7 +713,6 @@ pub(crate) async fn owned_execution(
                 e
             }
         })?;
-    crate::aws::aws_request(status.request_id());
     match status.query_execution() {
         Some(x) if ownership::owns(x, owner, &settings.allowed) => Ok(x.clone()),
         _ => Err(ownership::not_found(id)),
@@ -838,7 +832,6 @@ async fn history(
                 .send()
                 .await
                 .map_err(|e| sdk_error("ListQueryExecutions", &e))?;
-            crate::aws::aws_request(out.request_id());
             let page = out.query_execution_ids();
             let take = page.len().min(HISTORY_SCAN - seen);
             ids.extend(page[..take].iter().cloned());
@@ -867,7 +860,6 @@ async fn history(
     let mut executions = Vec::with_capacity(found.len());
     for got in found {
         let got = got?;
-        crate::aws::aws_request(got.request_id());
         if let Some(x) = got
             .query_execution()
             .filter(|x| ownership::owns(x, &owner, &settings.allowed))
@@ -1035,7 +1027,6 @@ async fn page(
         .send()
         .await
         .map_err(|e| sdk_error("GetQueryResults", &e))?;
-    crate::aws::aws_request(results.request_id());
     let Some(set) = results.result_set() else {
         return Ok(());
     };
@@ -1191,7 +1182,6 @@ pub(crate) async fn run_query(
         .send()
         .await
         .map_err(|e| sdk_error("StartQueryExecution", &e))?;
-    crate::aws::aws_request(started.request_id());
     let id = started.query_execution_id().unwrap_or_default().to_owned();
     let tokens = settings.result_tokens(&id)?;
     let mut stop = StopOnDrop {

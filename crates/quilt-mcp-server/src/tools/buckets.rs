@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -594,7 +593,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("ListBuckets", &e, &s3))?;
-        aws::aws_request(out.request_id());
         let buckets = out
             .buckets()
             .iter()
@@ -712,7 +710,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("ListObjectsV2", &e, &s3))?;
-        aws::aws_request(out.request_id());
         // One presigning config for the page; URLs are signed locally with the caller's
         // credentials already in hand — no call per object.
         let presign = if input.include_signed_urls {
@@ -811,7 +808,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| object_error("HeadObject", &e, &s3, &u))?;
-        aws::aws_request(out.request_id());
         let version_id = real_version(out.version_id());
         Ok(ObjectInfo {
             catalog_url: crate::tools::catalog::object_link(
@@ -872,7 +868,6 @@ impl Buckets {
                 }
                 err
             })?;
-        aws::aws_request(out.request_id());
         // "bytes 0-65535/1073741824": the total is after the slash.
         let total = out
             .content_range()
@@ -1170,7 +1165,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("PutObject", &e, s3))?;
-        aws::aws_request(out.request_id());
         Ok((
             out.e_tag().map(str::to_owned),
             real_version(out.version_id()),
@@ -1258,7 +1252,6 @@ pub(crate) async fn complete_or_abort(
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))
             .map(|done| {
-                aws::aws_request(done.request_id());
                 (
                     done.e_tag().map(str::to_owned),
                     real_version(done.version_id()),

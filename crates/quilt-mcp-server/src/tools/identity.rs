@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_sts::operation::RequestId as _;
 use quilt_mcp_auth::AuthMethod;
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
@@ -88,7 +87,6 @@ async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus
             .send()
             .await
             .map_err(|e| sdk_error("GetCallerIdentity", &e))?;
-        crate::aws::aws_request(who.request_id());
         Some(AwsIdentity {
             account: who.account().map(str::to_owned),
             arn: who.arn().map(str::to_owned),

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedPart};
@@ -912,7 +911,6 @@ impl Packaging {
         aws::touched(bucket, Some(key));
         match s3.client.get_object().bucket(bucket).key(key).send().await {
             Ok(out) => {
-                aws::aws_request(out.request_id());
                 let too_large = || {
                     ToolError::new(
                         ErrorCode::TooLarge,
@@ -1059,7 +1057,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| s3_error("ListObjectsV2", &e, s3))?;
-            aws::aws_request(page.request_id());
             for o in page.contents() {
                 if out.len() == cap || key_bytes > MAX_LISTED_KEY_BYTES {
                     return Ok((out, true));
@@ -1101,7 +1098,6 @@ impl Packaging {
                 }
                 err
             })?;
-        aws::aws_request(out.request_id());
         Ok(out.body)
     }
 
@@ -1114,8 +1110,7 @@ impl Packaging {
         content_type: &str,
     ) -> Result<(), ToolError> {
         aws::touched(bucket, Some(key));
-        let out = s3
-            .client
+        s3.client
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -1126,7 +1121,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| s3_error("PutObject", &e, s3))?;
-        aws::aws_request(out.request_id());
         aws::written(bucket, key);
         Ok(())
     }
@@ -1747,7 +1741,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| missing(s3_error("HeadObject", &e, s3), u))?;
-        aws::aws_request(out.request_id());
         Ok(Headed {
             size: out.content_length().unwrap_or(0).max(0) as u64,
             etag: out.e_tag().map(str::to_owned),
@@ -1837,7 +1830,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| missing(s3_error("CopyObject", &e, write), u))?;
-            aws::aws_request(out.request_id());
             let result = out.copy_object_result();
             (
                 result.and_then(|r| r.e_tag()).map(str::to_owned),
@@ -1966,7 +1958,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| missing(s3_error("GetObject", &e, s3), u))?;
-        aws::aws_request(out.request_id());
         let mut hasher = ChunkedSha256Hasher::new(size);
         let mut body = out.body;
         while let Some(chunk) = body.try_next().await.map_err(|e| {
@@ -2189,7 +2180,7 @@ impl Packaging {
         let write = self.aws.s3(AccessIntent::Write).await?;
         for key in &pointers {
             aws::touched(&bucket, Some(key));
-            let out = write
+            write
                 .client
                 .delete_object()
                 .bucket(&bucket)
@@ -2197,7 +2188,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| s3_error("DeleteObject", &e, &write))?;
-            aws::aws_request(out.request_id());
         }
         Ok(DeleteOutput {
             registry: format!("s3://{bucket}"),

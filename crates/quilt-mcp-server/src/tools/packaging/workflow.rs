@@ -434,7 +434,6 @@ impl Packaging {
                 };
             }
         };
-        aws::aws_request(out.request_id());
         let size = out.content_length().unwrap_or(0).max(0) as u64;
         if size > MAX_RULES_BYTES {
             return Err(ToolError::new(
