@@ -25,9 +25,11 @@ use std::sync::Arc;
 
 use quilt_mcp_auth::RequestContext;
 
+use crate::audit::Outcome;
 use crate::aws::{CallRecord, SharedRecord};
 use crate::confirm::Confirmation;
 use crate::progress::Progress;
+use crate::tool_error::ToolError;
 
 tokio::task_local! {
     static CALL: CallScope;
@@ -99,6 +101,22 @@ impl CallScope {
         let record = self.record.clone();
         let out = self.run(fut).await;
         (out, crate::aws::snapshot(&record))
+    }
+
+    /// Runs `fut` inside this scope and writes its audit line as `what` when it ends: the
+    /// calls that are not tools (`resources/read`, `completion/complete`, `tasks/cancel`).
+    /// Tool calls are audited by `ToolRegistry::call_within`, which also audits a call cut
+    /// short (`audit::Pending`).
+    pub async fn audited<T>(
+        self,
+        what: &str,
+        fut: impl Future<Output = Result<T, ToolError>>,
+    ) -> Result<T, ToolError> {
+        let started = std::time::Instant::now();
+        let ctx = self.ctx.clone();
+        let (result, record) = self.recording(fut).await;
+        crate::audit::tool_call(&ctx, what, Outcome::of(&result), &record, started.elapsed());
+        result
     }
 }
 

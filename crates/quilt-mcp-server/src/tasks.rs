@@ -240,16 +240,9 @@ impl Tasks {
     /// is left as it is; the acknowledgement is the same.
     pub async fn cancel(&self, ctx: Arc<RequestContext>, task_id: &str) -> Result<(), ErrorData> {
         let sealed = self.open(&ctx, task_id)?;
-        let started = std::time::Instant::now();
         let stop = crate::tools::athena::stop_owned(&self.aws, &self.athena, &sealed.e);
         // An AWS action for the caller: recorded and audited like a tool call.
-        let (result, record) = CallScope::new(ctx.clone()).recording(stop).await;
-        let outcome = match &result {
-            Ok(()) => crate::audit::Outcome::Ok,
-            Err(e) => crate::audit::Outcome::Error(e.code.as_str()),
-        };
-        crate::audit::tool_call(&ctx, "tasks/cancel", outcome, &record, started.elapsed());
-        match result {
+        match CallScope::new(ctx).audited("tasks/cancel", stop).await {
             Ok(()) => Ok(()),
             Err(e) if e.code == crate::ErrorCode::NotFound => Err(unknown_task()),
             Err(e) => Err(ErrorData::internal_error(

@@ -396,8 +396,7 @@ impl ToolRegistry {
         let outcome = match &result {
             _ if timed_out => audit::Outcome::TimedOut,
             Err(_) if confirmation.awaiting() => audit::Outcome::AwaitingConfirmation,
-            Ok(_) => audit::Outcome::Ok,
-            Err(e) => audit::Outcome::Error(e.code.as_str()),
+            result => audit::Outcome::of(result),
         };
         let record = pending.finish(outcome);
         let result = match result {
