@@ -4,7 +4,7 @@
 # requirement sets 2025-11-25 and 2026-07-28, each checked against its expected-failures file.
 #
 # Usage: tests/conformance/run.sh   (build the fixture first:
-#          cargo build -p quilt-mcp-server --bin quilt-mcp-fixture-server)
+#          cargo build -p quilt-mcp-fixture)
 # Environment:
 #   FIXTURE_BIN          the fixture binary (default ${CARGO_TARGET_DIR:-target}/debug/quilt-mcp-fixture-server)
 #   CONFORMANCE_OUT      where logs and per-scenario checks.json go (default: a new directory
@@ -37,7 +37,7 @@ fi
 
 if [[ ! -x "$fixture" ]]; then
     echo "conformance: no fixture binary at $fixture" >&2
-    echo "  build it: cargo build -p quilt-mcp-server --bin quilt-mcp-fixture-server (or set FIXTURE_BIN)" >&2
+    echo "  build it: cargo build -p quilt-mcp-fixture (or set FIXTURE_BIN)" >&2
     exit 2
 fi
 

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod athena;
 pub mod buckets;
 pub mod catalog;
+mod compact;
 pub mod identity;
 pub mod packaging;
 pub mod permissions;
@@ -197,11 +198,15 @@ impl ToolRegistry {
             !self.index.contains_key(name),
             "tool {name} registered twice"
         );
-        let output_schema = compact(&schema_for_output::<O>());
+        let output_schema = Arc::new(compact::output(&schema_for_output::<O>()));
         let conforms = output_check(name, &output_schema);
-        let tool = Tool::new(name, description, compact(&schema_for_type::<I>()))
-            .with_raw_output_schema(output_schema)
-            .with_annotations(annotations);
+        let tool = Tool::new(
+            name,
+            description,
+            Arc::new(compact::input(&schema_for_type::<I>())),
+        )
+        .with_raw_output_schema(output_schema)
+        .with_annotations(annotations);
         let tool = match titles::title(name) {
             Some(title) => tool.with_title(title),
             None => tool,
@@ -441,15 +446,6 @@ fn output_check(name: &'static str, schema: &JsonObject) -> OutputCheck {
             e.instance_path()
         ))),
     })
-}
-
-/// Drops the schema keys that cost a client's context window and tell a model nothing:
-/// `$schema` (MCP fixes the dialect) and the Rust type name in `title`.
-fn compact(schema: &JsonObject) -> Arc<JsonObject> {
-    let mut schema = schema.clone();
-    schema.remove("$schema");
-    schema.remove("title");
-    Arc::new(schema)
 }
 
 #[cfg(test)]

@@ -44,26 +44,6 @@ async fn tool_names(server: &TestServer, token: &str) -> BTreeSet<String> {
         .collect()
 }
 
-async fn call(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
-}
-
-fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-fn err(result: &Value) -> (String, String) {
-    assert_eq!(result["isError"], true, "{result}");
-    let e = &result["structuredContent"]["error"];
-    (
-        e["code"].as_str().expect("code").to_owned(),
-        e["message"].as_str().expect("message").to_owned(),
-    )
-}
-
 const WRITES: [&str; 13] = [
     "admin_user_create",
     "admin_user_delete",
@@ -227,7 +207,7 @@ async fn only_catalog_admins_with_the_admin_scope_see_or_call_admin_tools() {
 /// Runs `tool` as the admin and returns its structured result.
 async fn admin(server: &TestServer, tool: &str, args: Value) -> Value {
     let ann = with_scopes("ann", ADMIN_SCOPES);
-    ok(&call(server, &ann, tool, args).await).clone()
+    ok(&call_as(server, &ann, tool, args).await).clone()
 }
 
 #[tokio::test]
@@ -500,7 +480,7 @@ async fn bad_admin_inputs_get_specific_errors_and_change_nothing() {
             "unknown field",
         ),
     ] {
-        let (c, m) = err(&call(&server, &ann, tool, args.clone()).await);
+        let (c, m) = err(&call_as(&server, &ann, tool, args.clone()).await);
         assert_eq!(c, code, "{tool} {args}: {m}");
         assert!(m.contains(needle), "{tool} {args}: {m}");
     }
@@ -575,7 +555,7 @@ async fn bad_admin_inputs_get_specific_errors_and_change_nothing() {
             "FallbackRequired",
         ),
     ] {
-        let (c, m) = err(&call(&server, &ann, tool, args.clone()).await);
+        let (c, m) = err(&call_as(&server, &ann, tool, args.clone()).await);
         assert_eq!(c, code, "{tool} {args}: {m}");
         assert!(m.contains(needle), "{tool} {args}: {m}");
     }
@@ -586,7 +566,7 @@ async fn bad_admin_inputs_get_specific_errors_and_change_nothing() {
         json!({"config": "mappings: []\n"}),
     )
     .await;
-    let (c, m) = err(&call(
+    let (c, m) = err(&call_as(
         &server,
         &ann,
         "admin_role_set_default",
@@ -636,7 +616,7 @@ async fn an_admin_write_asks_a_client_with_elicitation_first() {
     // tabulator_table_delete asks too (any caller with quilt:write, not only admins).
     const TABLE: &str = "schema:\n  - name: a\n    type: STRING\nsource:\n  type: quilt-packages\n  package_name: \"^t/p$\"\n  logical_key: \"x\\\\.csv$\"\nparser:\n  format: csv\n";
     let alice = token("alice");
-    ok(&call(
+    ok(&call_as(
         &server,
         &alice,
         "tabulator_table_set",
@@ -644,7 +624,7 @@ async fn an_admin_write_asks_a_client_with_elicitation_first() {
     )
     .await);
     let tables = || async {
-        let listed = call(
+        let listed = call_as(
             &server,
             &alice,
             "tabulator_tables_list",

@@ -74,10 +74,7 @@ pub(crate) async fn slow_executions(moto: &Moto, times: u32) {
 }
 
 async fn call(server: &TestServer, tool: &str, args: Value) -> Value {
-    call_tool(&server.mcp(), Some(&token("ana")), tool, args)
-        .await
-        .result()
-        .clone()
+    call_as(server, &token("ana"), tool, args).await
 }
 
 fn rows(n: usize) -> Vec<Vec<String>> {

@@ -44,26 +44,6 @@ async fn shared_role_server(
     .await
 }
 
-async fn call_as(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
-}
-
-fn ok(r: &Value) -> &Value {
-    assert_eq!(r["isError"], false, "{r}");
-    &r["structuredContent"]
-}
-
-fn error(r: &Value) -> (String, String) {
-    assert_eq!(r["isError"], true, "{r}");
-    let e = &r["structuredContent"]["error"];
-    (
-        e["code"].as_str().expect("code").to_owned(),
-        e["message"].as_str().expect("message").to_owned(),
-    )
-}
-
 fn rows(n: usize) -> Vec<Vec<String>> {
     (0..n).map(|i| vec![format!("row{i:04}")]).collect()
 }
@@ -157,26 +137,22 @@ async fn two_callers_under_one_stack_role_cannot_see_each_others_athena_work() {
     // Bob asks for Alice's results, her running query's status, the outsider's query, and an
     // id that does not exist: the same not_found each time.
     let unknown = "00000000-0000-0000-0000-000000000000";
-    let unknown_answer = error(
-        &call_as(
+    let unknown_answer = err(&call_as(
+        &server,
+        &bob,
+        "athena_query_results",
+        json!({"execution_id": unknown}),
+    )
+    .await);
+    assert_eq!(unknown_answer.0, "not_found");
+    for id in [&a1_id, &a2_id, &x_id] {
+        let (code, message) = err(&call_as(
             &server,
             &bob,
             "athena_query_results",
-            json!({"execution_id": unknown}),
+            json!({"execution_id": id}),
         )
-        .await,
-    );
-    assert_eq!(unknown_answer.0, "not_found");
-    for id in [&a1_id, &a2_id, &x_id] {
-        let (code, message) = error(
-            &call_as(
-                &server,
-                &bob,
-                "athena_query_results",
-                json!({"execution_id": id}),
-            )
-            .await,
-        );
+        .await);
         assert_eq!(code, "not_found", "{id}");
         assert_eq!(
             message.replace(id.as_str(), "ID"),
@@ -196,7 +172,7 @@ async fn two_callers_under_one_stack_role_cannot_see_each_others_athena_work() {
         json!({"execution_id": a1_id, "next_token": a1_next}),
     )
     .await;
-    assert_eq!(error(&stolen).0, "not_found", "{stolen}");
+    assert_eq!(err(&stolen).0, "not_found", "{stolen}");
     let reused = call_as(
         &server,
         &bob,
@@ -204,7 +180,7 @@ async fn two_callers_under_one_stack_role_cannot_see_each_others_athena_work() {
         json!({"execution_id": b1_id, "next_token": a1_next}),
     )
     .await;
-    assert_eq!(error(&reused).0, "invalid_argument", "{reused}");
+    assert_eq!(err(&reused).0, "invalid_argument", "{reused}");
 
     // Alice: forged and truncated tokens are refused; hers continues where the page ended.
     let mut forged = a1_next.clone().into_bytes();
@@ -223,7 +199,7 @@ async fn two_callers_under_one_stack_role_cannot_see_each_others_athena_work() {
             json!({"execution_id": a1_id, "next_token": bad}),
         )
         .await;
-        let (code, message) = error(&r);
+        let (code, message) = err(&r);
         assert_eq!(code, "invalid_argument", "{what}: {r}");
         assert!(message.contains("next_token"), "{what}: {message}");
     }
@@ -313,7 +289,7 @@ async fn ownership_holds_on_every_task_with_the_key_and_only_in_allowed_workgrou
         json!({"execution_id": o1_id}),
     )
     .await;
-    assert_eq!(error(&hidden).0, "not_found", "{hidden}");
+    assert_eq!(err(&hidden).0, "not_found", "{hidden}");
     assert_eq!(
         ids(&call_as(&narrow, &alice, "athena_query_history", json!({})).await),
         vec![p1_id.clone()]
@@ -332,7 +308,7 @@ async fn ownership_holds_on_every_task_with_the_key_and_only_in_allowed_workgrou
         json!({"execution_id": p1_id}),
     )
     .await;
-    assert_eq!(error(&r).0, "not_found", "{r}");
+    assert_eq!(err(&r).0, "not_found", "{r}");
     let r = call_as(
         &foreign,
         &alice,
@@ -340,7 +316,7 @@ async fn ownership_holds_on_every_task_with_the_key_and_only_in_allowed_workgrou
         json!({"execution_id": p1_id, "next_token": p1_next}),
     )
     .await;
-    assert_eq!(error(&r).0, "invalid_argument", "{r}");
+    assert_eq!(err(&r).0, "invalid_argument", "{r}");
     assert_eq!(
         ids(&call_as(&foreign, &alice, "athena_query_history", json!({})).await),
         Vec::<String>::new()
@@ -363,7 +339,7 @@ async fn bucket_restricted_callers_may_not_query_unless_athena_is_allowed_outsid
         ),
     ] {
         let r = call_as(&server, &restricted, tool, args).await;
-        let (code, message) = error(&r);
+        let (code, message) = err(&r);
         assert_eq!(code, "not_permitted", "{tool}: {r}");
         assert!(
             message.contains("Athena is outside bucket grants"),
@@ -396,7 +372,7 @@ async fn bucket_restricted_callers_may_not_query_unless_athena_is_allowed_outsid
         json!({"query": "SELECT 1"}),
     )
     .await;
-    assert_eq!(error(&r).0, "not_permitted", "{r}");
+    assert_eq!(err(&r).0, "not_permitted", "{r}");
 
     // The operator may allow it explicitly.
     let server = shared_role_server(&moto, &moto.url, |c| {

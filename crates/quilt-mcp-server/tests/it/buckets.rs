@@ -40,26 +40,6 @@ pub(crate) async fn server(
     .await
 }
 
-pub(crate) async fn call(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
-}
-
-pub(crate) fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-pub(crate) fn err(result: &Value) -> (String, String) {
-    assert_eq!(result["isError"], true, "{result}");
-    let e = &result["structuredContent"]["error"];
-    (
-        e["code"].as_str().expect("code").to_owned(),
-        e["message"].as_str().expect("message").to_owned(),
-    )
-}
-
 pub(crate) async fn bucket(moto: &Moto, name: &str, versioned: bool) {
     let s3 = moto.s3();
     s3.create_bucket()
@@ -88,7 +68,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     let token = token("uma");
     let key = "dir/naïve file ü.txt";
     let text = "héllo wörld\nline two\n";
-    let put = call(
+    let put = call_as(
         &server,
         &token,
         "bucket_objects_put",
@@ -136,7 +116,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     }
 
     let uri = format!("s3://plain-bucket/{key}");
-    let info = call(
+    let info = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -151,7 +131,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     // Keys are verbatim: the percent-encoded URL quilt3 would write for this object names
     // another key, and the error says which one was tried and why it may be wrong.
     let encoded = "s3://plain-bucket/dir/na%C3%AFve%20file%20%C3%BC.txt";
-    let missing = call(
+    let missing = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -171,7 +151,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
         "{missing}"
     );
 
-    let full = call(
+    let full = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -184,7 +164,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
         (Some(text), Some(false))
     );
     // "héllo": 'é' is two bytes; reading 2 bytes cuts it: the partial character is dropped.
-    let part = call(
+    let part = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -201,7 +181,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
         (Some("h"), Some(true), Some(text.len() as u64))
     );
     let offset = text.find("line").expect("second line");
-    let tail = call(
+    let tail = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -217,7 +197,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
         if !max_bytes.is_null() {
             args["max_bytes"] = max_bytes;
         }
-        let (code, message) = err(&call(&server, &token, "bucket_object_text", args).await);
+        let (code, message) = err(&call_as(&server, &token, "bucket_object_text", args).await);
         assert_eq!(code, "invalid_argument");
         assert!(
             message.contains(&format!("offset {offset} is too large")),
@@ -226,7 +206,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     }
     assert_eq!(server.app.aws.broker().resolutions(), resolutions);
 
-    let binary = call(
+    let binary = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -236,7 +216,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     let (code, message) = err(&binary);
     assert_eq!(code, "invalid_argument");
     assert!(message.contains("not UTF-8"), "{message}");
-    let fetched = call(
+    let fetched = call_as(
         &server,
         &token,
         "bucket_object_fetch",
@@ -252,7 +232,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     );
     assert_eq!(fetched["content_type"], "application/x-test");
 
-    let as_text = call(
+    let as_text = call_as(
         &server,
         &token,
         "bucket_object_fetch",
@@ -260,7 +240,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     )
     .await;
     assert_eq!(ok(&as_text)["text"], text);
-    let binary_as_text = call(
+    let binary_as_text = call_as(
         &server,
         &token,
         "bucket_object_fetch",
@@ -268,7 +248,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     )
     .await;
     assert_eq!(err(&binary_as_text).0, "invalid_argument");
-    let link = call(
+    let link = call_as(
         &server,
         &token,
         "bucket_object_link",
@@ -287,7 +267,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
         .expect("body");
     assert_eq!(body, text, "the presigned URL works");
 
-    let missing = call(
+    let missing = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -295,7 +275,7 @@ async fn put_then_read_back_with_unicode_keys_sse_and_metadata() {
     )
     .await;
     assert_eq!(err(&missing).0, "not_found");
-    let missing = call(
+    let missing = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -313,7 +293,7 @@ async fn versions_are_addressable_by_uri() {
     let token = token("vic");
     let mut versions = Vec::new();
     for body in ["first", "second"] {
-        let put = call(
+        let put = call_as(
             &server,
             &token,
             "bucket_objects_put",
@@ -328,7 +308,7 @@ async fn versions_are_addressable_by_uri() {
         );
     }
     assert_ne!(versions[0], versions[1]);
-    let latest = call(
+    let latest = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -336,7 +316,7 @@ async fn versions_are_addressable_by_uri() {
     )
     .await;
     assert_eq!(ok(&latest)["text"], "second");
-    let first = call(
+    let first = call_as(
         &server,
         &token,
         "bucket_object_text",
@@ -344,7 +324,7 @@ async fn versions_are_addressable_by_uri() {
     )
     .await;
     assert_eq!(ok(&first)["text"], "first");
-    let info = call(
+    let info = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -352,7 +332,7 @@ async fn versions_are_addressable_by_uri() {
     )
     .await;
     assert_eq!(ok(&info)["version_id"], versions[0].as_str());
-    let bogus = call(
+    let bogus = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -396,7 +376,7 @@ async fn listing_pages_through_2500_objects_with_one_credential_resolution_per_c
         if let Some(t) = &token_next {
             args["continuation_token"] = json!(t);
         }
-        let page = call(&server, &token, "bucket_objects_list", args).await;
+        let page = call_as(&server, &token, "bucket_objects_list", args).await;
         let page = ok(&page);
         pages += 1;
         keys.extend(
@@ -418,7 +398,7 @@ async fn listing_pages_through_2500_objects_with_one_credential_resolution_per_c
     sorted.dedup();
     assert_eq!(sorted.len(), 2500, "no duplicates across pages");
 
-    let folders = call(
+    let folders = call_as(
         &server,
         &token,
         "bucket_objects_list",
@@ -438,7 +418,7 @@ async fn listing_pages_through_2500_objects_with_one_credential_resolution_per_c
     );
 
     let before = server.app.aws.broker().resolutions();
-    let signed = call(
+    let signed = call_as(
         &server,
         &token,
         "bucket_objects_list",
@@ -469,7 +449,7 @@ async fn listing_pages_through_2500_objects_with_one_credential_resolution_per_c
     assert_eq!(body, "x");
 
     for bad in [0, 1001, -5] {
-        let r = call(
+        let r = call_as(
             &server,
             &token,
             "bucket_objects_list",
@@ -494,7 +474,7 @@ async fn a_16_mib_put_goes_through_multipart_with_sse() {
     let data: Vec<u8> = (0..16 * 1024 * 1024 + 3)
         .map(|i: usize| (i % 251) as u8)
         .collect();
-    let put = call(
+    let put = call_as(
         &server,
         &token,
         "bucket_objects_put",
@@ -683,12 +663,12 @@ async fn grants_are_enforced_before_any_aws_call() {
             json!({"bucket": "alpha-bucket", "prefix": "other/"}),
         ),
     ] {
-        let (code, message) = err(&call(&server, &token, tool, args.clone()).await);
+        let (code, message) = err(&call_as(&server, &token, tool, args.clone()).await);
         assert_eq!(code, "not_permitted", "{tool} {args}: {message}");
     }
     assert_eq!(broker.resolutions(), before, "refusals made no AWS call");
 
-    let listing = call(
+    let listing = call_as(
         &server,
         &token,
         "bucket_objects_list",
@@ -702,7 +682,7 @@ async fn grants_are_enforced_before_any_aws_call() {
     );
     assert_eq!(listing["objects"].as_array().expect("objects").len(), 1);
 
-    let buckets = call(&server, &token, "bucket_list", json!({})).await;
+    let buckets = call_as(&server, &token, "bucket_list", json!({})).await;
     let buckets = ok(&buckets);
     assert_eq!(buckets["source"], "grants");
     let entries = buckets["buckets"].as_array().expect("buckets");
@@ -722,7 +702,7 @@ async fn grants_are_enforced_before_any_aws_call() {
     );
 
     // A put batch: the item outside the grant fails alone; the other is written.
-    let put = call(&server, &token, "bucket_objects_put", json!({"bucket": "alpha-bucket", "items": [{"key": "team/new.txt", "text": "ok"}, {"key": "other/new.txt", "text": "no"}]})).await;
+    let put = call_as(&server, &token, "bucket_objects_put", json!({"bucket": "alpha-bucket", "items": [{"key": "team/new.txt", "text": "ok"}, {"key": "other/new.txt", "text": "no"}]})).await;
     let put = ok(&put);
     assert_eq!(
         (put["succeeded"].as_u64(), put["failed"].as_u64()),
@@ -741,7 +721,7 @@ async fn grants_are_enforced_before_any_aws_call() {
 
     // Without restrictions, bucket_list asks S3 with the caller's credentials.
     let open = crate::buckets::server(&moto, |_| {}).await;
-    let all = call(&open, &token_for_all(), "bucket_list", json!({})).await;
+    let all = call_as(&open, &token_for_all(), "bucket_list", json!({})).await;
     let all = ok(&all);
     assert_eq!(all["source"], "list_buckets");
     let names: Vec<&str> = all["buckets"]
@@ -789,7 +769,7 @@ async fn access_denied_names_the_source_and_role() {
         Arc::new(SystemClock),
     )
     .await;
-    let r = call(
+    let r = call_as(
         &server,
         &token("denied"),
         "bucket_object_text",
@@ -817,7 +797,7 @@ async fn kms_encryption_is_applied_when_configured() {
         c.s3_sse_kms_key_id = Some("alias/quilt".into());
     })
     .await;
-    let put = call(
+    let put = call_as(
         &server,
         &token("kms"),
         "bucket_objects_put",

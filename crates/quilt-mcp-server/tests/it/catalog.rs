@@ -58,26 +58,6 @@ async fn server_with(
     .await
 }
 
-async fn call_as(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
-}
-
-fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-fn err(result: &Value) -> (String, String) {
-    assert_eq!(result["isError"], true, "{result}");
-    let e = &result["structuredContent"]["error"];
-    (
-        e["code"].as_str().expect("code").to_owned(),
-        e["message"].as_str().expect("message").to_owned(),
-    )
-}
-
 async fn put(moto: &Moto, bucket: &str, key: &str, body: &str) {
     moto.s3()
         .put_object()

@@ -89,8 +89,7 @@ async fn glue_server(moto: &Moto) -> TestServer {
 }
 
 async fn call(server: &TestServer, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(&token("ana")), tool, args).await;
-    r.result().clone()
+    call_as(server, &token("ana"), tool, args).await
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::buckets::{bucket, call, err, ok, server};
+use crate::buckets::{bucket, server};
 use crate::moto::*;
 use crate::packaging::{quilt3, quilt3_browse};
 use crate::support::*;
@@ -57,7 +57,7 @@ async fn stored_keys(moto: &Moto, bucket: &str) -> BTreeSet<String> {
 
 /// `bucket_objects_list` of the whole bucket: key → s3_uri.
 async fn listed(server: &TestServer, token: &str, bucket: &str) -> Vec<(String, String)> {
-    let page = call(
+    let page = call_as(
         server,
         token,
         "bucket_objects_list",
@@ -79,27 +79,27 @@ async fn listed(server: &TestServer, token: &str, bucket: &str) -> Vec<(String, 
 
 /// Reads `uri` with every read tool and the resource; each must give `body`.
 async fn read_everywhere(server: &TestServer, token: &str, uri: &str, key: &str, body: &str) {
-    let info = call(server, token, "bucket_object_info", json!({"s3_uri": uri})).await;
+    let info = call_as(server, token, "bucket_object_info", json!({"s3_uri": uri})).await;
     let info = ok(&info);
     assert_eq!(
         (info["key"].as_str(), info["size"].as_u64()),
         (Some(key), Some(body.len() as u64)),
         "info {uri}"
     );
-    let text = call(server, token, "bucket_object_text", json!({"s3_uri": uri})).await;
+    let text = call_as(server, token, "bucket_object_text", json!({"s3_uri": uri})).await;
     assert_eq!(ok(&text)["text"], body, "text {uri}");
     assert_eq!(ok(&text)["s3_uri"], uri, "text names the object as asked");
-    let fetched = call(server, token, "bucket_object_fetch", json!({"s3_uri": uri})).await;
+    let fetched = call_as(server, token, "bucket_object_fetch", json!({"s3_uri": uri})).await;
     let data = base64::engine::general_purpose::STANDARD
         .decode(ok(&fetched)["data"].as_str().expect("data"))
         .expect("base64");
     assert_eq!(data, body.as_bytes(), "fetch {uri}");
-    let link = call(server, token, "bucket_object_link", json!({"s3_uri": uri})).await;
+    let link = call_as(server, token, "bucket_object_link", json!({"s3_uri": uri})).await;
     let url = ok(&link)["url"].as_str().expect("url").to_owned();
     let got = http().get(&url).send().await.expect("GET presigned");
     assert_eq!(got.status(), 200, "presigned {url}");
     assert_eq!(got.text().await.expect("body"), body, "presigned {url}");
-    let preview = call(
+    let preview = call_as(
         server,
         token,
         "bucket_object_preview",
@@ -137,7 +137,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
         .iter()
         .map(|k| json!({"key": k, "text": body_of(k)}))
         .collect();
-    let put = call(
+    let put = call_as(
         &server,
         &token,
         "bucket_objects_put",
@@ -176,7 +176,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
     }
     // The catalog link of each object is the catalog's encoding of the same key: decoded,
     // its path after /tree/ is the key again.
-    let page = call(
+    let page = call_as(
         &server,
         &token,
         "bucket_objects_list",
@@ -198,7 +198,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
     // A version, written by hand after the key: the last `?versionId=` is the version.
     for (key, version) in KEYS.iter().zip(&versions) {
         let uri = format!("s3://{B}/{key}?versionId={version}");
-        let info = call(
+        let info = call_as(
             &server,
             &token,
             "bucket_object_info",
@@ -210,7 +210,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
             (Some(*key), Some(version.as_str())),
             "{uri}"
         );
-        let text = call(
+        let text = call_as(
             &server,
             &token,
             "bucket_object_text",
@@ -220,7 +220,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
         assert_eq!(ok(&text)["text"], body_of(key), "{uri}");
     }
     // `q` does not exist: `s3://B/q?versionId=1` asks for version 1 of it, not the other key.
-    let q = call(
+    let q = call_as(
         &server,
         &token,
         "bucket_object_info",
@@ -239,7 +239,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
         .map(|(i, (_, uri))| json!({"s3_uri": uri, "logical_key": format!("f{i}.txt")}))
         .collect();
     for (name, copy) in [("keys/copied", true), ("keys/referenced", false)] {
-        let created = call(
+        let created = call_as(
             &server,
             &token,
             "package_create",
@@ -254,7 +254,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
         let q3 = quilt3_browse(&moto, B, name, Some(&top_hash)).await;
         assert_eq!(q3["all_verified"], true, "{name}: {q3}");
         assert_eq!(q3["top_hash"], top_hash.as_str());
-        let browsed = call(
+        let browsed = call_as(
             &server,
             &token,
             "package_browse",
@@ -268,7 +268,7 @@ async fn every_bucket_tool_round_trips_keys_by_the_name_s3_lists() {
                 .expect("index");
             let (key, _) = &listing[i];
             let uri = e["s3_uri"].as_str().expect("entry s3_uri");
-            let text = call(
+            let text = call_as(
                 &server,
                 &token,
                 "bucket_object_text",
@@ -330,7 +330,7 @@ for k in keys:
     assert_eq!(listing.len(), KEYS.len());
     for (key, uri) in &listing {
         assert!(KEYS.contains(&key.as_str()), "{key}");
-        let text = call(
+        let text = call_as(
             &server,
             &token,
             "bucket_object_text",
@@ -338,7 +338,7 @@ for k in keys:
         )
         .await;
         assert_eq!(ok(&text)["text"], body_of(key), "{uri}");
-        let info = call(
+        let info = call_as(
             &server,
             &token,
             "bucket_object_info",
@@ -369,7 +369,7 @@ for k in keys:
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     let top_hash = pushed["top_hash"].as_str().expect("top hash");
-    let browsed = call(
+    let browsed = call_as(
         &server,
         &token,
         "package_browse",
@@ -386,7 +386,7 @@ for k in keys:
         // quilt3 stored the object at <name>/<logical key>: S3 lists that exact name, and
         // the entry's s3_uri reads it.
         let uri = e["s3_uri"].as_str().expect("s3_uri");
-        let text = call(
+        let text = call_as(
             &server,
             &token,
             "bucket_object_text",
@@ -407,7 +407,7 @@ async fn a_missing_key_is_not_found_naming_the_key_and_bad_uris_get_their_own_er
     bucket(&moto, B, true).await;
     let server = server(&moto, |_| {}).await;
     let token = token("kim");
-    let put = call(
+    let put = call_as(
         &server,
         &token,
         "bucket_objects_put",
@@ -445,7 +445,7 @@ async fn a_missing_key_is_not_found_naming_the_key_and_bad_uris_get_their_own_er
         ),
     ];
     for (tool, uri, named) in &cases {
-        let r = call(&server, &token, tool, json!({"s3_uri": uri})).await;
+        let r = call_as(&server, &token, tool, json!({"s3_uri": uri})).await;
         let (code, message) = err(&r);
         assert_eq!(code, "not_found", "{tool} {uri}");
         assert!(message.contains(named), "{tool}: {message}");
@@ -455,7 +455,7 @@ async fn a_missing_key_is_not_found_naming_the_key_and_bad_uris_get_their_own_er
             assert!(!message.contains(secret), "{tool}: {message}");
         }
     }
-    let created = call(
+    let created = call_as(
         &server,
         &token,
         "package_create",
@@ -503,7 +503,7 @@ async fn a_missing_key_is_not_found_naming_the_key_and_bad_uris_get_their_own_er
             "bucket_object_info",
             "bucket_object_link",
         ] {
-            let r = call(&server, &token, tool, json!({"s3_uri": uri})).await;
+            let r = call_as(&server, &token, tool, json!({"s3_uri": uri})).await;
             let (code, message) = err(&r);
             assert_eq!(code, "invalid_argument", "{tool} {uri}");
             assert!(message.contains(says), "{tool} {uri}: {message}");

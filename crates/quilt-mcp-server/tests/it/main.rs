@@ -3,26 +3,22 @@
 
 #![allow(
     unreachable_pub,
-    reason = "the harness in support.rs is shared by the test modules"
+    reason = "the harness in support/ is shared by the test modules"
 )]
 
 mod admin;
 mod admission;
 mod athena;
 mod athena_owners;
-mod athena_shim;
 mod binary;
 mod buckets;
 mod catalog;
-mod catalog_standin;
-mod cfn_shim;
 mod concurrency;
 mod confirm;
 mod credential_uses;
 mod credentials;
 mod everyday;
 mod fairness;
-mod fault_proxy;
 mod faults;
 mod glue;
 mod http_surface;
@@ -30,9 +26,7 @@ mod identity;
 mod isolation;
 mod jwt;
 mod key_names;
-mod limits;
 mod memory_bounds;
-mod moto;
 mod packaging;
 mod permissions;
 mod preview;
@@ -44,6 +38,9 @@ mod scale;
 mod shutdown;
 mod stack_discovery;
 mod support;
+
+// The harness modules live in support/; these keep their short paths (`crate::moto::Moto`).
+use support::{athena_shim, catalog_standin, cfn_shim, fault_proxy, moto};
 mod tasks;
 mod whole_call;
 mod workflows;

@@ -164,26 +164,6 @@ fn token_for(sub: &str, creds: &Creds, extra: Value) -> String {
     hs256(&c, SECRET)
 }
 
-async fn call(server: &TestServer, token: &str, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(token), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
-}
-
-fn ok(result: &Value) -> &Value {
-    assert_eq!(result["isError"], false, "{result}");
-    &result["structuredContent"]
-}
-
-fn err(result: &Value) -> (String, String) {
-    assert_eq!(result["isError"], true, "{result}");
-    let e = &result["structuredContent"]["error"];
-    (
-        e["code"].as_str().expect("code").to_owned(),
-        e["message"].as_str().expect("message").to_owned(),
-    )
-}
-
 /// (list, read, write) of an answer.
 fn triple(a: &Value) -> (Value, Value, Value) {
     (a["list"].clone(), a["read"].clone(), a["write"].clone())
@@ -196,7 +176,7 @@ fn expect(list: Value, read: Value, write: Value) -> (Value, Value, Value) {
 /// The answers of the three tools for `bucket`, asserted equal; returns the
 /// check_bucket_access answer (probed afresh).
 async fn agreed(server: &TestServer, token: &str, bucket: &str) -> Value {
-    let discovered = call(server, token, "discover_permissions", json!({})).await;
+    let discovered = call_as(server, token, "discover_permissions", json!({})).await;
     let discovered = ok(&discovered);
     let from_discover = discovered["buckets"]
         .as_array()
@@ -205,7 +185,7 @@ async fn agreed(server: &TestServer, token: &str, bucket: &str) -> Value {
         .find(|b| b["bucket"] == bucket)
         .unwrap_or_else(|| panic!("{bucket} not in {discovered}"))
         .clone();
-    let listed = call(server, token, "bucket_list", json!({})).await;
+    let listed = call_as(server, token, "bucket_list", json!({})).await;
     let listed = ok(&listed);
     let from_list = listed["buckets"]
         .as_array()
@@ -215,7 +195,7 @@ async fn agreed(server: &TestServer, token: &str, bucket: &str) -> Value {
         .unwrap_or_else(|| panic!("{bucket} not in {listed}"))["access"]
         .clone();
     // A fresh probe, not the cached answer the other two may have shared.
-    let checked = call(
+    let checked = call_as(
         server,
         token,
         "check_bucket_access",
@@ -336,7 +316,7 @@ async fn every_answer_matches_the_policy_and_the_three_tools_agree() {
 
     // Evidence names who asked: the role for the role_claim caller.
     let token = token_for("reader", &reader, grants.clone());
-    let checked = call(
+    let checked = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -364,7 +344,7 @@ async fn every_answer_matches_the_policy_and_the_three_tools_agree() {
 
     // Categories of discover_permissions follow the answers.
     let token = token_for("prefix-writer", &prefix_writer, grants.clone());
-    let d = call(&server, &token, "discover_permissions", json!({})).await;
+    let d = call_as(&server, &token, "discover_permissions", json!({})).await;
     let d = ok(&d);
     assert_eq!(d["bucket_source"], "grants");
     assert_eq!(d["categories"]["writable"], json!([DATA]));
@@ -376,7 +356,7 @@ async fn every_answer_matches_the_policy_and_the_three_tools_agree() {
         "{d}"
     );
     let token = token_for("lister", &lister, grants.clone());
-    let d = call(&server, &token, "discover_permissions", json!({})).await;
+    let d = call_as(&server, &token, "discover_permissions", json!({})).await;
     assert_eq!(ok(&d)["categories"]["list_only"], json!([DATA]));
 
     // Every probe cleaned up after itself.
@@ -419,7 +399,7 @@ async fn read_only_caller_is_never_reported_writable() {
         "without a probe, write is not guessed from list or read: {unprobed}"
     );
     assert_eq!(unprobed["evidence"]["write"]["reason"], "probe_disabled");
-    let d = call(&without_probes, &token, "discover_permissions", json!({})).await;
+    let d = call_as(&without_probes, &token, "discover_permissions", json!({})).await;
     let d = ok(&d);
     assert_eq!(d["categories"]["writable"], json!([]));
     assert_eq!(d["categories"]["readable"], json!([DATA]));
@@ -461,7 +441,7 @@ async fn write_probe_leaves_nothing_behind_and_reports_a_refused_delete() {
     // A versioned bucket: the exact version written is deleted, no delete marker is left.
     let token = token_for("full", &full, json!({}));
     for bucket in [DATA, VERSIONED] {
-        let a = call(
+        let a = call_as(
             &server,
             &token,
             "check_bucket_access",
@@ -491,7 +471,7 @@ async fn write_probe_leaves_nothing_behind_and_reports_a_refused_delete() {
             c.s3_sse_kms_key_id = Some("alias/quilt".into());
         })
         .await;
-    let a = call(
+    let a = call_as(
         &kms,
         &token,
         "check_bucket_access",
@@ -513,7 +493,7 @@ async fn write_probe_leaves_nothing_behind_and_reports_a_refused_delete() {
 
     // Delete refused: still writable, and the object left behind is reported.
     let token = token_for("sticky", &sticky, json!({}));
-    let a = call(
+    let a = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -565,7 +545,7 @@ async fn unknown_bucket_is_false_everywhere_not_an_error() {
     let server = w.server(|_| {}).await;
     let token = token_for("full", &full, json!({}));
 
-    let a = call(
+    let a = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -578,7 +558,7 @@ async fn unknown_bucket_is_false_everywhere_not_an_error() {
         assert_eq!(a["evidence"][op]["reason"], "no_such_bucket", "{op}: {a}");
     }
 
-    let d = call(
+    let d = call_as(
         &server,
         &token,
         "discover_permissions",
@@ -608,10 +588,10 @@ async fn unknown_bucket_is_false_everywhere_not_an_error() {
         json!({"bucket": DATA, "operations": ["delete"]}),
     ] {
         let (code, message) =
-            err(&call(&server, &token, "check_bucket_access", args.clone()).await);
+            err(&call_as(&server, &token, "check_bucket_access", args.clone()).await);
         assert_eq!(code, "invalid_argument", "{args}: {message}");
     }
-    let (code, _) = err(&call(
+    let (code, _) = err(&call_as(
         &server,
         &token,
         "discover_permissions",
@@ -647,7 +627,7 @@ async fn probe_outside_the_grants_or_without_write_scope_leaves_write_unknown() 
         "{a}"
     );
     assert_eq!(a["evidence"]["write"]["reason"], "probe_outside_grants");
-    let (code, _) = err(&call(
+    let (code, _) = err(&call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -667,7 +647,7 @@ async fn probe_outside_the_grants_or_without_write_scope_leaves_write_unknown() 
     };
     c["aws_credentials"] = json!({"access_key_id": k, "secret_access_key": s});
     let token = hs256(&c, SECRET);
-    let a = call(
+    let a = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -726,7 +706,7 @@ async fn concurrent_identical_checks_share_one_probe_and_force_refresh_probes_ag
             "one probe per operation for all 8 calls"
         );
     }
-    let again = call(
+    let again = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -735,7 +715,7 @@ async fn concurrent_identical_checks_share_one_probe_and_force_refresh_probes_ag
     .await;
     assert_eq!(ok(&again)["cached"], true);
     assert_eq!(probe_ids(&again), first);
-    let fresh = call(
+    let fresh = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -754,7 +734,7 @@ async fn concurrent_identical_checks_share_one_probe_and_force_refresh_probes_ag
         )
         .await;
     let other_token = token_for("other", &other, json!({}));
-    let theirs = call(
+    let theirs = call_as(
         &server,
         &other_token,
         "check_bucket_access",
@@ -784,7 +764,7 @@ async fn credential_and_sts_failures_are_clear_tool_errors() {
     let server = w.server(|_| {}).await;
     let bogus = Creds::User("AKIAUNKNOWNUNKNOWN01".into(), "nope".into());
     let token = token_for("bogus", &bogus, json!({}));
-    let (code, message) = err(&call(
+    let (code, message) = err(&call_as(
         &server,
         &token,
         "discover_permissions",
@@ -822,7 +802,7 @@ async fn credential_and_sts_failures_are_clear_tool_errors() {
         ("discover_permissions", json!({"check_buckets": [DATA]})),
         ("check_bucket_access", json!({"bucket": DATA})),
     ] {
-        let r = call(&server, &token, tool, args).await;
+        let r = call_as(&server, &token, tool, args).await;
         let (code, message) = err(&r);
         assert_eq!(code, "access_denied", "{tool}: {message}");
         assert_eq!(
@@ -850,7 +830,7 @@ async fn work_per_call_is_capped_and_what_was_skipped_is_reported() {
         .await;
     let token = token_for("full", &full, json!({"buckets": [DATA, EMPTY, VERSIONED]}));
 
-    let d = call(&server, &token, "discover_permissions", json!({})).await;
+    let d = call_as(&server, &token, "discover_permissions", json!({})).await;
     let d = ok(&d);
     let checked: Vec<&str> = d["buckets"]
         .as_array()
@@ -868,7 +848,7 @@ async fn work_per_call_is_capped_and_what_was_skipped_is_reported() {
         "{d}"
     );
 
-    let listed = call(&server, &token, "bucket_list", json!({})).await;
+    let listed = call_as(&server, &token, "bucket_list", json!({})).await;
     let listed = ok(&listed);
     assert_eq!(listed["not_checked"], json!([VERSIONED]));
     let buckets = listed["buckets"].as_array().expect("buckets");
@@ -879,7 +859,7 @@ async fn work_per_call_is_capped_and_what_was_skipped_is_reported() {
         "discover's answer reused"
     );
     // The skipped bucket can still be asked about on its own.
-    let one = call(
+    let one = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -915,7 +895,7 @@ async fn an_s3_outage_is_unknown_and_never_cached() {
     let token = token_for("full", &full, json!({}));
 
     proxy.set_mode(Mode::Unavailable);
-    let a = call(
+    let a = call_as(
         &server,
         &token,
         "check_bucket_access",
@@ -935,7 +915,7 @@ async fn an_s3_outage_is_unknown_and_never_cached() {
     proxy.set_mode(Mode::Pass);
     // (List and read only: the test proxy drops Content-Length, which breaks the signature
     // of a zero-byte PUT; the write probe is shown against moto directly elsewhere.)
-    let b = call(
+    let b = call_as(
         &server,
         &token,
         "check_bucket_access",

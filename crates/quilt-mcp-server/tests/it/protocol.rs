@@ -402,6 +402,14 @@ async fn every_tool_has_a_human_title() {
         );
         seen.push(titles);
 
+        // `TOOLS_LIST_DUMP=path` keeps the list for the byte breakdown in docs/PERFORMANCE.md.
+        if let Ok(path) = std::env::var("TOOLS_LIST_DUMP") {
+            std::fs::write(
+                format!("{path}.{era}.json"),
+                serde_json::to_vec(&tools).expect("json"),
+            )
+            .expect("dump");
+        }
         let with = serde_json::to_vec(&tools).expect("json").len();
         let without: Vec<Value> = tools
             .iter()

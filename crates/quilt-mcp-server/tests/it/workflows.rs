@@ -33,9 +33,7 @@ async fn server(moto: &Moto) -> TestServer {
 }
 
 async fn call(server: &TestServer, tool: &str, args: Value) -> Value {
-    let r = call_tool(&server.mcp(), Some(&token("alice")), tool, args).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.result().clone()
+    call_as(server, &token("alice"), tool, args).await
 }
 
 fn error_of(result: &Value) -> Option<(String, String)> {

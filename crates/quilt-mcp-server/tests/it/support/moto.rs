@@ -13,18 +13,12 @@ use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use quilt_mcp_aws::{AwsSettings, ServerIdentity};
 use serde_json::{Value, json};
 
+use super::free_port;
+
 pub const ACCOUNT: &str = "123456789012";
 
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// A moto server of this test's own.

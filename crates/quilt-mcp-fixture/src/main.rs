@@ -15,7 +15,7 @@
 //!
 //! It reads the same configuration as the product (flags and `MCP_*` variables). Run it:
 //! ```text
-//! cargo build -p quilt-mcp-server --bin quilt-mcp-fixture-server
+//! cargo build -p quilt-mcp-fixture
 //! MCP_AUTH_DISABLED=true MCP_LISTEN=127.0.0.1:8000 target/debug/quilt-mcp-fixture-server
 //! tests/conformance/run.sh      # the conformance suite against it
 //! ```

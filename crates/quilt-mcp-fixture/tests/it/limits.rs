@@ -19,14 +19,6 @@ const FIXTURE_BIN: &str = env!("CARGO_BIN_EXE_quilt-mcp-fixture-server");
 const MAX_BODY: usize = 1024 * 1024;
 const REQUEST_TIMEOUT_S: u64 = 3;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn vm_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .expect("status")
