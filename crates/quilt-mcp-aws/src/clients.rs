@@ -118,6 +118,10 @@ impl ClientFactory {
         }
     }
 
+    // One method per service, alike by design: the SDKs' config builders share no trait,
+    // so what they have in common lives in `service_config!`, and each method stays a
+    // plainly typed entry point (the only ways a client can be made).
+
     /// S3 for the caller (path-style addressing when an endpoint override is set).
     pub async fn s3(
         &self,

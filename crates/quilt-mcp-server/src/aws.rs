@@ -315,6 +315,10 @@ impl Aws {
         Ok(caller)
     }
 
+    // The four methods below differ only in the client type; each is two lines over
+    // `caller_context` and `recorded`, which hold what they share (a generic over the SDKs'
+    // unrelated client types would need a trait of our own for no gain).
+
     /// S3 for the caller in scope.
     pub async fn s3(&self, intent: AccessIntent) -> Result<Caller<aws_sdk_s3::Client>, ToolError> {
         let ctx = Self::caller_context()?;
