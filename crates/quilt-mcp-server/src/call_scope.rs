@@ -49,6 +49,12 @@ pub struct CallScope {
 #[error("no request context in scope: refusing to act without a caller")]
 pub struct NoRequestContext;
 
+impl From<NoRequestContext> for ToolError {
+    fn from(e: NoRequestContext) -> Self {
+        Self::internal(e.to_string())
+    }
+}
+
 impl CallScope {
     /// A scope for a call of the caller in `ctx`: an empty record, no progress, no way to ask
     /// for confirmation.

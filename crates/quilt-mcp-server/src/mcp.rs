@@ -218,7 +218,11 @@ impl ServerHandler for McpServer {
             return Err(ErrorData::invalid_params("unknown task id", None));
         };
         // Stopping a query is an Athena action: the Athena scope, as for starting one.
-        if !self.tools.scopes().allows(ctx.principal(), "athena:query") {
+        if !self
+            .tools
+            .scopes()
+            .allows(ctx.principal(), crate::scopes::Scope::AthenaQuery)
+        {
             return Err(ErrorData::invalid_params(
                 "tasks/cancel needs the scope athena:query, which the token does not grant",
                 None,

@@ -125,9 +125,3 @@ impl From<quilt_mcp_aws::error::ErrorKind> for ErrorCode {
         }
     }
 }
-
-impl From<crate::call_scope::NoRequestContext> for ToolError {
-    fn from(e: crate::call_scope::NoRequestContext) -> Self {
-        Self::internal(e.to_string())
-    }
-}
