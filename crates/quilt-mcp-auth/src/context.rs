@@ -1,22 +1,17 @@
 //! [`RequestContext`]: the caller and the request, as one value that travels with the work.
 //!
-//! The HTTP auth middleware builds it and puts it in the request extensions; the MCP
-//! handler re-scopes it as a tokio task-local around each tool call (rmcp runs handlers on
-//! tasks of its own, so a task-local set in the middleware would be gone by then). Tool
-//! code calls [`RequestContext::current`], which is an error — never an anonymous default —
-//! when no context is in scope. Work a tool spawns must carry the context explicitly
-//! ([`RequestContext::scope`] around the spawned future).
+//! The HTTP auth middleware builds it and puts it in the request extensions; the server
+//! carries it from there into the one call scope around each tool call
+//! (`quilt-mcp-server/src/call_scope.rs`), and hands it by value to the `ClientFactory` that
+//! builds the caller's AWS clients. This crate holds only the value: where a call keeps it
+//! while it runs is the server's business (the scope also holds server things this crate
+//! must not know).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::principal::Principal;
 use crate::secret::Secret;
-
-tokio::task_local! {
-    static CURRENT: Arc<RequestContext>;
-}
 
 /// How the principal was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -42,11 +37,6 @@ pub struct RequestContext {
     started: Instant,
 }
 
-/// Returned by [`RequestContext::current`] outside a request scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("no request context in scope: refusing to act without a caller")]
-pub struct NoRequestContext;
-
 impl RequestContext {
     /// A context for one request.
     pub fn new(
@@ -62,16 +52,6 @@ impl RequestContext {
             transport,
             started: Instant::now(),
         }
-    }
-
-    /// The context of the request this task is serving.
-    pub fn current() -> Result<Arc<Self>, NoRequestContext> {
-        CURRENT.try_with(Arc::clone).map_err(|_| NoRequestContext)
-    }
-
-    /// Runs `fut` with `self` as the current context.
-    pub async fn scope<F: Future>(self: Arc<Self>, fut: F) -> F::Output {
-        CURRENT.scope(self, fut).await
     }
 
     /// The caller.
@@ -116,29 +96,6 @@ impl RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn current_fails_outside_a_scope_and_sees_the_scoped_caller_inside() {
-        assert_eq!(
-            RequestContext::current().expect_err("no scope"),
-            NoRequestContext
-        );
-        let ctx = Arc::new(RequestContext::new(
-            Principal::local("alice"),
-            AuthMethod::Local,
-            "r1",
-            "stdio",
-        ));
-        let seen = ctx
-            .scope(async { RequestContext::current().map(|c| c.principal().subject.clone()) })
-            .await;
-        assert_eq!(seen.as_deref(), Ok("alice"));
-        // A spawned task does not inherit the scope: it has to be given the context.
-        let spawned = tokio::spawn(async { RequestContext::current().is_err() })
-            .await
-            .expect("join");
-        assert!(spawned);
-    }
 
     #[test]
     fn only_hs256_tokens_are_offered_to_the_catalog() {

@@ -4,8 +4,8 @@
 //!   and turns its claims into a [`Principal`].
 //! - [`Principal`] is the caller as a value: issuer and subject (the [`IdentityKey`]), scopes, bucket grants, and the AWS
 //!   identity material its token carries (embedded credentials, a role ARN), validated.
-//! - [`RequestContext`] carries the principal through one request; tool code reads it with
-//!   [`RequestContext::current`], which fails when no caller is in scope.
+//! - [`RequestContext`] carries the principal through one request, as a value (the server
+//!   keeps it in its call scope while a tool runs; this crate has no task-local).
 //!
 //! This crate has no AWS dependencies: it only says who the caller is.
 
@@ -19,7 +19,7 @@ mod principal;
 mod secret;
 mod verifier;
 
-pub use context::{AuthMethod, NoRequestContext, RequestContext};
+pub use context::{AuthMethod, RequestContext};
 pub use error::AuthError;
 pub use grants::{BucketGrant, BucketGrants, is_valid_bucket_name};
 pub use identity::IdentityKey;

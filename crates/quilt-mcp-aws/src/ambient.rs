@@ -71,42 +71,32 @@ impl ServerIdentity {
 
     /// STS with the server's identity: for AssumeRole and GetCallerIdentity only.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        let mut b = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new(
-                self.settings.region.clone(),
-            ))
-            .credentials_provider(self.provider.clone())
-            .timeout_config(self.settings.timeouts())
-            .retry_config(
-                aws_sdk_sts::config::retry::RetryConfig::standard()
-                    .with_max_attempts(2)
-                    .with_initial_backoff(RETRY_BACKOFF),
-            );
-        if let Some(url) = &self.settings.endpoint_url {
-            b = b.endpoint_url(url);
-        }
-        aws_sdk_sts::Client::from_conf(b.build())
+        aws_sdk_sts::Client::new(&self.control_plane())
     }
 
     /// CloudFormation with the server's identity: for reading the Quilt stack's roles.
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        let mut b = aws_sdk_cloudformation::Config::builder()
+        aws_sdk_cloudformation::Client::new(&self.control_plane())
+    }
+
+    /// The one control-plane config both clients above are made from: the identity's
+    /// credentials, the settings' region, endpoint and operation timeout, one quick retry.
+    /// Built from scratch (not from the environment), like the callers' configs.
+    fn control_plane(&self) -> aws_config::SdkConfig {
+        let mut b = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(aws_sdk_cloudformation::config::Region::new(
-                self.settings.region.clone(),
-            ))
+            .region(aws_config::Region::new(self.settings.region.clone()))
             .credentials_provider(self.provider.clone())
             .timeout_config(self.settings.timeouts())
             .retry_config(
-                aws_sdk_cloudformation::config::retry::RetryConfig::standard()
+                aws_config::retry::RetryConfig::standard()
                     .with_max_attempts(2)
                     .with_initial_backoff(RETRY_BACKOFF),
             );
         if let Some(url) = &self.settings.endpoint_url {
             b = b.endpoint_url(url);
         }
-        aws_sdk_cloudformation::Client::from_conf(b.build())
+        b.build()
     }
 
     /// The process's own credentials, for the `ambient` source (the broker calls this only

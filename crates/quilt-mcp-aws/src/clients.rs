@@ -4,7 +4,8 @@
 //! caller's credentials, and builds the client with exactly those as a static credentials
 //! provider. There is no method that builds a client any other way, and the service configs
 //! are built from scratch (not from the environment), so a client cannot silently pick up the
-//! process's own credentials — nor go unsigned.
+//! process's own credentials — nor go unsigned. Every client carries the request-id
+//! interceptor ([`crate::request_ids`]) when the factory was given a sink.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use quilt_mcp_auth::{RequestContext, RoleArn};
 
 use crate::broker::{CredentialBroker, Resolved};
 use crate::error::CredentialError;
+use crate::request_ids::{RecordRequestIds, RequestIdSink};
 use crate::settings::AwsSettings;
 use crate::source::{AccessIntent, CredentialSource};
 
@@ -38,6 +40,7 @@ pub struct ClientFactory {
     settings: AwsSettings,
     broker: Arc<CredentialBroker>,
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    request_ids: Option<RecordRequestIds>,
 }
 
 macro_rules! service_config {
@@ -58,6 +61,9 @@ macro_rules! service_config {
         if let Some(url) = &$self.settings.endpoint_url {
             b = b.endpoint_url(url);
         }
+        if let Some(ids) = &$self.request_ids {
+            b = b.interceptor(ids.clone());
+        }
         b
     }};
 }
@@ -74,7 +80,15 @@ impl ClientFactory {
             settings,
             broker,
             http,
+            request_ids: None,
         }
+    }
+
+    /// The same factory, its clients handing the AWS request id of every call to `sink`.
+    #[must_use]
+    pub fn with_request_ids(mut self, sink: RequestIdSink) -> Self {
+        self.request_ids = Some(RecordRequestIds(sink));
+        self
     }
 
     /// The broker.
@@ -103,6 +117,10 @@ impl ClientFactory {
             resolved,
         }
     }
+
+    // One method per service, alike by design: the SDKs' config builders share no trait,
+    // so what they have in common lives in `service_config!`, and each method stays a
+    // plainly typed entry point (the only ways a client can be made).
 
     /// S3 for the caller (path-style addressing when an endpoint override is set).
     pub async fn s3(

@@ -5,7 +5,8 @@
 //!   listed that applies — and fails, naming the source, when that source fails. Results are
 //!   cached per (source, role, subject) with single-flight ([`cache`]).
 //! - [`ClientFactory`] builds S3, STS, Athena and Glue clients, and can only build them from a
-//!   `RequestContext` and an intent: every data-plane client carries the caller's credentials.
+//!   `RequestContext` and an intent: every data-plane client carries the caller's credentials,
+//!   and hands the AWS request id of each call it makes to the factory's sink ([`request_ids`]).
 //! - [`ServerIdentity`] is the process's own AWS identity (the ECS task role). It can assume
 //!   roles and read a CloudFormation stack; it is handed to the broker's `ambient` source only
 //!   when the operator listed `ambient`.
@@ -18,6 +19,7 @@ pub mod catalog;
 pub mod clients;
 pub mod credentials;
 pub mod error;
+pub mod request_ids;
 pub mod role_allow;
 pub mod s3uri;
 pub mod settings;
@@ -32,6 +34,7 @@ pub use catalog::RegistryLookup;
 pub use clients::{Caller, ClientFactory};
 pub use credentials::AwsCredentials;
 pub use error::CredentialError;
+pub use request_ids::RequestIdSink;
 pub use role_allow::RoleArnAllow;
 pub use settings::AwsSettings;
 pub use source::{AccessIntent, CredentialSource};

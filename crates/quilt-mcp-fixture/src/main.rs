@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use quilt_mcp_auth::RequestContext;
 use quilt_mcp_server::config::Config;
 use quilt_mcp_server::mcp::{Identity, McpServer};
 use quilt_mcp_server::{ToolError, ToolRegistry, app, transport};
@@ -140,7 +139,7 @@ fn product_registry(
                     "ms must be at most {MAX_SLEEP_MS}"
                 )));
             }
-            let ctx = RequestContext::current()?;
+            let ctx = quilt_mcp_server::call_scope::context()?;
             tokio::time::sleep(Duration::from_millis(input.ms)).await;
             Ok(SleepOutput {
                 slept_ms: input.ms,

@@ -32,6 +32,16 @@ pub enum Outcome<'a> {
     AwaitingConfirmation,
 }
 
+impl<'a> Outcome<'a> {
+    /// The outcome of a call that ended with `result`.
+    pub fn of<T>(result: &'a Result<T, crate::ToolError>) -> Self {
+        match result {
+            Ok(_) => Self::Ok,
+            Err(e) => Self::Error(e.code.as_str()),
+        }
+    }
+}
+
 /// The audit line of a call that has started and not yet been audited. See the module docs.
 #[derive(Debug)]
 pub struct Pending {

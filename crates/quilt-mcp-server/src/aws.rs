@@ -1,5 +1,5 @@
 //! Tools' one door to AWS: [`Aws`] hands out clients for the caller in scope
-//! (`RequestContext::current()`), and records which credential source and role each call
+//! (`call_scope::context()`), and records which credential source and role each call
 //! used, so the tool registry can put them in the result's `_meta` and the audit line
 //! without the tool having to remember.
 //!
@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use quilt_mcp_auth::{RequestContext, RoleArn};
 use quilt_mcp_aws::cache::{Clock, SystemClock};
-use quilt_mcp_aws::error::ErrorKind;
 use quilt_mcp_aws::stack::{self, StackRoles};
 use quilt_mcp_aws::sts::{RoleAssumer, StsAssumer};
 use quilt_mcp_aws::{
@@ -22,7 +21,7 @@ use quilt_mcp_aws::{
 use serde_json::{Map, Value, json};
 
 use crate::settings::Settings;
-use crate::tool_error::{ErrorCode, ToolError};
+use crate::tool_error::ToolError;
 
 /// One set of credentials a tool call used, and what for. A call that reads with the read
 /// role and writes with the write role (`package_create`) has two; credentials that served
@@ -73,25 +72,10 @@ pub struct CallRecord {
 /// At most this many touched objects and request ids are kept per call (a bounded audit line).
 const RECORD_LIMIT: usize = 32;
 
-tokio::task_local! {
-    static RECORD: Arc<Mutex<CallRecord>>;
-}
-
 /// A call's record while it runs, shared with whoever must read it if the call is dropped
-/// half way (the audit line of a cancelled or timed-out call).
+/// half way (the audit line of a cancelled or timed-out call). It lives in the call scope
+/// (`call_scope.rs`); the functions below add to the current call's.
 pub type SharedRecord = Arc<Mutex<CallRecord>>;
-
-/// Runs `fut` recording what it does in AWS; returns the record with its output.
-pub async fn recording<F: std::future::Future>(fut: F) -> (F::Output, CallRecord) {
-    let record = SharedRecord::default();
-    let out = recording_into(record.clone(), fut).await;
-    (out, snapshot(&record))
-}
-
-/// Runs `fut` recording what it does in AWS into `record`.
-pub async fn recording_into<F: std::future::Future>(record: SharedRecord, fut: F) -> F::Output {
-    RECORD.scope(record, fut).await
-}
 
 /// What `record` holds now.
 pub fn snapshot(record: &SharedRecord) -> CallRecord {
@@ -101,18 +85,10 @@ pub fn snapshot(record: &SharedRecord) -> CallRecord {
 /// Notes that the current tool call wrote `bucket/key` (after the write succeeded), so the
 /// audit line names what a call had written even when it is cut short.
 pub fn written(bucket: &str, key: &str) {
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         r.written_count += 1;
         if r.written.len() < RECORD_LIMIT {
             r.written.push(format!("{bucket}/{key}"));
-        }
-    });
-}
-
-fn with_record(f: impl FnOnce(&mut CallRecord)) {
-    let _ = RECORD.try_with(|record| {
-        if let Ok(mut record) = record.lock() {
-            f(&mut record);
         }
     });
 }
@@ -123,7 +99,7 @@ pub fn touched(bucket: &str, key: Option<&str>) {
         Some(key) => format!("{bucket}/{key}"),
         None => bucket.to_owned(),
     };
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         if r.touched.len() < RECORD_LIMIT && !r.touched.contains(&entry) {
             r.touched.push(entry);
         }
@@ -133,22 +109,23 @@ pub fn touched(bucket: &str, key: Option<&str>) {
 /// Notes that the current tool call acts on `what` (a catalog user, role or setting).
 pub fn target(what: impl Into<String>) {
     let what = what.into();
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         if r.targets.len() < RECORD_LIMIT && !r.targets.contains(&what) {
             r.targets.push(what);
         }
     });
 }
 
-/// Notes the AWS request id of a call the current tool made.
-pub fn aws_request(request_id: Option<&str>) {
-    if let Some(id) = request_id {
-        with_record(|r| {
-            if r.aws_request_ids.len() < RECORD_LIMIT {
-                r.aws_request_ids.push(id.to_owned());
-            }
-        });
-    }
+/// Notes the AWS request id of a call the current tool made: the sink of the `ClientFactory`
+/// interceptor (`quilt_mcp_aws::request_ids`), which runs on the calling task, so every call
+/// made with the caller's clients is noted without the call site doing anything. (Called
+/// directly only for calls made off the call's task: the permission probes.)
+pub(crate) fn aws_request(request_id: &str) {
+    crate::call_scope::with_record(|r| {
+        if r.aws_request_ids.len() < RECORD_LIMIT {
+            r.aws_request_ids.push(request_id.to_owned());
+        }
+    });
 }
 
 /// The `_meta` entries for what a call used: `quilt-mcp/credentials`, every source and role
@@ -178,7 +155,7 @@ pub fn meta(record: &CallRecord) -> Option<Map<String, Value>> {
 }
 
 fn record(source: CredentialSource, role_arn: Option<RoleArn>, intent: AccessIntent) {
-    with_record(|r| {
+    crate::call_scope::with_record(|r| {
         match r
             .used
             .iter_mut()
@@ -302,7 +279,8 @@ impl Aws {
         let broker = CredentialBroker::new(broker_config, assumer, identity, roles, clock)
             .map_err(anyhow::Error::msg)?;
         Ok(Arc::new(Self {
-            factory: ClientFactory::new(settings, Arc::new(broker)),
+            factory: ClientFactory::new(settings, Arc::new(broker))
+                .with_request_ids(Arc::new(aws_request)),
             catalog,
         }))
     }
@@ -318,7 +296,7 @@ impl Aws {
     }
 
     fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
-        Ok(RequestContext::current()?)
+        Ok(crate::call_scope::context()?)
     }
 
     fn recorded<C>(
@@ -329,6 +307,10 @@ impl Aws {
         record(caller.source, caller.role_arn.clone(), intent);
         Ok(caller)
     }
+
+    // The four methods below differ only in the client type; each is two lines over
+    // `caller_context` and `recorded`, which hold what they share (a generic over the SDKs'
+    // unrelated client types would need a trait of our own for no gain).
 
     /// S3 for the caller in scope.
     pub async fn s3(&self, intent: AccessIntent) -> Result<Caller<aws_sdk_s3::Client>, ToolError> {
@@ -366,14 +348,7 @@ impl Aws {
 
 impl From<CredentialError> for ToolError {
     fn from(e: CredentialError) -> Self {
-        let code = match e.kind() {
-            ErrorKind::NotPermitted => ErrorCode::NotPermitted,
-            ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
-            ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
-            ErrorKind::NotFound => ErrorCode::NotFound,
-            ErrorKind::Rejected => ErrorCode::InvalidArgument,
-        };
-        let mut error = ToolError::new(code, e.to_string());
+        let mut error = ToolError::new(e.kind().into(), e.to_string());
         error.credential_source = e.source_name().map(|s| s.as_str().to_owned());
         error
     }
@@ -388,12 +363,5 @@ where
     E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     let (kind, message) = quilt_mcp_aws::error::describe_sdk_error(err);
-    let code = match kind {
-        ErrorKind::NotPermitted => ErrorCode::NotPermitted,
-        ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => ErrorCode::AccessDenied,
-        ErrorKind::Unavailable => ErrorCode::UpstreamUnavailable,
-        ErrorKind::NotFound => ErrorCode::NotFound,
-        ErrorKind::Rejected => ErrorCode::InvalidArgument,
-    };
-    ToolError::new(code, format!("{what}: {message}"))
+    ToolError::new(kind.into(), format!("{what}: {message}"))
 }

@@ -18,8 +18,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::operation::RequestId as _;
-use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry::NAMED_PACKAGES_PREFIX;
 use rmcp::model::{CompleteRequestParams, CompletionInfo, Reference};
@@ -110,7 +108,7 @@ impl Completer {
     }
 
     async fn buckets(&self, value: &str) -> Result<(Vec<String>, bool), ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let names: Vec<String> = match self.policy.named_buckets(ctx.principal()) {
             Some(named) => named.into_iter().map(|b| b.bucket).collect(),
             None => {
@@ -121,7 +119,6 @@ impl Completer {
                     .send()
                     .await
                     .map_err(|e| s3_error("ListBuckets", &e, &s3))?;
-                aws::aws_request(out.request_id());
                 out.buckets()
                     .iter()
                     .filter_map(|b| b.name())
@@ -141,7 +138,7 @@ impl Completer {
     /// Allowed workgroups starting with `value` that exist for the caller: one
     /// `ListWorkGroups` page (up to 50, Athena's maximum) with the caller's credentials.
     async fn workgroups(&self, value: &str) -> Result<(Vec<String>, bool), ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let may_query = self
             .athena_scope
             .as_ref()
@@ -158,7 +155,6 @@ impl Completer {
             .send()
             .await
             .map_err(|e| aws::sdk_error("ListWorkGroups", &e))?;
-        aws::aws_request(out.request_id());
         let mut names: Vec<String> = out
             .work_groups()
             .iter()
@@ -173,7 +169,7 @@ impl Completer {
 
     /// Keys and "folders" under `value` in `bucket`, one level deep.
     async fn keys(&self, bucket: &str, value: &str) -> Result<(Vec<String>, bool), ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let Ok(prefix) = self.policy.list_prefix(ctx.principal(), bucket, value) else {
             return Ok((Vec::new(), false));
         };
@@ -182,7 +178,7 @@ impl Completer {
 
     /// Package names (`user/name`) starting with `value` in the registry `bucket`.
     async fn packages(&self, bucket: &str, value: &str) -> Result<(Vec<String>, bool), ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         if self
             .policy
             .check_key(ctx.principal(), bucket, NAMED_PACKAGES_PREFIX)
@@ -224,7 +220,6 @@ impl Completer {
             .send()
             .await
             .map_err(|e| s3_error("ListObjectsV2", &e, &s3))?;
-        aws::aws_request(out.request_id());
         let mut values: Vec<String> = out
             .common_prefixes()
             .iter()

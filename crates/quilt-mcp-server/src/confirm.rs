@@ -27,7 +27,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use quilt_mcp_auth::RequestContext;
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolRequestParams, ClientResult, ElicitResult, ElicitationAction, InputRequest,
@@ -82,10 +81,6 @@ struct State {
     d: String,
     /// Expiry, Unix seconds.
     e: u64,
-}
-
-tokio::task_local! {
-    static CURRENT: Arc<Confirmation>;
 }
 
 fn now() -> u64 {
@@ -152,19 +147,10 @@ impl Confirmation {
         self.pending.lock().ok().and_then(|mut p| p.take())
     }
 
-    fn awaiting(&self) -> bool {
+    /// Whether the call ended to ask its user (for the audit line's outcome).
+    pub fn awaiting(&self) -> bool {
         self.pending.lock().is_ok_and(|p| p.is_some())
     }
-}
-
-/// Runs `fut` (a tool call) with `confirmation` as the way to ask.
-pub async fn scope<F: std::future::Future>(confirmation: Arc<Confirmation>, fut: F) -> F::Output {
-    CURRENT.scope(confirmation, fut).await
-}
-
-/// Whether the current call ended to ask its user (for the audit line's outcome).
-pub fn awaiting() -> bool {
-    CURRENT.try_with(|c| c.awaiting()).unwrap_or(false)
 }
 
 /// The elicitation asking to confirm `message`: no fields to fill, accept or decline.
@@ -191,7 +177,7 @@ fn declined(message: &str) -> ToolError {
 /// error means stop, with nothing changed: `declined`, or (2026-07-28) the call ends here to
 /// ask, and the client comes back with the answer.
 pub async fn confirm(message: &str) -> Result<(), ToolError> {
-    let Ok(confirmation) = CURRENT.try_with(Arc::clone) else {
+    let Some(confirmation) = crate::call_scope::confirmation() else {
         return Ok(());
     };
     match &confirmation.channel {
@@ -233,7 +219,7 @@ pub async fn confirm(message: &str) -> Result<(), ToolError> {
             responses,
             state,
         } => {
-            let ctx = RequestContext::current()?;
+            let ctx = crate::call_scope::context()?;
             let owner = key.owner(ctx.principal());
             let answer = responses.as_ref().and_then(|r| r.get(INPUT_KEY));
             if let (Some(answer), Some(state)) = (answer, state) {

@@ -13,7 +13,9 @@
 //!   and the process-wide in-flight bound (503), each with `Retry-After`.
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
 //! - [`health`], [`metadata`]: `/healthz`, `/readyz`, RFC 9728 metadata.
-//! - [`mcp`]: the rmcp `ServerHandler`; re-scopes the caller around every tool call.
+//! - [`mcp`]: the rmcp `ServerHandler`; gathers what each tool call carries.
+//! - [`call_scope`]: the one task-local around each call (caller, AWS record, progress,
+//!   confirmation), entered in `ToolRegistry::call_within`, read through small accessors.
 //! - [`aws`]: tools' door to AWS (the caller's clients from the credential broker).
 //! - [`permissions`]: the permission engine (list/read/write: true, false or unknown, with
 //!   evidence) behind `discover_permissions`, `check_bucket_access` and `bucket_list`.
@@ -40,6 +42,7 @@ pub mod audit;
 pub mod auth;
 pub mod aws;
 pub mod call_limits;
+pub mod call_scope;
 pub mod completions;
 pub mod config;
 pub mod confirm;

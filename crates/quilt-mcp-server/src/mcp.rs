@@ -1,7 +1,8 @@
 //! [`McpServer`], the rmcp `ServerHandler`: server info, `tools/list` filtered to what the
-//! caller may use, and `tools/call` with the caller's `RequestContext` re-scoped as the
-//! task-local around the tool (rmcp runs handlers on tasks of its own, so the context is
-//! carried in the HTTP request's extensions and scoped again here).
+//! caller may use, and `tools/call` with the caller's `RequestContext`, progress token and
+//! confirmation channel gathered into the call's scope (`call_scope.rs`; rmcp runs handlers
+//! on tasks of its own, so the context is carried in the HTTP request's extensions and put
+//! into the scope here).
 //!
 //! Where the caller comes from is fixed when the handler is built ([`Identity`]): from the
 //! HTTP request (set by the auth middleware), or the one local principal of stdio. A call
@@ -19,6 +20,7 @@ use rmcp::model::{
 };
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use crate::call_scope::CallScope;
 use crate::tools::{Called, ToolRegistry};
 
 /// Where the caller of a request comes from.
@@ -158,12 +160,14 @@ impl ServerHandler for McpServer {
             &request,
             &context,
         );
+        let scope = CallScope::new(ctx.clone())
+            .with_progress(progress)
+            .with_confirmation(confirmation.clone());
         let call = self
             .tools
-            .call_within(ctx.clone(), &request.name, arguments, limits);
-        let call = crate::confirm::scope(confirmation.clone(), call);
+            .call_within(scope, &request.name, arguments, limits);
         let called = tokio::select! {
-            called = crate::progress::scope(progress, call) => called,
+            called = call => called,
             () = context.ct.cancelled() => {
                 tracing::info!(tool = %request.name, "call cancelled by the client");
                 return Err(ErrorData::internal_error("the call was cancelled", None));

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::StreamExt as _;
-use quilt_mcp_auth::{Principal, RequestContext};
+use quilt_mcp_auth::Principal;
 use quilt_mcp_aws::cache::{Clock, SystemClock};
 use quilt_mcp_aws::s3uri;
 use quilt_mcp_aws::{AccessIntent, Caller, CredentialSource};
@@ -358,7 +358,7 @@ impl PermissionEngine {
         ops: &[Operation],
         force_refresh: bool,
     ) -> Result<BucketAccess, ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let principal = ctx.principal();
         let not_before: Option<SystemTime> = force_refresh.then(|| self.cache.now());
         let wants = |op| ops.contains(&op);
@@ -479,8 +479,13 @@ impl PermissionEngine {
                 first_key: None,
             },
         };
+        // The probes run on a task of their own (single-flight, `permissions/cache.rs`), out of
+        // this call's scope, so the ClientFactory interceptor cannot note their request ids:
+        // they come back with the evidence and are noted here — the one call site that does.
         for e in [&list.evidence, &read.evidence, &write.evidence] {
-            aws::aws_request(e.request_id.as_deref());
+            if let Some(id) = &e.request_id {
+                aws::aws_request(id);
+            }
         }
         let mut access = BucketAccess {
             bucket: target.bucket.clone(),

@@ -63,66 +63,67 @@ pub async fn run(
     let aws = aws.clone();
     let bucket = bucket.to_owned();
     let prefix = prefix.to_owned();
-    ctx.scope(async move {
-        let s3 = aws
-            .s3(AccessIntent::Write)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let cases: [(&'static str, Option<ServerSideEncryption>, bool); 3] = [
-            ("no-sse", None, false),
-            ("aes256", Some(ServerSideEncryption::Aes256), true),
-            ("aws-kms", Some(ServerSideEncryption::AwsKms), false),
-        ];
-        let mut probes = Vec::new();
-        let mut cleanup_problems = Vec::new();
-        for (name, sse, expect_success) in cases {
-            let key = format!("{prefix}quilt-mcp-sse-probe-{run_id}-{name}");
-            let result = s3
-                .client
-                .put_object()
-                .bucket(&bucket)
-                .key(&key)
-                .content_type("text/plain")
-                .set_server_side_encryption(sse)
-                .body(ByteStream::from_static(b"quilt-mcp s3-policy-test probe"))
-                .send()
-                .await;
-            let outcome = match result {
-                Ok(_) => {
-                    if let Err(e) = s3
-                        .client
-                        .delete_object()
-                        .bucket(&bucket)
-                        .key(&key)
-                        .send()
-                        .await
-                    {
-                        cleanup_problems.push(format!(
-                            "could not delete s3://{bucket}/{key}: {}",
-                            crate::aws::sdk_error("DeleteObject", &e).message
-                        ));
+    crate::call_scope::CallScope::new(ctx)
+        .run(async move {
+            let s3 = aws
+                .s3(AccessIntent::Write)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let run_id = uuid::Uuid::new_v4().simple().to_string();
+            let cases: [(&'static str, Option<ServerSideEncryption>, bool); 3] = [
+                ("no-sse", None, false),
+                ("aes256", Some(ServerSideEncryption::Aes256), true),
+                ("aws-kms", Some(ServerSideEncryption::AwsKms), false),
+            ];
+            let mut probes = Vec::new();
+            let mut cleanup_problems = Vec::new();
+            for (name, sse, expect_success) in cases {
+                let key = format!("{prefix}quilt-mcp-sse-probe-{run_id}-{name}");
+                let result = s3
+                    .client
+                    .put_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .content_type("text/plain")
+                    .set_server_side_encryption(sse)
+                    .body(ByteStream::from_static(b"quilt-mcp s3-policy-test probe"))
+                    .send()
+                    .await;
+                let outcome = match result {
+                    Ok(_) => {
+                        if let Err(e) = s3
+                            .client
+                            .delete_object()
+                            .bucket(&bucket)
+                            .key(&key)
+                            .send()
+                            .await
+                        {
+                            cleanup_problems.push(format!(
+                                "could not delete s3://{bucket}/{key}: {}",
+                                crate::aws::sdk_error("DeleteObject", &e).message
+                            ));
+                        }
+                        Outcome::Succeeded
                     }
-                    Outcome::Succeeded
-                }
-                Err(e) => {
-                    let err = crate::aws::sdk_error("PutObject", &e);
-                    if err.code == ErrorCode::AccessDenied {
-                        Outcome::Denied(err.message)
-                    } else {
-                        Outcome::Error(err.message)
+                    Err(e) => {
+                        let err = crate::aws::sdk_error("PutObject", &e);
+                        if err.code == ErrorCode::AccessDenied {
+                            Outcome::Denied(err.message)
+                        } else {
+                            Outcome::Error(err.message)
+                        }
                     }
-                }
-            };
-            probes.push(Probe {
-                name,
-                expect_success,
-                outcome,
-            });
-        }
-        Ok((probes, cleanup_problems))
-    })
-    .await
+                };
+                probes.push(Probe {
+                    name,
+                    expect_success,
+                    outcome,
+                });
+            }
+            Ok((probes, cleanup_problems))
+        })
+        .await
 }
 
 /// The table the command prints.

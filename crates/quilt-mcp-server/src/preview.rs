@@ -20,7 +20,6 @@ mod parquet;
 mod table;
 mod text;
 
-use aws_sdk_s3::operation::RequestId as _;
 use bytes::Bytes;
 use quilt_mcp_aws::Caller;
 use schemars::JsonSchema;
@@ -29,7 +28,6 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
-use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::AccessIntent;
 use quilt_mcp_aws::s3uri::S3Uri;
 
@@ -81,7 +79,7 @@ impl Previewer {
         name: Option<&str>,
         rows: usize,
     ) -> Result<Preview, ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         self.policy
             .check_key(ctx.principal(), &uri.bucket, &uri.key)?;
         let s3 = self.aws.s3(AccessIntent::Read).await?;
@@ -182,7 +180,6 @@ impl<'a> Ranged<'a> {
                     Err(_) => s3_error("HeadObject", &e, s3),
                 },
             )?;
-        aws::aws_request(head.request_id());
         let size = head.content_length().unwrap_or_default().max(0) as u64;
         let reader = Self {
             s3,
@@ -232,7 +229,6 @@ impl<'a> Ranged<'a> {
             .send()
             .await
             .map_err(|e| s3_error("GetObject", &e, self.s3))?;
-        aws::aws_request(out.request_id());
         self.requests += 1;
         let mut body = out.body;
         let mut buf = Vec::with_capacity(len as usize);

@@ -1,6 +1,6 @@
 //! Progress notifications for long tool calls. [`McpServer::call_tool`](crate::mcp) puts the
-//! client's progress token (when its request carried one) and the peer in a task-local
-//! around the call; a tool reports with [`report`], which does nothing when the client did
+//! client's progress token (when its request carried one) and the peer in the call scope
+//! (`call_scope.rs`); a tool reports with [`report`], which does nothing when the client did
 //! not ask. rmcp answers a stateless JSON-mode request as an SSE stream once the handler
 //! emits a notification, so the client receives them before the result.
 
@@ -32,24 +32,15 @@ impl Progress {
     }
 }
 
-tokio::task_local! {
-    static PROGRESS: Option<Progress>;
-}
-
-/// Runs `fut` with `progress` as the call's progress sink.
-pub async fn scope<F: std::future::Future>(progress: Option<Progress>, fut: F) -> F::Output {
-    PROGRESS.scope(progress, fut).await
-}
-
 /// Whether the current call's client asked for progress.
 pub fn wanted() -> bool {
-    PROGRESS.try_with(Option::is_some).unwrap_or(false)
+    crate::call_scope::progress().is_some()
 }
 
 /// Sends a progress notification when the client asked for them (else nothing). `progress`
 /// must increase from one report to the next.
 pub async fn report(progress: f64, total: Option<f64>, message: String) {
-    let Ok(Some(p)) = PROGRESS.try_with(Clone::clone) else {
+    let Some(p) = crate::call_scope::progress() else {
         return;
     };
     let mut param = ProgressNotificationParam::new(p.token, progress).with_message(message);

@@ -130,7 +130,7 @@ async fn object_contents(
     object: &S3Uri,
     uri: &str,
 ) -> Result<ResourceContents, ToolError> {
-    let ctx = RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     previewer
         .policy()
         .check_key(ctx.principal(), &object.bucket, &object.key)?;
@@ -251,27 +251,22 @@ impl Surface {
     }
 }
 
-/// Runs `fut` as a tool call runs: the scope checked, the caller's context as the
-/// task-local, AWS calls recorded, one audit line.
+/// Runs `fut` as a tool call runs: the scope checked, in a call scope of its own (the
+/// caller's context, AWS calls recorded), one audit line.
 async fn in_call_scope<T>(
     ctx: Arc<RequestContext>,
     scopes: &ScopePolicy,
     what: &str,
     fut: impl std::future::Future<Output = Result<T, ToolError>>,
 ) -> Result<T, ToolError> {
-    let started = std::time::Instant::now();
-    let (result, record) = if scopes.allows(ctx.principal(), SCOPE) {
-        crate::aws::recording(ctx.clone().scope(fut)).await
+    let permitted = scopes.allows(ctx.principal(), SCOPE);
+    let call = crate::call_scope::CallScope::new(ctx);
+    if permitted {
+        call.audited(what, fut).await
     } else {
         let e = ToolError::not_permitted(format!(
             "{what} needs the scope {SCOPE}, which the token does not grant"
         ));
-        (Err(e), crate::aws::CallRecord::default())
-    };
-    let outcome = match &result {
-        Ok(_) => crate::audit::Outcome::Ok,
-        Err(e) => crate::audit::Outcome::Error(e.code.as_str()),
-    };
-    crate::audit::tool_call(&ctx, what, outcome, &record, started.elapsed());
-    result
+        call.audited(what, std::future::ready(Err(e))).await
+    }
 }

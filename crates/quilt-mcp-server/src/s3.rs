@@ -4,12 +4,11 @@
 //! tools, so the permission engine and the package tools need not import from the bucket
 //! tools. The encryption every write carries is a parsed setting, [`crate::settings::Sse`].
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use quilt_mcp_aws::Caller;
 use quilt_mcp_aws::s3uri::{self, S3Uri};
 
-use crate::aws::{self, sdk_error};
+use crate::aws::sdk_error;
 use crate::tool_error::{ErrorCode, ToolError};
 
 /// S3 reports the version "null" for objects written while versioning was off.
@@ -91,7 +90,6 @@ pub(crate) async fn complete_or_abort(
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))
             .map(|done| {
-                aws::aws_request(done.request_id());
                 (
                     done.e_tag().map(str::to_owned),
                     real_version(done.version_id()),

@@ -35,6 +35,7 @@ use rmcp::model::{
 use serde::{Deserialize, Serialize};
 
 use crate::call_limits::CallLimits;
+use crate::call_scope::CallScope;
 use crate::seal::{SealError, SealKey};
 use crate::tools::athena::AthenaSettings;
 use crate::tools::{Called, ToolRegistry};
@@ -182,7 +183,12 @@ impl Tasks {
             args.insert("max_results".into(), m.into());
         }
         let Called::Result(result) = tools
-            .call_within(ctx, "athena_query_results", Some(args), limits)
+            .call_within(
+                CallScope::new(ctx),
+                "athena_query_results",
+                Some(args),
+                limits,
+            )
             .await
         else {
             return Err(ErrorData::internal_error(
@@ -234,16 +240,9 @@ impl Tasks {
     /// is left as it is; the acknowledgement is the same.
     pub async fn cancel(&self, ctx: Arc<RequestContext>, task_id: &str) -> Result<(), ErrorData> {
         let sealed = self.open(&ctx, task_id)?;
-        let started = std::time::Instant::now();
         let stop = crate::tools::athena::stop_owned(&self.aws, &self.athena, &sealed.e);
         // An AWS action for the caller: recorded and audited like a tool call.
-        let (result, record) = crate::aws::recording(ctx.clone().scope(stop)).await;
-        let outcome = match &result {
-            Ok(()) => crate::audit::Outcome::Ok,
-            Err(e) => crate::audit::Outcome::Error(e.code.as_str()),
-        };
-        crate::audit::tool_call(&ctx, "tasks/cancel", outcome, &record, started.elapsed());
-        match result {
+        match CallScope::new(ctx).audited("tasks/cancel", stop).await {
             Ok(()) => Ok(()),
             Err(e) if e.code == crate::ErrorCode::NotFound => Err(unknown_task()),
             Err(e) => Err(ErrorData::internal_error(

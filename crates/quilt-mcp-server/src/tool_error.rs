@@ -111,8 +111,17 @@ impl ToolError {
     }
 }
 
-impl From<quilt_mcp_auth::NoRequestContext> for ToolError {
-    fn from(e: quilt_mcp_auth::NoRequestContext) -> Self {
-        Self::internal(e.to_string())
+/// What an AWS or credential failure is to a tool: the one mapping, for credential errors and
+/// SDK errors alike (`aws.rs`).
+impl From<quilt_mcp_aws::error::ErrorKind> for ErrorCode {
+    fn from(kind: quilt_mcp_aws::error::ErrorKind) -> Self {
+        use quilt_mcp_aws::error::ErrorKind;
+        match kind {
+            ErrorKind::NotPermitted => Self::NotPermitted,
+            ErrorKind::AccessDenied | ErrorKind::InvalidCredentials => Self::AccessDenied,
+            ErrorKind::Unavailable => Self::UpstreamUnavailable,
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Rejected => Self::InvalidArgument,
+        }
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! Handlers are typed: arguments are deserialised into the tool's input struct (unknown
 //! fields refused), and a failure is a tool error with `invalid_argument` — the model reads
-//! it and corrects itself — not a JSON-RPC error. Every handler runs with the caller's
-//! [`RequestContext`] re-scoped as the task-local and reads it with
-//! `RequestContext::current()`, which fails outside a request: no tool runs anonymously.
+//! it and corrects itself — not a JSON-RPC error. Every handler runs inside the call's
+//! scope ([`CallScope`], entered in [`ToolRegistry::call_within`]) and reads its caller with
+//! `call_scope::context()`, which fails outside a call: no tool runs anonymously.
 
 pub mod admin;
 pub mod athena;
@@ -36,6 +36,7 @@ use serde_json::Value;
 use crate::audit;
 use crate::aws::{self, Aws};
 use crate::call_limits::{CallLimits, TimedOut};
+use crate::call_scope::CallScope;
 use crate::scopes::{Scope, ScopePolicy};
 use crate::settings::Settings;
 use crate::tool_error::ToolError;
@@ -287,24 +288,27 @@ impl ToolRegistry {
         self.index.get(name).map(|&i| &self.entries[i].tool)
     }
 
-    /// Calls `name` for the caller in `ctx`, with `ctx` re-scoped as the task-local, and
-    /// writes the audit line. No permit, no deadline: see [`ToolRegistry::call_within`].
+    /// Calls `name` for the caller in `ctx`, in a call scope of its own, and writes the
+    /// audit line. No permit, no deadline: see [`ToolRegistry::call_within`].
     pub async fn call(
         &self,
         ctx: Arc<RequestContext>,
         name: &str,
         arguments: Option<JsonObject>,
     ) -> Called {
-        self.call_within(ctx, name, arguments, CallLimits::none())
+        self.call_within(CallScope::new(ctx), name, arguments, CallLimits::none())
             .await
     }
 
-    /// Like [`ToolRegistry::call`], holding the request's admission permit for the call's
-    /// whole life and stopping it at the request's deadline (a `timeout` tool error). The
-    /// audit line is written however the call ends, also when this future is dropped.
+    /// Like [`ToolRegistry::call`], in the call scope `call` (the caller, and from `mcp.rs`
+    /// the client's progress token and confirmation channel), holding the request's admission
+    /// permit for the call's whole life and stopping it at the request's deadline (a
+    /// `timeout` tool error). This is where every tool call's scope is entered
+    /// (`call_scope.rs`). The audit line is written however the call ends, also when this
+    /// future is dropped.
     pub async fn call_within(
         &self,
-        ctx: Arc<RequestContext>,
+        call: CallScope,
         name: &str,
         arguments: Option<JsonObject>,
         limits: CallLimits,
@@ -312,12 +316,13 @@ impl ToolRegistry {
         let Some(entry) = self.index.get(name).map(|&i| &self.entries[i]) else {
             return Called::UnknownTool;
         };
+        let ctx = call.context().clone();
         // Admin tools do not exist for anyone else (no audit line, as for an unknown name).
         if entry.admin && !self.admin_allowed(&ctx, entry.scope).await {
             return Called::UnknownTool;
         }
-        let record = aws::SharedRecord::default();
-        let pending = audit::Pending::start(ctx.clone(), name, record.clone());
+        let confirmation = call.confirmation().clone();
+        let pending = audit::Pending::start(ctx.clone(), name, call.record().clone());
         let (result, timed_out) = if !self.scopes.permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
@@ -331,8 +336,7 @@ impl ToolRegistry {
             (Err(error), false)
         } else {
             let args = Value::Object(arguments.unwrap_or_default());
-            let call = aws::recording_into(record, ctx.clone().scope((entry.handler)(args)));
-            match limits.run(call).await {
+            match limits.run(call.run((entry.handler)(args))).await {
                 Ok(result) => (result, false),
                 Err(TimedOut) => (
                     Err(ToolError::new(
@@ -348,9 +352,8 @@ impl ToolRegistry {
         };
         let outcome = match &result {
             _ if timed_out => audit::Outcome::TimedOut,
-            Err(_) if crate::confirm::awaiting() => audit::Outcome::AwaitingConfirmation,
-            Ok(_) => audit::Outcome::Ok,
-            Err(e) => audit::Outcome::Error(e.code.as_str()),
+            Err(_) if confirmation.awaiting() => audit::Outcome::AwaitingConfirmation,
+            result => audit::Outcome::of(result),
         };
         let record = pending.finish(outcome);
         let result = match result {

@@ -16,7 +16,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_athena::operation::RequestId as _;
 use quilt_mcp_aws::{AccessIntent, sql_guard};
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -112,7 +111,7 @@ impl AthenaSettings {
 
     /// The caller in scope as an owner, once the grants policy lets it query.
     fn owner(&self) -> Result<Owner, ToolError> {
-        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         self.grants.check(ctx.principal())?;
         Ok(self.key.owner(ctx.principal()))
     }
@@ -359,14 +358,13 @@ pub(crate) async fn stop_owned(
     let execution = owned_execution(&athena.client, settings, &owner, id).await?;
     use aws_sdk_athena::types::QueryExecutionState as S;
     if let Some(S::Queued | S::Running) = execution.status().and_then(|s| s.state()) {
-        let out = athena
+        athena
             .client
             .stop_query_execution()
             .query_execution_id(id)
             .send()
             .await
             .map_err(|e| sdk_error("StopQueryExecution", &e))?;
-        crate::aws::aws_request(out.request_id());
     }
     Ok(())
 }
@@ -394,7 +392,6 @@ pub(crate) async fn owned_execution(
                 e
             }
         })?;
-    crate::aws::aws_request(status.request_id());
     match status.query_execution() {
         Some(x) if ownership::owns(x, owner, &settings.allowed) => Ok(x.clone()),
         _ => Err(ownership::not_found(id)),
@@ -530,7 +527,6 @@ pub(crate) async fn run_query(
         .send()
         .await
         .map_err(|e| sdk_error("StartQueryExecution", &e))?;
-    crate::aws::aws_request(started.request_id());
     let id = started.query_execution_id().unwrap_or_default().to_owned();
     let tokens = settings.result_tokens(&id)?;
     let mut stop = StopOnDrop {

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, CompletedPart};
@@ -494,7 +493,7 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
 }
 
 fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
-    Ok(RequestContext::current()?)
+    Ok(crate::call_scope::context()?)
 }
 
 impl Buckets {
@@ -519,7 +518,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("ListBuckets", &e, &s3))?;
-        aws::aws_request(out.request_id());
         let buckets = out
             .buckets()
             .iter()
@@ -637,7 +635,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("ListObjectsV2", &e, &s3))?;
-        aws::aws_request(out.request_id());
         // One presigning config for the page; URLs are signed locally with the caller's
         // credentials already in hand — no call per object.
         let presign = if input.include_signed_urls {
@@ -736,7 +733,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| object_error("HeadObject", &e, &s3, &u))?;
-        aws::aws_request(out.request_id());
         let version_id = real_version(out.version_id());
         Ok(ObjectInfo {
             catalog_url: crate::tools::catalog::object_link(
@@ -797,7 +793,6 @@ impl Buckets {
                 }
                 err
             })?;
-        aws::aws_request(out.request_id());
         // "bytes 0-65535/1073741824": the total is after the slash.
         let total = out
             .content_range()
@@ -1095,7 +1090,6 @@ impl Buckets {
             .send()
             .await
             .map_err(|e| s3_error("PutObject", &e, s3))?;
-        aws::aws_request(out.request_id());
         Ok((
             out.e_tag().map(str::to_owned),
             real_version(out.version_id()),

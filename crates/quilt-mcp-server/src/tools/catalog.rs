@@ -75,7 +75,7 @@ impl Catalog {
     /// The catalog's bucket configs for the caller in scope, or `None` when the caller has no
     /// catalog-issued token (nothing is sent then).
     pub async fn bucket_configs(&self) -> Result<Option<Vec<BucketSummary>>, ToolError> {
-        let ctx = RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         let Some(token) = ctx.catalog_token() else {
             return Ok(None);
         };
@@ -112,7 +112,7 @@ pub fn tool_error(error: CatalogError) -> ToolError {
 /// The caller in scope and its catalog token (refused without one; the registry already
 /// hides these tools then, this is the second lock).
 pub(crate) fn caller() -> Result<(Arc<RequestContext>, Secret), ToolError> {
-    let ctx = RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     let token = ctx.catalog_token().cloned().ok_or_else(|| {
         ToolError::not_permitted("this tool needs a token issued by the Quilt catalog")
     })?;

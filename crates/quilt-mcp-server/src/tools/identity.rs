@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_sts::operation::RequestId as _;
-use quilt_mcp_auth::{AuthMethod, RequestContext};
+use quilt_mcp_auth::AuthMethod;
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -79,7 +78,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>) {
 }
 
 async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus, ToolError> {
-    let ctx = RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     let aws_identity = if input.include_aws_identity {
         let sts = aws.sts(AccessIntent::Read).await?;
         let who = sts
@@ -88,7 +87,6 @@ async fn auth_status(aws: Arc<Aws>, input: AuthStatusInput) -> Result<AuthStatus
             .send()
             .await
             .map_err(|e| sdk_error("GetCallerIdentity", &e))?;
-        crate::aws::aws_request(who.request_id());
         Some(AwsIdentity {
             account: who.account().map(str::to_owned),
             arn: who.arn().map(str::to_owned),

@@ -224,7 +224,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Set
 
 impl Packaging {
     fn ctx() -> Result<Arc<RequestContext>, ToolError> {
-        Ok(RequestContext::current()?)
+        Ok(crate::call_scope::context()?)
     }
 
     fn check(&self, bucket: &str, key: &str) -> Result<(), ToolError> {

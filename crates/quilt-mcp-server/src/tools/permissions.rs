@@ -10,14 +10,13 @@
 
 use std::sync::Arc;
 
-use aws_sdk_s3::operation::RequestId as _;
 use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{self, sdk_error};
+use crate::aws::sdk_error;
 use crate::permissions::{Access, BucketAccess, Operation, PermissionEngine, Target};
 use crate::scopes::Scope;
 use crate::tool_error::{ErrorCode, ToolError};
@@ -149,7 +148,7 @@ pub struct CheckInput {
 }
 
 fn context() -> Result<Arc<RequestContext>, ToolError> {
-    Ok(RequestContext::current()?)
+    Ok(crate::call_scope::context()?)
 }
 
 async fn identity(engine: &PermissionEngine) -> Result<AwsIdentity, ToolError> {
@@ -168,7 +167,6 @@ async fn identity(engine: &PermissionEngine) -> Result<AwsIdentity, ToolError> {
         err.credential_source = Some(sts.source.as_str().to_owned());
         err
     })?;
-    aws::aws_request(out.request_id());
     Ok(AwsIdentity {
         account: out.account().map(str::to_owned),
         arn: out.arn().map(str::to_owned),
@@ -240,7 +238,6 @@ async fn list_buckets(engine: &PermissionEngine) -> Result<Vec<String>, ToolErro
         err.credential_source = Some(s3.source.as_str().to_owned());
         err
     })?;
-    aws::aws_request(out.request_id());
     Ok(out
         .buckets()
         .iter()

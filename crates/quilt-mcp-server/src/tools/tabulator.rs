@@ -302,7 +302,7 @@ async fn write(
 }
 
 async fn set(state: &Tabulator, input: SetInput) -> Result<TablesOutput, ToolError> {
-    let ctx = quilt_mcp_auth::RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     allowed_bucket(state.catalog.policy(), ctx.principal(), &input.bucket)?;
     check_table_name("table_name", &input.table_name)?;
     check_config(&input.config)?;
@@ -310,7 +310,7 @@ async fn set(state: &Tabulator, input: SetInput) -> Result<TablesOutput, ToolErr
 }
 
 async fn delete(state: &Tabulator, input: DeleteInput) -> Result<TablesOutput, ToolError> {
-    let ctx = quilt_mcp_auth::RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     allowed_bucket(state.catalog.policy(), ctx.principal(), &input.bucket)?;
     check_table_name("table_name", &input.table_name)?;
     crate::confirm::confirm(&format!(
@@ -349,7 +349,7 @@ async fn rename(state: &Tabulator, input: RenameInput) -> Result<TablesOutput, T
 }
 
 async fn query(state: &Tabulator, input: QueryInput) -> Result<QueryOutput, ToolError> {
-    let ctx = quilt_mcp_auth::RequestContext::current()?;
+    let ctx = crate::call_scope::context()?;
     allowed_bucket(state.catalog.policy(), ctx.principal(), &input.bucket)?;
     let config = state.catalog.client().config().await.map_err(tool_error)?;
     let data_catalog = config

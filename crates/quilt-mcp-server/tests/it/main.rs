@@ -33,6 +33,7 @@ mod preview;
 mod prompts;
 mod protocol;
 mod python_client;
+mod request_ids;
 mod resources;
 mod scale;
 mod shutdown;

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_glue::operation::RequestId as _;
 use quilt_mcp_aws::AccessIntent;
 use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
@@ -209,7 +208,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetDatabases", &e))?;
-            crate::aws::aws_request(out.request_id());
             let all = out.database_list();
             let (range, next) = token.window(all.len(), size as usize, out.next_token());
             let next_token = next.map(|t| tokens.seal(&t));
@@ -255,7 +253,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetTables", &e))?;
-            crate::aws::aws_request(out.request_id());
             let all = out.table_list();
             let (range, next) = token.window(all.len(), size as usize, out.next_token());
             let next_token = next.map(|t| tokens.seal(&t));
@@ -300,7 +297,6 @@ pub(crate) fn register_glue(registry: &mut ToolRegistry, aws: &Arc<Aws>, key: &A
                 .send()
                 .await
                 .map_err(|e| sdk_error("GetTable", &e))?;
-            crate::aws::aws_request(out.request_id());
             let Some(t) = out.table() else {
                 return Err(ToolError::new(
                     crate::ErrorCode::NotFound,

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_athena::operation::RequestId as _;
 use quilt_mcp_aws::AccessIntent;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -126,7 +125,6 @@ pub(super) async fn history(
                 .send()
                 .await
                 .map_err(|e| sdk_error("ListQueryExecutions", &e))?;
-            crate::aws::aws_request(out.request_id());
             let page = out.query_execution_ids();
             let take = page.len().min(HISTORY_SCAN - seen);
             ids.extend(page[..take].iter().cloned());
@@ -155,7 +153,6 @@ pub(super) async fn history(
     let mut executions = Vec::with_capacity(found.len());
     for got in found {
         let got = got?;
-        crate::aws::aws_request(got.request_id());
         if let Some(x) = got
             .query_execution()
             .filter(|x| ownership::owns(x, &owner, &settings.allowed))

@@ -40,7 +40,7 @@ pub(super) fn bad_token() -> ToolError {
 impl PageTokens {
     /// Tokens of `purpose` for the caller in scope.
     pub(super) fn for_caller(key: &Arc<SealKey>, purpose: String) -> Result<Self, ToolError> {
-        let ctx = quilt_mcp_auth::RequestContext::current()?;
+        let ctx = crate::call_scope::context()?;
         Ok(Self {
             key: key.clone(),
             owner: key.owner(ctx.principal()),

@@ -1,7 +1,6 @@
 //! `athena_query_results` (the caller's own executions only) and the page of rows an Athena
 //! answer carries, within the row and byte caps, continued with a sealed page token.
 
-use aws_sdk_athena::operation::RequestId as _;
 use quilt_mcp_aws::AccessIntent;
 
 use super::page_token::{PageToken, PageTokens, bad_token};
@@ -66,7 +65,6 @@ pub(super) async fn page(
         .send()
         .await
         .map_err(|e| sdk_error("GetQueryResults", &e))?;
-    crate::aws::aws_request(results.request_id());
     let Some(set) = results.result_set() else {
         return Ok(());
     };

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedPart};
 use futures::{StreamExt as _, TryStreamExt as _};
 use quilt_mcp_aws::s3uri;
@@ -179,7 +178,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| missing(s3_error("HeadObject", &e, s3), u))?;
-        aws::aws_request(out.request_id());
         Ok(Headed {
             size: out.content_length().unwrap_or(0).max(0) as u64,
             etag: out.e_tag().map(str::to_owned),
@@ -269,7 +267,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| missing(s3_error("CopyObject", &e, write), u))?;
-            aws::aws_request(out.request_id());
             let result = out.copy_object_result();
             (
                 result.and_then(|r| r.e_tag()).map(str::to_owned),
@@ -398,7 +395,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| missing(s3_error("GetObject", &e, s3), u))?;
-        aws::aws_request(out.request_id());
         let mut hasher = ChunkedSha256Hasher::new(size);
         let mut body = out.body;
         while let Some(chunk) = body.try_next().await.map_err(|e| {

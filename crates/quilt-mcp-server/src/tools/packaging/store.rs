@@ -2,7 +2,6 @@
 //! timestamp or latest), key listings, manifest bodies and puts with the configured SSE. Every
 //! request records what it touched (`aws::touched`, `aws::written`) for the audit line.
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::primitives::ByteStream;
 use quilt_package::registry::{self, MANIFESTS_PREFIX};
 use quilt_package::{PackageName, TopHash, TopHashError};
@@ -24,7 +23,6 @@ impl Packaging {
         aws::touched(bucket, Some(key));
         match s3.client.get_object().bucket(bucket).key(key).send().await {
             Ok(out) => {
-                aws::aws_request(out.request_id());
                 let too_large = || {
                     ToolError::new(
                         ErrorCode::TooLarge,
@@ -171,7 +169,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| s3_error("ListObjectsV2", &e, s3))?;
-            aws::aws_request(page.request_id());
             for o in page.contents() {
                 if out.len() == cap || key_bytes > MAX_LISTED_KEY_BYTES {
                     return Ok((out, true));
@@ -213,7 +210,6 @@ impl Packaging {
                 }
                 err
             })?;
-        aws::aws_request(out.request_id());
         Ok(out.body)
     }
 
@@ -226,8 +222,7 @@ impl Packaging {
         content_type: &str,
     ) -> Result<(), ToolError> {
         aws::touched(bucket, Some(key));
-        let out = s3
-            .client
+        s3.client
             .put_object()
             .bucket(bucket)
             .key(key)
@@ -238,7 +233,6 @@ impl Packaging {
             .send()
             .await
             .map_err(|e| s3_error("PutObject", &e, s3))?;
-        aws::aws_request(out.request_id());
         aws::written(bucket, key);
         Ok(())
     }

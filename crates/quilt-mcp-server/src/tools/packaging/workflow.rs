@@ -25,7 +25,6 @@ use quilt_workflows::{
     select_without_config,
 };
 
-use aws_sdk_s3::operation::RequestId as _;
 use futures::StreamExt as _;
 use quilt_mcp_aws::AccessIntent;
 use quilt_package::{
@@ -453,7 +452,6 @@ impl Packaging {
                 };
             }
         };
-        aws::aws_request(out.request_id());
         let size = out.content_length().unwrap_or(0).max(0) as u64;
         if size > MAX_RULES_BYTES {
             return Err(ToolError::new(

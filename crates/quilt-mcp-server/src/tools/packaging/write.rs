@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::primitives::ByteStream;
 use quilt_mcp_aws::{AccessIntent, s3uri};
 use quilt_package::registry::{self, LATEST};
@@ -415,7 +414,7 @@ impl Packaging {
         let write = self.aws.s3(AccessIntent::Write).await?;
         for key in &pointers {
             aws::touched(&bucket, Some(key));
-            let out = write
+            write
                 .client
                 .delete_object()
                 .bucket(&bucket)
@@ -423,7 +422,6 @@ impl Packaging {
                 .send()
                 .await
                 .map_err(|e| s3_error("DeleteObject", &e, &write))?;
-            aws::aws_request(out.request_id());
         }
         Ok(DeleteOutput {
             registry: format!("s3://{bucket}"),

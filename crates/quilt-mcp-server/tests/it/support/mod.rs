@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::cache::{Clock, SystemClock};
 use quilt_mcp_aws::{AccessIntent, ServerIdentity};
 use quilt_mcp_server::aws::{Aws, sdk_error};
@@ -150,10 +149,10 @@ pub fn registry_with_test_tools(
             let sleeping = Sleeping::enter(&sleepers);
             async move {
                 let _sleeping = sleeping;
-                let ctx = RequestContext::current()?;
+                let ctx = quilt_mcp_server::call_scope::context()?;
                 tokio::time::sleep(Duration::from_millis(input.ms)).await;
                 // Read the context again after the await: it must still be this caller's.
-                let after = RequestContext::current()?;
+                let after = quilt_mcp_server::call_scope::context()?;
                 assert!(Arc::ptr_eq(&ctx, &after));
                 Ok::<_, ToolError>(SleepOutput {
                     slept_ms: input.ms,
@@ -172,7 +171,7 @@ pub fn registry_with_test_tools(
             let sleeping = Sleeping::enter(&sleepers);
             async move {
                 let _sleeping = sleeping;
-                let ctx = RequestContext::current()?;
+                let ctx = quilt_mcp_server::call_scope::context()?;
                 let steps = input.ms / 100;
                 for i in 0..steps {
                     quilt_mcp_server::progress::report(
