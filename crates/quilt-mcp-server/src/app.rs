@@ -55,6 +55,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// AWS access for callers (and the stack roles' health).
     pub aws: Arc<Aws>,
+    /// Work outliving its request (package task runs): shutdown waits for it.
+    pub background: crate::background::Background,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
             verifier,
             lifecycle: Lifecycle::default(),
             shutdown: CancellationToken::new(),
+            background: crate::background::Background::default(),
             config,
         }))
     }

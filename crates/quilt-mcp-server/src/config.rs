@@ -244,6 +244,12 @@ pub struct Config {
     #[arg(long, env = "MCP_HANDLE_KEY", hide_env_values = true)]
     pub handle_key: Option<String>,
 
+    /// Seconds between the heartbeats a package task's runner writes to its state object in
+    /// S3; a task whose last heartbeat is older than six of them reads `failed` (docs/TOOLS.md,
+    /// "Package tasks").
+    #[arg(long, env = "MCP_TASK_HEARTBEAT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub task_heartbeat_s: u64,
+
     /// Let callers whose buckets are restricted (QUILT_BUCKETS or a `buckets` claim) use the
     /// Athena query tools anyway: Athena is outside bucket grants.
     #[arg(long, env = "ATHENA_OUTSIDE_BUCKET_GRANTS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -326,6 +332,7 @@ impl Config {
             jwt_allow_missing_aud: false,
             fairness: crate::admission::FairnessSettings::default(),
             handle_key: None,
+            task_heartbeat_s: 10,
             athena_outside_bucket_grants: false,
         }
     }

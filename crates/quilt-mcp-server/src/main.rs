@@ -121,7 +121,8 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let (app, listener) = transport::http::prepare(config).await?;
     tracing::info!(listen = %app.config.listen, public_url = app.config.public_url(), auth = app.verifier.is_some(), "serving MCP over HTTP");
-    let tools = Arc::new(ToolRegistry::product(&app.aws, &app.config));
+    let tools =
+        Arc::new(ToolRegistry::product(&app.aws, &app.config).with_background(&app.background));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });

@@ -2,7 +2,8 @@
 //! client's progress token (when its request carried one) and the peer in a task-local
 //! around the call; a tool reports with [`report`], which does nothing when the client did
 //! not ask. rmcp answers a stateless JSON-mode request as an SSE stream once the handler
-//! emits a notification, so the client receives them before the result.
+//! emits a notification, so the client receives them before the result. Inside a package
+//! task's run the progress goes to the task's state object instead (`package_tasks.rs`).
 
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::{Peer, RoleServer};
@@ -43,12 +44,14 @@ pub async fn scope<F: std::future::Future>(progress: Option<Progress>, fut: F) -
 
 /// Whether the current call's client asked for progress.
 pub fn wanted() -> bool {
-    PROGRESS.try_with(Option::is_some).unwrap_or(false)
+    PROGRESS.try_with(Option::is_some).unwrap_or(false) || crate::package_tasks::in_run()
 }
 
 /// Sends a progress notification when the client asked for them (else nothing). `progress`
 /// must increase from one report to the next.
 pub async fn report(progress: f64, total: Option<f64>, message: String) {
+    // A package task's run keeps its progress for its state object in S3.
+    crate::package_tasks::report(progress, total, &message);
     let Ok(Some(p)) = PROGRESS.try_with(Clone::clone) else {
         return;
     };

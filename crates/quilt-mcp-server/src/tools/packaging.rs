@@ -1648,6 +1648,9 @@ impl Packaging {
         expected_latest: Option<TopHash>,
         force: bool,
     ) -> Result<(u64, Option<TopHash>), ToolError> {
+        // A package task's run stops here if it was cancelled; past this point it is not
+        // (package_tasks.rs). Outside a task this does nothing.
+        crate::package_tasks::commit_point().await?;
         let now = self.latest(read, bucket, name).await?;
         if !force && now != expected_latest {
             return Err(conflict(name, now.as_ref(), expected_latest.as_ref()));
