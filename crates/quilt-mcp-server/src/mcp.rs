@@ -220,6 +220,16 @@ impl ServerHandler for McpServer {
         let Some(tasks) = self.tools.tasks() else {
             return Err(ErrorData::invalid_params("unknown task id", None));
         };
+        // A package task's state is package data: the read scope, as for browsing. (An Athena
+        // task's get is a tool call of athena_query_results, which checks its own scope.)
+        if tasks.is_package(&ctx, &request.task_id)
+            && !self.tools.scopes().allows(ctx.principal(), "quilt:read")
+        {
+            return Err(ErrorData::invalid_params(
+                "tasks/get needs the scope quilt:read, which the token does not grant",
+                None,
+            ));
+        }
         let limits = context
             .extensions
             .get::<http::request::Parts>()

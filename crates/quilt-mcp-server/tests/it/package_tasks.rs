@@ -3,7 +3,8 @@
 //! window: the call becomes a task; a second server sharing the key (another replica, talking to
 //! moto directly) sees it working and then completed with the result a synchronous call gives,
 //! and quilt3 sees the revision; a cancel before the commit point leaves no manifest and no
-//! pointer; a runner cut off from S3 stops heartbeating and its task reads `failed`; another
+//! pointer; a runner cut off from S3 stops heartbeating and its task reads `failed`; shutdown
+//! waits for a run within the grace period and records one past it as abandoned; another
 //! caller's, a tampered and an unknown id are -32602; a deleted or altered state object, and a
 //! caller whose grants no longer cover the registry, each get their own answer; a client without
 //! the extension gets the synchronous call.
@@ -23,29 +24,44 @@ const REGISTRY: &str = "pkg-registry";
 const SOURCE: &str = "pkg-source";
 const STATE_PREFIX: &str = ".quilt/mcp-tasks/";
 
-/// Two replicas sharing the key (the JWT secret): the runner, whose S3 and STS go through the
-/// proxy at `proxy`, and another that talks to moto directly; stack roles made in moto,
-/// heartbeats every second (a task is stale after six).
-async fn replicas(moto: &Moto, proxy: &str) -> (TestServer, TestServer) {
+/// The stack roles, made in moto once per test.
+async fn roles(moto: &Moto) -> (String, String) {
     let read = moto.role("PkgTaskReadRole", "*", allow_all()).await;
     let write = moto.role("PkgTaskWriteRole", "*", allow_all()).await;
-    let start = |endpoint: &str| {
-        let (url, read, write) = (endpoint.to_owned(), read.clone(), write.clone());
-        TestServer::start_with_aws(
-            move |c| {
-                c.aws_endpoint_url = Some(url);
-                c.credential_sources = vec!["stack_roles".into()];
-                c.read_role_arn = Some(read);
-                c.write_role_arn = Some(write);
-                c.s3_sse = "AES256".into();
-                c.task_heartbeat_s = 1;
-            },
-            Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
-            Arc::new(SystemClock),
-        )
-    };
-    let runner = start(proxy).await;
-    let replica = start(&moto.url).await;
+    (read, write)
+}
+
+/// A replica whose S3 and STS go to `endpoint` (moto, or the proxy in front of it), acting
+/// with the stack roles `roles`, heartbeats every second (a task is stale after six) and
+/// `grace_s` to drain at shutdown. Every replica shares the key (the JWT secret).
+async fn replica_at(
+    moto: &Moto,
+    endpoint: &str,
+    roles: &(String, String),
+    grace_s: u64,
+) -> TestServer {
+    let (url, read, write) = (endpoint.to_owned(), roles.0.clone(), roles.1.clone());
+    TestServer::start_with_aws(
+        move |c| {
+            c.aws_endpoint_url = Some(url);
+            c.credential_sources = vec!["stack_roles".into()];
+            c.read_role_arn = Some(read);
+            c.write_role_arn = Some(write);
+            c.s3_sse = "AES256".into();
+            c.task_heartbeat_s = 1;
+            c.shutdown_grace_s = grace_s;
+        },
+        Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// The runner (through the proxy at `proxy`) and another replica talking to moto directly.
+async fn replicas(moto: &Moto, proxy: &str) -> (TestServer, TestServer) {
+    let roles = roles(moto).await;
+    let runner = replica_at(moto, proxy, &roles, 25).await;
+    let replica = replica_at(moto, &moto.url, &roles, 25).await;
     (runner, replica)
 }
 
@@ -377,6 +393,52 @@ async fn a_runner_that_stops_heartbeating_reads_failed_on_the_other_replica() {
     );
     assert!(
         keys(&moto, ".quilt/named_packages/alice/stale/")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_runs_within_the_grace_period_and_records_the_rest_as_abandoned() {
+    let moto = Moto::start().await;
+    let proxy = FaultProxy::start(&moto.url).await;
+    let uris = buckets(&moto, 4).await;
+    let roles = roles(&moto).await;
+    let patient = replica_at(&moto, &proxy.url, &roles, 20).await;
+    let hasty = replica_at(&moto, &proxy.url, &roles, 1).await;
+    let replica = replica_at(&moto, &moto.url, &roles, 25).await;
+    let alice = token("alice");
+    // Each source request takes 2 s: a write (HEADs, then copies) takes over 4 s.
+    proxy.set_slow_path(Some(("data/", 2000)));
+    let finishing = start_task(&patient, &alice, create_args("alice/finishing", &uris)).await;
+    let abandoned = start_task(&hasty, &alice, create_args("alice/abandoned", &uris)).await;
+
+    // Both replicas get SIGTERM now. With 20 s of grace, shutdown waits for the run, which
+    // completes; with 1 s the run is stopped and records why, with nothing committed.
+    let began = std::time::Instant::now();
+    let (a, b) = tokio::join!(patient.shutdown(), hasty.shutdown());
+    a.expect("shutdown");
+    b.expect("shutdown");
+    let waited = began.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "did not wait for the run: {waited:?}"
+    );
+    let r = get(&replica, &alice, &finishing).await;
+    assert_eq!(r["result"]["status"], "completed", "{r}");
+    assert_eq!(r["result"]["result"]["isError"], false, "{r}");
+    assert_eq!(
+        keys(&moto, ".quilt/named_packages/alice/finishing/")
+            .await
+            .len(),
+        2
+    );
+    let r = get(&replica, &alice, &abandoned).await;
+    assert_eq!(r["result"]["status"], "failed", "{r}");
+    let message = r["result"]["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("stopped (shutdown)"), "{r}");
+    assert!(
+        keys(&moto, ".quilt/named_packages/alice/abandoned/")
             .await
             .is_empty()
     );
