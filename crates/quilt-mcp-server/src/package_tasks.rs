@@ -5,7 +5,8 @@
 //! - **Runner.** A call from a client that declared the tasks extension runs on a background
 //!   task of the replica that took it ([`Background`]: shutdown waits for it within the grace
 //!   period, then it records itself as abandoned). It runs the same tool handler through
-//!   [`ToolRegistry::call`] with the caller's `RequestContext` (scope check, grants, the
+//!   [`ToolRegistry::call_within`] (no request deadline; [`MAX_RUN`]) with the caller's
+//!   `RequestContext` (scope check, grants, the
 //!   caller's credentials from the `ClientFactory`, audit line), never the server's own.
 //!   The request waits [`WINDOW`]: a call that ends by then is answered as it is.
 //! - **State object.** Past the window the runner writes `s3://<registry>/.quilt/mcp-tasks/
@@ -83,6 +84,9 @@ const STATE_PURPOSE: &str = "package-task-state";
 const CANCEL_PURPOSE: &str = "package-task-cancel";
 /// Writes of a final state tried before giving up (the task then reads `failed` once stale).
 const FINAL_WRITE_TRIES: u32 = 3;
+/// Longest a run may take (a `timeout` tool error then, as for a plain call at its request
+/// deadline): a bound on what a stuck run holds, far above a 10,000-object copy.
+const MAX_RUN: Duration = Duration::from_secs(12 * 3_600);
 
 /// What a package task id carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -363,7 +367,8 @@ impl PackageTasks {
         let run = Arc::new(Run::new(self.clone(), ctx.clone()));
         let call = {
             let (ctx, name) = (ctx.clone(), name.clone());
-            async move { tools.call(ctx, &name, arguments).await }
+            let limits = CallLimits::none().with_deadline(tokio::time::Instant::now() + MAX_RUN);
+            async move { tools.call_within(ctx, &name, arguments, limits).await }
         };
         let mut work = Box::pin(RUN.scope(run.clone(), call));
         tokio::select! {

@@ -120,7 +120,7 @@ async fn cancel(server: &TestServer, token: &str, id: &str) -> Value {
 }
 
 /// Polls `tasks/get` (every 250 ms, at most 60 s) until the task is not working; the last
-/// answer and the statuses seen on the way.
+/// answer and what each working answer said (its `statusMessage`, else "working").
 async fn until_over(server: &TestServer, token: &str, id: &str) -> (Value, Vec<String>) {
     let mut seen = Vec::new();
     for _ in 0..240 {
@@ -132,7 +132,13 @@ async fn until_over(server: &TestServer, token: &str, id: &str) -> (Value, Vec<S
         if status != "working" {
             return (r, seen);
         }
-        seen.push(status);
+        // What a working task says of itself: its progress message, when it has one.
+        seen.push(
+            r["result"]["statusMessage"]
+                .as_str()
+                .unwrap_or(&status)
+                .to_owned(),
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     panic!("task {id} still working after 60 s");
@@ -155,7 +161,7 @@ async fn start_task(server: &TestServer, token: &str, args: Value) -> String {
 async fn a_slow_package_create_becomes_a_task_any_replica_resolves() {
     let moto = Moto::start().await;
     let proxy = FaultProxy::start(&moto.url).await;
-    let uris = buckets(&moto, 12).await;
+    let uris = buckets(&moto, 20).await;
     let (runner, replica) = replicas(&moto, &proxy.url).await;
     let alice = token("alice");
 
@@ -174,7 +180,8 @@ async fn a_slow_package_create_becomes_a_task_any_replica_resolves() {
     );
 
     // Slow source objects: the write outlasts the window and becomes a task.
-    proxy.set_slow_path(Some(("data/", 600)));
+    // Slow source and copied objects (1 s a request; 20 objects, 16 at a time: two waves).
+    proxy.set_slow_path(Some(("data/", 1000)));
     let id = start_task(&runner, &alice, create_args("alice/task", &uris)).await;
     let state = keys(&moto, STATE_PREFIX).await;
     assert_eq!(state.len(), 1, "{state:?}");
@@ -184,13 +191,18 @@ async fn a_slow_package_create_becomes_a_task_any_replica_resolves() {
     let first = get(&replica, &alice, &id).await;
     assert_eq!(first["result"]["status"], "working", "{first}");
     assert_eq!(first["result"]["taskId"], id.as_str(), "{first}");
-    let (done, _) = until_over(&replica, &alice, &id).await;
+    let (done, seen) = until_over(&replica, &alice, &id).await;
     let done = &done["result"];
     assert_eq!(done["status"], "completed", "{done}");
+    // The runner's progress reached the other replica through the state object.
+    assert!(
+        seen.iter().any(|m| m.contains("/20 objects")),
+        "no progress seen: {seen:?}"
+    );
     assert_eq!(done["result"]["isError"], false, "{done}");
     let result = &done["result"]["structuredContent"];
     assert_eq!(result["top_hash"], sync["top_hash"], "{done}");
-    assert_eq!(result["entries"], 12);
+    assert_eq!(result["entries"], 20);
     assert_eq!(result["package_name"], "alice/task");
     // The runner's replica says the same.
     let again = get(&runner, &alice, &id).await;
