@@ -73,9 +73,10 @@ $(PEER_VENV)/.installed: tests/perf/peer-requirements.txt
 	$(PEER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/perf/peer-requirements.txt
 	touch $@
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, the server's layer rule
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
+	python3 scripts/layers.py --self-test
 
 fmt: ## Format the code
 	cargo fmt --all

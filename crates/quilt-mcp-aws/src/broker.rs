@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use quilt_mcp_auth::{IdentityKey, Principal, RequestContext, RoleArn};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +28,7 @@ use crate::cache::{Clock, CredentialCache};
 use crate::catalog::{CatalogClient, RegistryLookup};
 use crate::credentials::{AwsCredentials, parse_expiration};
 use crate::error::{CredentialError, ErrorKind};
+use crate::role_allow::RoleArnAllow;
 use crate::source::{AccessIntent, CredentialSource};
 use crate::stack::StackRoles;
 use crate::sts::{AssumeRequest, RoleAssumer};
@@ -40,7 +40,7 @@ pub struct BrokerConfig {
     /// Sources in order.
     pub sources: Vec<CredentialSource>,
     /// ARN patterns (`*` wildcards) a `role_arn` claim must match; empty refuses every claim.
-    pub role_arn_allow: Vec<String>,
+    pub role_arn_allow: RoleArnAllow,
     /// Lifetime requested from AssumeRole.
     pub session_duration_s: i32,
     /// The Quilt registry, for the `catalog` source.
@@ -54,7 +54,7 @@ impl BrokerConfig {
     pub fn new(sources: Vec<CredentialSource>) -> Self {
         Self {
             sources,
-            role_arn_allow: Vec::new(),
+            role_arn_allow: RoleArnAllow::default(),
             session_duration_s: 3600,
             registry_url: None,
             registry_lookup: None,
@@ -91,8 +91,7 @@ enum CacheKey {
 #[derive(Debug)]
 pub struct CredentialBroker {
     sources: Vec<CredentialSource>,
-    allow: GlobSet,
-    allow_is_empty: bool,
+    allow: RoleArnAllow,
     duration_s: i32,
     assumer: Option<Arc<dyn RoleAssumer>>,
     catalog: Option<CatalogClient>,
@@ -115,13 +114,6 @@ impl CredentialBroker {
         stack: Arc<StackRoles>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {
-        let mut allow = GlobSetBuilder::new();
-        for pattern in &config.role_arn_allow {
-            allow.add(
-                Glob::new(pattern.trim())
-                    .map_err(|e| format!("MCP_ROLE_ARN_ALLOW pattern {pattern:?}: {e}"))?,
-            );
-        }
         let catalog = match (&config.registry_url, &config.registry_lookup) {
             (Some(url), _) => Some(CatalogClient::new(url, Duration::from_secs(10))?),
             (None, Some(lookup)) => Some(CatalogClient::with_lookup(
@@ -132,10 +124,7 @@ impl CredentialBroker {
         };
         let identity = identity.filter(|_| config.sources.contains(&CredentialSource::Ambient));
         Ok(Self {
-            allow: allow
-                .build()
-                .map_err(|e| format!("MCP_ROLE_ARN_ALLOW: {e}"))?,
-            allow_is_empty: config.role_arn_allow.is_empty(),
+            allow: config.role_arn_allow,
             sources: config.sources,
             duration_s: config.session_duration_s,
             assumer,
@@ -279,7 +268,7 @@ impl CredentialBroker {
                 let Some(role) = principal.role_arn.clone() else {
                     unreachable!("role_claim applies only with role_arn")
                 };
-                if self.allow_is_empty {
+                if self.allow.is_empty() {
                     return Err(fail(
                         ErrorKind::NotPermitted,
                         "role_arn claims are refused: MCP_ROLE_ARN_ALLOW is empty".into(),

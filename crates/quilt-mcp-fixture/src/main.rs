@@ -93,9 +93,9 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let (app, listener) = transport::http::prepare(config).await?;
-    tracing::warn!(listen = %app.config.listen, auth = app.verifier.is_some(), "serving the TEST-ONLY fixture server");
+    tracing::warn!(listen = %app.settings.http.listen, auth = app.verifier.is_some(), "serving the TEST-ONLY fixture server");
     let fixtures = Arc::new(Fixtures::new()?);
-    let product = Arc::new(product_registry(&app.aws, &app.config));
+    let product = Arc::new(product_registry(&app.aws, &app.settings));
     let router = app::router(app.clone(), move || FixtureServer {
         product: McpServer::new(product.clone(), Identity::Http),
         fixtures: fixtures.clone(),
@@ -120,7 +120,10 @@ struct SleepOutput {
     subject: String,
 }
 
-fn product_registry(aws: &Arc<quilt_mcp_server::aws::Aws>, config: &Config) -> ToolRegistry {
+fn product_registry(
+    aws: &Arc<quilt_mcp_server::aws::Aws>,
+    config: &quilt_mcp_server::settings::Settings,
+) -> ToolRegistry {
     let mut registry = ToolRegistry::product(aws, config);
     registry.add(
         "test_sleep",

@@ -32,10 +32,11 @@ use tower_http::trace::TraceLayer;
 use crate::admission::{self, Admission};
 use crate::auth;
 use crate::aws::Aws;
-use crate::config::{Config, ConfigError};
+use crate::config::ConfigError;
 use crate::envelope::{self, BodyLimit};
 use crate::health::{self, Lifecycle};
 use crate::metadata;
+use crate::settings::Settings;
 use quilt_mcp_auth::TokenVerifier;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,8 +44,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Shared state. Built once; handlers get it as `Arc<App>`.
 #[derive(Debug)]
 pub struct App {
-    /// The validated configuration.
-    pub config: Config,
+    /// The settings, parsed at start-up.
+    pub settings: Settings,
     /// The token verifier; `None` only when auth is disabled (loopback development).
     pub verifier: Option<TokenVerifier>,
     /// The in-flight bound for `/mcp`.
@@ -60,17 +61,26 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the state from a validated configuration.
-    pub fn new(config: Config, aws: Arc<Aws>) -> Result<Arc<Self>, ConfigError> {
-        let verifier = config.token_verifier()?;
+    /// Builds the state from the parsed settings.
+    pub fn new(settings: Settings, aws: Arc<Aws>) -> Result<Arc<Self>, ConfigError> {
+        let verifier = settings
+            .auth
+            .verifier
+            .clone()
+            .map(TokenVerifier::new)
+            .transpose()
+            .map_err(|m| crate::config::err("MCP_JWT_SECRET", m))?;
         Ok(Arc::new(Self {
             aws,
-            admission: Admission::with_fairness(config.max_in_flight, &config.fairness),
+            admission: Admission::with_fairness(
+                settings.http.max_in_flight,
+                &settings.http.fairness,
+            ),
             verifier,
             lifecycle: Lifecycle::default(),
             shutdown: CancellationToken::new(),
             background: crate::background::Background::default(),
-            config,
+            settings,
         }))
     }
 }
@@ -81,13 +91,13 @@ where
     H: ServerHandler + Send + 'static,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    let config = &app.config;
+    let config = &app.settings.http;
     let mut rmcp_config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(config.max_body_bytes)
-        .with_allowed_hosts(config.effective_allowed_hosts())
+        .with_allowed_hosts(config.allowed_hosts.clone())
         .with_cancellation_token(app.shutdown.child_token());
     if !config.allowed_origins.is_empty() {
         rmcp_config = rmcp_config.with_allowed_origins(config.allowed_origins.clone());
@@ -102,7 +112,7 @@ where
     // 405 (with Allow) whether or not a token was sent.
     let mcp_route = post_service(mcp)
         .route_layer(axum::middleware::from_fn_with_state(
-            config.request_timeout(),
+            config.request_timeout,
             crate::call_limits::stamp_deadline,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -139,16 +149,16 @@ where
                 // skips small bodies and `text/event-stream`, so SSE is never buffered.
                 .layer(CompressionLayer::new())
                 .layer(cors(config))
-                .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout())),
+                .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout)),
         )
 }
 
-fn cors(config: &Config) -> CorsLayer {
+fn cors(config: &crate::settings::Http) -> CorsLayer {
     let origins = if config.allowed_origins.is_empty() {
         // Bearer tokens, no cookies: any origin may call; the token is the gate.
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(config.allowed_origins.iter().filter_map(|o| o.parse().ok()))
+        AllowOrigin::list(config.cors_origins.iter().cloned())
     };
     CorsLayer::new()
         .allow_origin(origins)

@@ -86,7 +86,7 @@ pub fn unauthorized(app: &App, error: &AuthError) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return response;
     }
-    let metadata = app.config.resource_metadata_url();
+    let metadata = app.settings.http.resource_metadata_url();
     let challenge = if error.token_was_sent() {
         format!(
             "Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\", error_description=\"{}\"",

@@ -21,7 +21,7 @@ use quilt_mcp_aws::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::config::Config;
+use crate::settings::Settings;
 use crate::tool_error::{ErrorCode, ToolError};
 
 /// One set of credentials a tool call used, and what for. A call that reads with the read
@@ -210,15 +210,15 @@ pub struct Aws {
 /// Where AWS is, and the data plane's per-attempt read timeout: a fifth of the request
 /// timeout, so the SDK's three attempts (and their backoff) end with `upstream_unavailable`
 /// before the request timeout cuts the call off.
-fn settings(config: &Config) -> AwsSettings {
-    let mut settings = AwsSettings::new(config.aws_region.clone(), config.aws_endpoint_url.clone());
-    settings.read_timeout = (config.request_timeout() / 5).max(Duration::from_secs(1));
+fn settings(config: &Settings) -> AwsSettings {
+    let mut settings = AwsSettings::new(config.aws.region.clone(), config.aws.endpoint_url.clone());
+    settings.read_timeout = (config.http.request_timeout / 5).max(Duration::from_secs(1));
     settings
 }
 
 impl Aws {
     /// Loads the server identity and builds the broker described by `config`.
-    pub async fn bootstrap(config: &Config) -> anyhow::Result<Arc<Self>> {
+    pub async fn bootstrap(config: &Settings) -> anyhow::Result<Arc<Self>> {
         let settings = settings(config);
         let identity = ServerIdentity::load(settings)
             .await
@@ -229,7 +229,7 @@ impl Aws {
     /// Like [`Aws::bootstrap`] with a given server identity and clock (tests use a honeypot
     /// identity and a manual clock).
     pub async fn bootstrap_with(
-        config: &Config,
+        config: &Settings,
         identity: Option<ServerIdentity>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<Self>> {
@@ -237,19 +237,11 @@ impl Aws {
         let assumer: Option<Arc<dyn RoleAssumer>> = identity
             .as_ref()
             .map(|i| Arc::new(StsAssumer::new(i.sts())) as Arc<dyn RoleAssumer>);
-        let mut read = config
-            .read_role_arn
-            .as_deref()
-            .map(RoleArn::parse)
-            .transpose()?;
-        let mut write = config
-            .write_role_arn
-            .as_deref()
-            .map(RoleArn::parse)
-            .transpose()?;
+        let mut read = config.aws.read_role_arn.clone();
+        let mut write = config.aws.write_role_arn.clone();
         // Stack discovery problems go to /healthz (roles.*.error) as well as the log.
         let mut problems = (None, None);
-        if let (Some(stack_name), Some(identity)) = (&config.stack_name, &identity)
+        if let (Some(stack_name), Some(identity)) = (&config.aws.stack_name, &identity)
             && (read.is_none() || write.is_none())
         {
             match stack::discover(identity, stack_name).await {
@@ -273,19 +265,20 @@ impl Aws {
             write,
             assumer.clone(),
             clock.clone(),
-            config.role_session_duration_s,
+            config.aws.role_session_duration_s,
         ));
         roles.record_discovery_problems(problems.0, problems.1);
         if roles.is_configured() {
             roles.check().await;
-            roles.spawn_refresh(Duration::from_secs(config.role_check_interval_s.max(1)));
+            roles.spawn_refresh(config.aws.role_check_interval);
         }
-        let mut broker_config = BrokerConfig::new(config.sources());
-        broker_config.role_arn_allow = config.role_arn_allow.clone();
-        broker_config.session_duration_s = config.role_session_duration_s;
-        broker_config.registry_url = config.registry_url.clone();
+        let mut broker_config = BrokerConfig::new(config.aws.sources.clone());
+        broker_config.role_arn_allow = config.aws.role_arn_allow.clone();
+        broker_config.session_duration_s = config.aws.role_session_duration_s;
+        broker_config.registry_url = config.aws.registry_url.clone();
         let catalog = match config
-            .catalog_settings()
+            .catalog
+            .clone()
             .map(quilt_catalog::CatalogClient::new)
         {
             None => None,
@@ -295,7 +288,7 @@ impl Aws {
                 None
             }
         };
-        if config.registry_url.is_none()
+        if config.aws.registry_url.is_none()
             && let Some(catalog) = catalog.clone()
         {
             // QUILT_CATALOG_URL alone: the registry is `registryUrl` of its config.json,

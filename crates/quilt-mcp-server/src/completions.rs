@@ -24,16 +24,16 @@ use quilt_mcp_aws::AccessIntent;
 use quilt_package::registry::NAMED_PACKAGES_PREFIX;
 use rmcp::model::{CompleteRequestParams, CompletionInfo, Reference};
 
-use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
+use crate::grants::BucketPolicy;
 use crate::prompts::{ATHENA_EXPLORE, PACKAGE_SUMMARY};
 use crate::resources::{ENTRY_TEMPLATE, OBJECT_TEMPLATE};
+use crate::s3::s3_error;
 use crate::tool_error::ToolError;
-use crate::tools::buckets::s3_error;
 
 const MAX_VALUES: usize = CompletionInfo::MAX_VALUES;
 /// The scope Athena tools need (tools/athena.rs).
-const ATHENA_SCOPE: &str = "athena:query";
+const ATHENA_SCOPE: crate::scopes::Scope = crate::scopes::Scope::AthenaQuery;
 
 /// Completes template arguments for the caller in scope.
 pub(crate) struct Completer {
@@ -42,7 +42,7 @@ pub(crate) struct Completer {
     /// `ATHENA_ALLOWED_WORKGROUPS`: the workgroups a `workgroup` argument may name.
     workgroups: Vec<String>,
     /// Whether the caller may use Athena (its scope), for workgroup completion.
-    athena_scope: Option<crate::tools::ScopePolicy>,
+    athena_scope: Option<crate::scopes::ScopePolicy>,
 }
 
 impl Completer {
@@ -59,7 +59,7 @@ impl Completer {
     pub(crate) fn with_workgroups(
         mut self,
         allowed: Vec<String>,
-        scopes: crate::tools::ScopePolicy,
+        scopes: crate::scopes::ScopePolicy,
     ) -> Self {
         self.workgroups = allowed;
         self.athena_scope = Some(scopes);

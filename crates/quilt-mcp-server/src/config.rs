@@ -3,14 +3,20 @@
 //! before anything listens. A bad setting stops the process with a message that names it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use http::HeaderValue;
 use quilt_mcp_auth::{
-    BucketGrants, JwksOptions, RoleArn, Secret, TokenVerifier, VerifierOptions,
-    is_https_or_loopback,
+    BucketGrants, JwksOptions, RoleArn, Secret, VerifierOptions, is_https_or_loopback,
 };
-use quilt_mcp_aws::CredentialSource;
+use quilt_mcp_aws::{CredentialSource, RoleArnAllow};
+
+use crate::scopes::ScopePolicy;
+use crate::seal::SealKey;
+use crate::settings::Sse;
+use crate::settings::{self, Settings};
 
 /// Minimum HS256 secret length: RFC 7518 §3.2 wants a key at least as long as the hash.
 const MIN_SECRET_BYTES: usize = 32;
@@ -247,7 +253,7 @@ pub struct Config {
     /// Seconds between the heartbeats a package task's runner writes to its state object in
     /// S3; a task whose last heartbeat is older than six of them reads `failed` (docs/TOOLS.md,
     /// "Package tasks").
-    #[arg(long, env = "MCP_TASK_HEARTBEAT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, env = "MCP_TASK_HEARTBEAT_S", default_value_t = 10)]
     pub task_heartbeat_s: u64,
 
     /// Let callers whose buckets are restricted (QUILT_BUCKETS or a `buckets` claim) use the
@@ -264,7 +270,7 @@ pub struct ConfigError {
     message: String,
 }
 
-fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         setting,
         message: message.into(),
@@ -282,63 +288,37 @@ pub enum Mode {
 
 impl Config {
     /// The defaults of every setting, listening on `listen`, without reading the environment
-    /// (tests, and commands that need no flags of their own).
+    /// (tests, and commands that need no flags of their own). The defaults are written once,
+    /// in the clap attributes above (what `--help` shows): this parses an empty command line
+    /// with every `env` switched off, so the two cannot disagree.
     pub fn with_defaults(listen: SocketAddr) -> Self {
-        Self {
-            listen,
-            public_url: None,
-            allowed_hosts: Vec::new(),
-            allowed_origins: Vec::new(),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            request_timeout_s: 55,
-            max_in_flight: 256,
-            shutdown_grace_s: 25,
-            jwt_secret: None,
-            jwt_secret_previous: None,
-            jwt_jwks_url: None,
-            jwt_jwks_refetch_s: 60,
-            jwt_issuer: None,
-            jwt_audience: None,
-            jwt_leeway_s: 30,
-            auth_disabled: false,
-            credential_sources: Vec::new(),
-            role_arn_allow: Vec::new(),
-            role_session_duration_s: 3600,
-            role_check_interval_s: 60,
-            read_role_arn: None,
-            write_role_arn: None,
-            stack_name: None,
-            registry_url: None,
-            buckets: Vec::new(),
-            require_scopes: true,
-            scope_map: Vec::new(),
-            s3_sse: "AES256".into(),
-            s3_sse_kms_key_id: None,
-            s3_multipart_threshold_bytes: 8 * 1024 * 1024,
-            athena_workgroup: "primary".into(),
-            athena_allowed_workgroups: Vec::new(),
-            athena_output_location: None,
-            aws_region: "us-east-1".into(),
-            aws_endpoint_url: None,
-            healthz_strict: false,
-            permission_write_probe_prefix: None,
-            permission_cache_ttl_s: 60,
-            permission_max_buckets: 25,
-            permission_concurrency: 4,
-            log_format: LogFormat::Text,
-            catalog_url: None,
-            catalog_timeout_s: 10,
-            metrics_namespace: None,
-            jwt_allow_missing_aud: false,
-            fairness: crate::admission::FairnessSettings::default(),
-            handle_key: None,
-            task_heartbeat_s: 10,
-            athena_outside_bucket_grants: false,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: Config,
+        }
+        let command =
+            <Defaults as clap::CommandFactory>::command().mut_args(|a| a.env(None::<&str>));
+        let parsed = command
+            .try_get_matches_from(["quilt-mcp-server"])
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                <Defaults as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.to_string())
+            });
+        match parsed {
+            Ok(Defaults { mut config }) => {
+                config.listen = listen;
+                config
+            }
+            // Every setting has a default or is optional: an empty command line always
+            // parses (`help_defaults_and_with_defaults_agree` runs this path).
+            Err(e) => unreachable!("the empty command line does not parse: {e}"),
         }
     }
 
-    /// Checks every setting and fills in derived defaults.
-    pub fn validate(mut self, mode: Mode) -> Result<Self, ConfigError> {
+    /// Checks every setting and parses it into [`Settings`], once: a value that does not parse
+    /// stops start-up here with a [`ConfigError`] naming the variable and what it accepts.
+    pub fn validate(mut self, mode: Mode) -> Result<Settings, ConfigError> {
         let loopback = self.listen.ip().is_loopback();
         if self.auth_disabled && mode == Mode::Http && !loopback {
             return Err(err(
@@ -353,7 +333,7 @@ impl Config {
             .public_url
             .take()
             .unwrap_or_else(|| format!("http://{}", self.listen));
-        self.public_url = Some(normalise_public_url(&public)?);
+        let public_url = normalise_public_url(&public)?;
         if self.max_body_bytes < 1024 {
             return Err(err("MCP_MAX_BODY_BYTES", "must be at least 1024"));
         }
@@ -366,15 +346,20 @@ impl Config {
         if self.request_timeout_s == 0 {
             return Err(err("MCP_REQUEST_TIMEOUT_S", "must be at least 1"));
         }
+        let mut cors_origins = Vec::new();
         for origin in &self.allowed_origins {
-            if origin != "null"
-                && !(origin.starts_with("https://") || origin.starts_with("http://"))
-            {
+            let parsed = (origin == "null"
+                || origin.starts_with("https://")
+                || origin.starts_with("http://"))
+            .then(|| HeaderValue::from_str(origin).ok())
+            .flatten();
+            let Some(parsed) = parsed else {
                 return Err(err(
                     "MCP_ALLOWED_ORIGINS",
                     format!("{origin:?} must start with http:// or https://"),
                 ));
-            }
+            };
+            cors_origins.push(parsed);
         }
         self.allowed_hosts.retain(|h| !h.trim().is_empty());
         for host in &mut self.allowed_hosts {
@@ -386,6 +371,90 @@ impl Config {
                 ));
             }
         }
+        let mut allowed_hosts = std::mem::take(&mut self.allowed_hosts);
+        if let Some(host) = host_of(&public_url) {
+            allowed_hosts.push(host);
+        }
+        allowed_hosts.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
+        allowed_hosts.sort();
+        allowed_hosts.dedup();
+        let http = settings::Http {
+            listen: self.listen,
+            public_url,
+            allowed_hosts,
+            allowed_origins: std::mem::take(&mut self.allowed_origins),
+            cors_origins,
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_s),
+            max_in_flight: self.max_in_flight,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_s),
+            fairness: self.fairness.clone(),
+            healthz_strict: self.healthz_strict,
+        };
+        let auth = self.auth(mode, &http)?;
+        let aws = self.aws(mode)?;
+        let athena = self.athena()?;
+        let seal_key =
+            SealKey::from_settings(self.handle_key.as_deref(), self.jwt_secret.as_deref())
+                .map_err(|m| err("MCP_HANDLE_KEY", m))?;
+        let scopes = ScopePolicy::new(
+            self.require_scopes,
+            ScopePolicy::parse_map(self.scope_map.iter().map(String::as_str))
+                .map_err(|m| err("MCP_SCOPE_MAP", m))?,
+        );
+        self.buckets.retain(|b| !b.trim().is_empty());
+        let grants = if self.buckets.is_empty() {
+            None
+        } else {
+            Some(
+                BucketGrants::parse(self.buckets.iter().map(String::as_str)).map_err(|m| {
+                    err(
+                        "QUILT_BUCKETS",
+                        format!("{m}; accepted: bucket, bucket/prefix/ or *, comma separated"),
+                    )
+                })?,
+            )
+        };
+        let sse = Sse::parse(&self.s3_sse, self.s3_sse_kms_key_id.take())
+            .map_err(|(setting, message)| err(setting, message))?;
+        if self.s3_multipart_threshold_bytes < 5 * 1024 * 1024 {
+            return Err(err(
+                "S3_MULTIPART_THRESHOLD_BYTES",
+                "must be at least 5 MiB (S3's smallest part)",
+            ));
+        }
+        let s3 = settings::S3 {
+            sse,
+            multipart_threshold_bytes: self.s3_multipart_threshold_bytes,
+        };
+        let permissions = self.permissions()?;
+        let catalog = self.catalog()?;
+        if let Some(ns) = &self.metrics_namespace {
+            crate::metrics::check_namespace(ns).map_err(|m| err("MCP_METRICS_NAMESPACE", m))?;
+        }
+        if !(1..=300).contains(&self.task_heartbeat_s) {
+            return Err(err("MCP_TASK_HEARTBEAT_S", "must be between 1 and 300"));
+        }
+        let task_heartbeat = Duration::from_secs(self.task_heartbeat_s);
+        Ok(Settings {
+            http,
+            auth,
+            aws,
+            s3,
+            athena,
+            permissions,
+            scopes,
+            grants,
+            catalog,
+            seal_key: Arc::new(seal_key),
+            log_format: self.log_format,
+            metrics_namespace: self.metrics_namespace,
+            task_heartbeat,
+        })
+    }
+
+    /// Token verification: secrets, JWKS, issuer and audience.
+    fn auth(&self, mode: Mode, http: &settings::Http) -> Result<settings::Auth, ConfigError> {
         for (name, secret) in [
             ("MCP_JWT_SECRET", &self.jwt_secret),
             ("MCP_JWT_SECRET_PREVIOUS", &self.jwt_secret_previous),
@@ -420,31 +489,65 @@ impl Config {
                 "no way to verify tokens: set MCP_JWT_SECRET or MCP_JWT_JWKS_URL (or MCP_AUTH_DISABLED=true on loopback for development)",
             ));
         }
-        self.credential_sources.retain(|s| !s.trim().is_empty());
-        if self.credential_sources.is_empty() {
-            self.credential_sources = match mode {
-                Mode::Http => vec![
-                    "jwt".into(),
-                    "role_claim".into(),
-                    "catalog".into(),
-                    "stack_roles".into(),
-                ],
-                Mode::Stdio => vec!["ambient".into()],
+        let verifier = (!self.auth_disabled).then(|| {
+            let mut options = VerifierOptions::new()
+                .with_leeway_s(self.jwt_leeway_s)
+                .with_default_audience(http.resource_url())
+                .with_allow_missing_audience(self.jwt_allow_missing_aud);
+            for secret in [&self.jwt_secret, &self.jwt_secret_previous]
+                .into_iter()
+                .flatten()
+            {
+                options = options.with_hs256_secret(Secret::new(secret.clone()));
+            }
+            if let Some(url) = &self.jwt_jwks_url {
+                options = options.with_jwks(
+                    JwksOptions::new(url)
+                        .with_refetch_interval(Duration::from_secs(self.jwt_jwks_refetch_s)),
+                );
+            }
+            if let Some(iss) = &self.jwt_issuer {
+                options = options.with_issuer(iss);
+            }
+            if let Some(aud) = &self.jwt_audience {
+                options = options.with_audience(aud);
+            }
+            options
+        });
+        Ok(settings::Auth {
+            verifier,
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            jwks: self.jwt_jwks_url.is_some(),
+        })
+    }
+
+    /// AWS: endpoint, credential sources, roles.
+    fn aws(&self, mode: Mode) -> Result<settings::Aws, ConfigError> {
+        let mut listed: Vec<&str> = self
+            .credential_sources
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        if listed.is_empty() {
+            listed = match mode {
+                Mode::Http => vec!["jwt", "role_claim", "catalog", "stack_roles"],
+                Mode::Stdio => vec!["ambient"],
             };
         }
-        let mut seen = Vec::new();
-        for source in &mut self.credential_sources {
+        let mut sources = Vec::new();
+        for source in listed {
             let parsed: CredentialSource = source
                 .parse()
                 .map_err(|m| err("MCP_CREDENTIAL_SOURCES", m))?;
-            if seen.contains(&parsed) {
+            if sources.contains(&parsed) {
                 return Err(err(
                     "MCP_CREDENTIAL_SOURCES",
                     format!("{source:?} is listed twice"),
                 ));
             }
-            *source = parsed.as_str().to_owned();
-            seen.push(parsed);
+            sources.push(parsed);
         }
         if !(900..=43200).contains(&self.role_session_duration_s) {
             return Err(err(
@@ -452,19 +555,21 @@ impl Config {
                 "must be between 900 and 43200",
             ));
         }
-        for (name, arn) in [
-            ("QUILT_READ_ROLE_ARN", &self.read_role_arn),
-            ("QUILT_WRITE_ROLE_ARN", &self.write_role_arn),
-        ] {
-            if let Some(arn) = arn {
-                RoleArn::parse(arn).map_err(|e| err(name, e.to_string()))?;
-            }
-        }
-        for pattern in &self.role_arn_allow {
-            globset::Glob::new(pattern.trim())
-                .map_err(|e| err("MCP_ROLE_ARN_ALLOW", format!("{pattern:?}: {e}")))?;
-        }
-        self.role_arn_allow.retain(|p| !p.trim().is_empty());
+        let role = |name: &'static str, arn: &Option<String>| {
+            arn.as_deref()
+                .map(RoleArn::parse)
+                .transpose()
+                .map_err(|e| err(name, e.to_string()))
+        };
+        let read_role_arn = role("QUILT_READ_ROLE_ARN", &self.read_role_arn)?;
+        let write_role_arn = role("QUILT_WRITE_ROLE_ARN", &self.write_role_arn)?;
+        let role_arn_allow = RoleArnAllow::parse(self.role_arn_allow.iter().map(String::as_str))
+            .map_err(|m| {
+                err(
+                    "MCP_ROLE_ARN_ALLOW",
+                    format!("{m}; accepted: role ARN patterns with * wildcards, comma separated"),
+                )
+            })?;
         if let Some(url) = &self.registry_url
             && !is_https_or_loopback(url)
         {
@@ -475,80 +580,67 @@ impl Config {
                 ),
             ));
         }
-        self.athena_allowed_workgroups
-            .retain(|w| !w.trim().is_empty());
-        if self.athena_allowed_workgroups.is_empty() {
-            self.athena_allowed_workgroups = vec![self.athena_workgroup.clone()];
+        if let Some(url) = &self.aws_endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(err("AWS_ENDPOINT_URL", "must be an http(s) URL"));
+        }
+        Ok(settings::Aws {
+            region: self.aws_region.clone(),
+            endpoint_url: self.aws_endpoint_url.clone(),
+            sources,
+            role_arn_allow,
+            role_session_duration_s: self.role_session_duration_s,
+            role_check_interval: Duration::from_secs(self.role_check_interval_s.max(1)),
+            read_role_arn,
+            write_role_arn,
+            stack_name: self.stack_name.clone(),
+            registry_url: self.registry_url.clone(),
+        })
+    }
+
+    /// Athena workgroups and results.
+    fn athena(&self) -> Result<settings::Athena, ConfigError> {
+        let mut allowed_workgroups: Vec<String> = self
+            .athena_allowed_workgroups
+            .iter()
+            .filter(|w| !w.trim().is_empty())
+            .cloned()
+            .collect();
+        if allowed_workgroups.is_empty() {
+            allowed_workgroups = vec![self.athena_workgroup.clone()];
         }
         if let Some(loc) = &self.athena_output_location
             && !loc.starts_with("s3://")
         {
             return Err(err("ATHENA_OUTPUT_LOCATION", "must be an s3:// URI"));
         }
-        crate::seal::SealKey::from_settings(self.handle_key.as_deref(), None)
-            .map_err(|m| err("MCP_HANDLE_KEY", m))?;
-        self.scope_map.retain(|m| !m.trim().is_empty());
-        for entry in &self.scope_map {
-            match entry.split_once('=') {
-                Some((ours, theirs))
-                    if crate::metadata::SCOPES.contains(&ours.trim())
-                        && !theirs.trim().is_empty() => {}
-                _ => {
-                    return Err(err(
-                        "MCP_SCOPE_MAP",
-                        format!(
-                            "{entry:?} is not server_scope=token_scope with server_scope one of {}",
-                            crate::metadata::SCOPES.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        self.buckets.retain(|b| !b.trim().is_empty());
-        BucketGrants::parse(self.buckets.iter().map(String::as_str))
-            .map_err(|m| err("QUILT_BUCKETS", m))?;
-        self.s3_sse = match self.s3_sse.trim().to_ascii_lowercase().as_str() {
-            "aes256" => "AES256".into(),
-            "aws:kms" => "aws:kms".into(),
-            "none" | "" => "none".into(),
-            other => {
-                return Err(err(
-                    "S3_SSE",
-                    format!("{other:?} is not AES256, aws:kms or none"),
-                ));
-            }
-        };
-        if self.s3_sse_kms_key_id.is_some() && self.s3_sse != "aws:kms" {
-            return Err(err("S3_SSE_KMS_KEY_ID", "set, but S3_SSE is not aws:kms"));
-        }
-        if self.s3_multipart_threshold_bytes < 5 * 1024 * 1024 {
-            return Err(err(
-                "S3_MULTIPART_THRESHOLD_BYTES",
-                "must be at least 5 MiB (S3's smallest part)",
-            ));
-        }
-        if let Some(url) = &self.aws_endpoint_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(err("AWS_ENDPOINT_URL", "must be an http(s) URL"));
-        }
-        if let Some(prefix) = self.permission_write_probe_prefix.take() {
-            let prefix = prefix.trim();
-            if prefix.is_empty() {
-                self.permission_write_probe_prefix = None;
-            } else if prefix.starts_with('/') || !prefix.ends_with('/') {
+        Ok(settings::Athena {
+            workgroup: self.athena_workgroup.clone(),
+            allowed_workgroups,
+            output_location: self.athena_output_location.clone(),
+            outside_bucket_grants: self.athena_outside_bucket_grants,
+        })
+    }
+
+    /// The permission engine.
+    fn permissions(&self) -> Result<settings::Permissions, ConfigError> {
+        let probe_prefix = match self.permission_write_probe_prefix.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(prefix) if prefix.starts_with('/') || !prefix.ends_with('/') => {
                 return Err(err(
                     "MCP_PERMISSION_WRITE_PROBE_PREFIX",
                     format!(
                         "{prefix:?} must be a key prefix ending with / (and not starting with one)"
                     ),
                 ));
-            } else {
+            }
+            Some(prefix) => {
                 quilt_mcp_aws::s3uri::validate_key(prefix)
                     .map_err(|e| err("MCP_PERMISSION_WRITE_PROBE_PREFIX", e.to_string()))?;
-                self.permission_write_probe_prefix = Some(prefix.to_owned());
+                Some(prefix.to_owned())
             }
-        }
+        };
         if !(1..=1000).contains(&self.permission_max_buckets) {
             return Err(err(
                 "MCP_PERMISSION_MAX_BUCKETS",
@@ -561,137 +653,116 @@ impl Config {
                 "must be between 1 and 64",
             ));
         }
-        self.validate_catalog()?;
-        if let Some(ns) = &self.metrics_namespace {
-            crate::metrics::check_namespace(ns).map_err(|m| err("MCP_METRICS_NAMESPACE", m))?;
-        }
-        Ok(self)
+        Ok(settings::Permissions {
+            probe_prefix,
+            ttl: Duration::from_secs(self.permission_cache_ttl_s),
+            max_buckets: self.permission_max_buckets,
+            concurrency: self.permission_concurrency,
+        })
     }
 
-    /// The public base URL, without a trailing slash (set by [`Config::validate`]).
-    pub fn public_url(&self) -> &str {
-        self.public_url.as_deref().unwrap_or_default()
-    }
-
-    /// The protected resource: the MCP endpoint's public URL.
-    pub fn resource_url(&self) -> String {
-        format!("{}/mcp", self.public_url())
-    }
-
-    /// Where the RFC 9728 metadata of the MCP endpoint is served.
-    pub fn resource_metadata_url(&self) -> String {
-        format!(
-            "{}/.well-known/oauth-protected-resource/mcp",
-            self.public_url()
-        )
-    }
-
-    /// Hosts accepted in `Host`: the configured ones, the public URL's, and loopback.
-    pub fn effective_allowed_hosts(&self) -> Vec<String> {
-        let mut hosts = self.allowed_hosts.clone();
-        if let Some(host) = host_of(self.public_url()) {
-            hosts.push(host);
-        }
-        hosts.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
-        hosts.sort();
-        hosts.dedup();
-        hosts
-    }
-
-    /// `QUILT_BUCKETS`, parsed; `None` when unset (call after [`Config::validate`]).
-    pub fn bucket_grants(&self) -> Option<BucketGrants> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        BucketGrants::parse(self.buckets.iter().map(String::as_str)).ok()
-    }
-
-    /// The credential sources, parsed (call after [`Config::validate`]).
-    pub fn sources(&self) -> Vec<CredentialSource> {
-        self.credential_sources
-            .iter()
-            .filter_map(|s| s.parse().ok())
-            .collect()
-    }
-
-    /// Whether `ambient` is among the credential sources.
-    pub fn ambient_allowed(&self) -> bool {
-        self.credential_sources.iter().any(|s| s == "ambient")
-    }
-
-    /// The request timeout.
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_s)
-    }
-
-    /// The shutdown grace period.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_s)
-    }
-
-    /// The token verifier these settings describe; `None` when auth is disabled.
-    pub fn token_verifier(&self) -> Result<Option<TokenVerifier>, ConfigError> {
-        if self.auth_disabled {
-            return Ok(None);
-        }
-        let mut options = VerifierOptions::new()
-            .with_leeway_s(self.jwt_leeway_s)
-            .with_default_audience(self.resource_url())
-            .with_allow_missing_audience(self.jwt_allow_missing_aud);
-        for secret in [&self.jwt_secret, &self.jwt_secret_previous]
-            .into_iter()
-            .flatten()
-        {
-            options = options.with_hs256_secret(Secret::new(secret.clone()));
-        }
-        if let Some(url) = &self.jwt_jwks_url {
-            options = options.with_jwks(
-                JwksOptions::new(url)
-                    .with_refetch_interval(Duration::from_secs(self.jwt_jwks_refetch_s)),
-            );
-        }
-        if let Some(iss) = &self.jwt_issuer {
-            options = options.with_issuer(iss);
-        }
-        if let Some(aud) = &self.jwt_audience {
-            options = options.with_audience(aud);
-        }
-        TokenVerifier::new(options)
-            .map(Some)
-            .map_err(|m| err("MCP_JWT_SECRET", m))
-    }
-}
-
-// --- The Quilt catalog ---
-impl Config {
-    fn validate_catalog(&mut self) -> Result<(), ConfigError> {
-        if let Some(url) = self.catalog_url.take() {
-            let url = url.trim().trim_end_matches('/').to_owned();
-            if url.is_empty() {
-                return Ok(());
-            }
-            if !is_https_or_loopback(&url) || url.contains(['?', '#', ' ']) {
-                return Err(err(
-                    "QUILT_CATALOG_URL",
-                    "must be an https base URL (plain http only on loopback)",
-                ));
-            }
-            self.catalog_url = Some(url);
-        }
+    /// The Quilt catalog: its URL and timeout.
+    fn catalog(&self) -> Result<Option<quilt_catalog::CatalogSettings>, ConfigError> {
         if !(1..=60).contains(&self.catalog_timeout_s) {
             return Err(err("QUILT_CATALOG_TIMEOUT_S", "must be between 1 and 60"));
         }
-        Ok(())
-    }
-
-    /// The catalog client's settings, when a catalog is configured.
-    pub fn catalog_settings(&self) -> Option<quilt_catalog::CatalogSettings> {
-        let url = self.catalog_url.as_ref()?;
-        Some(
-            quilt_catalog::CatalogSettings::new(url.clone())
+        let Some(url) = &self.catalog_url else {
+            return Ok(None);
+        };
+        let url = url.trim().trim_end_matches('/').to_owned();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        if !is_https_or_loopback(&url) || url.contains(['?', '#', ' ']) {
+            return Err(err(
+                "QUILT_CATALOG_URL",
+                "must be an https base URL (plain http only on loopback)",
+            ));
+        }
+        Ok(Some(
+            quilt_catalog::CatalogSettings::new(url)
                 .with_registry_url(self.registry_url.clone())
                 .with_timeout(Duration::from_secs(self.catalog_timeout_s)),
-        )
+        ))
+    }
+}
+
+/// Clap's refusal of a value it parses itself (numbers, switches, `MCP_LISTEN`,
+/// `MCP_LOG_FORMAT`), reworded to name the environment variable — which is how operators set
+/// these — and what it accepts: `MCP_MAX_BODY_BYTES: "abc" is not accepted (invalid digit found
+/// in string); accepted: a whole number`. Other errors (unknown flags, `--help`) are clap's own.
+pub fn name_the_variable(error: clap::Error, command: &clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return error;
+    }
+    let text = |kind| match error.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (Some(arg), Some(value)) = (
+        text(ContextKind::InvalidArg),
+        text(ContextKind::InvalidValue),
+    ) else {
+        return error;
+    };
+    // "--max-body-bytes <MAX_BODY_BYTES>" -> the argument with that long name, anywhere.
+    let long = arg
+        .trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default();
+    let found = std::iter::once(command)
+        .chain(command.get_subcommands())
+        .flat_map(clap::Command::get_arguments)
+        .find(|a| a.get_long() == Some(long));
+    let Some(found) = found else {
+        return error;
+    };
+    let name = found
+        .get_env()
+        .map_or_else(|| format!("--{long}"), |e| e.to_string_lossy().into_owned());
+    let possible: Vec<String> = found
+        .get_possible_values()
+        .iter()
+        .map(|v| v.get_name().to_owned())
+        .collect();
+    let accepted = if !possible.is_empty() {
+        possible.join(", ")
+    } else {
+        accepted_form(found.get_value_parser().type_id()).to_owned()
+    };
+    let reason = std::error::Error::source(&error)
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("{name}: {value:?} is not accepted{reason}; accepted: {accepted}\n"),
+    )
+    .with_cmd(command)
+}
+
+/// What a value of clap's parsed types looks like, for [`name_the_variable`].
+fn accepted_form(type_id: impl PartialEq<std::any::TypeId>) -> &'static str {
+    use std::any::TypeId;
+    if [
+        TypeId::of::<u64>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<u32>(),
+    ]
+    .iter()
+    .any(|t| type_id == *t)
+    {
+        "a whole number (0 or more)"
+    } else if type_id == TypeId::of::<i32>() {
+        "a whole number"
+    } else if type_id == TypeId::of::<SocketAddr>() {
+        "an IP address and port (127.0.0.1:8000, [::1]:8000)"
+    } else {
+        "see --help"
     }
 }
 
@@ -743,8 +814,8 @@ mod tests {
         c
     }
 
-    /// The defaults are written twice (clap's `default_value`s, which `--help` shows, and
-    /// `with_defaults`, which tests and library users start from): they must agree.
+    /// `--help` shows clap's `default_value`s; `with_defaults` (which tests and library users
+    /// start from) and `FairnessSettings::default` must be the same values.
     #[test]
     fn help_defaults_and_with_defaults_agree() {
         #[derive(clap::Parser, Debug)]
@@ -767,6 +838,52 @@ mod tests {
             "clap's default_value and Config::with_defaults disagree"
         );
         assert_eq!(parsed.listen, "127.0.0.1:8000".parse().expect("addr"));
+        assert_eq!(
+            format!("{:?}", parsed.fairness),
+            format!("{:?}", crate::admission::FairnessSettings::default()),
+            "clap's default_value and FairnessSettings::default disagree"
+        );
+        // What the defaults parse to: AES256 on every write, no grants, scopes required.
+        let settings = Config::with_defaults(parsed.listen)
+            .validate(Mode::Stdio)
+            .expect("the defaults are valid");
+        assert_eq!(settings.s3.sse, Sse::default());
+        assert!(settings.grants.is_none() && settings.scopes.required());
+    }
+
+    /// Values clap parses are refused naming the variable and the accepted forms.
+    #[test]
+    fn clap_refusals_name_the_variable() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let command = <Cli as clap::CommandFactory>::command();
+        for (flag, value, wanted) in [
+            (
+                "--max-body-bytes",
+                "abc",
+                "MCP_MAX_BODY_BYTES: \"abc\" is not accepted (invalid digit found in string); accepted: a whole number (0 or more)",
+            ),
+            (
+                "--auth-disabled",
+                "yes",
+                "MCP_AUTH_DISABLED: \"yes\" is not accepted; accepted: true, false",
+            ),
+            (
+                "--listen",
+                "nowhere",
+                "MCP_LISTEN: \"nowhere\" is not accepted (invalid socket address syntax); accepted: an IP address and port",
+            ),
+        ] {
+            let error = command
+                .clone()
+                .try_get_matches_from(["quilt-mcp-server", flag, value])
+                .expect_err(flag);
+            let message = name_the_variable(error, &command).to_string();
+            assert!(message.contains(wanted), "{message}");
+        }
     }
 
     #[test]
@@ -815,20 +932,17 @@ mod tests {
         let mut c = base();
         c.public_url = Some("https://mcp.example.com/".into());
         let c = c.validate(Mode::Http).expect("valid");
-        assert_eq!(c.resource_url(), "https://mcp.example.com/mcp");
+        assert_eq!(c.http.resource_url(), "https://mcp.example.com/mcp");
         assert_eq!(
-            c.resource_metadata_url(),
+            c.http.resource_metadata_url(),
             "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
         );
-        assert!(
-            c.effective_allowed_hosts()
-                .contains(&"mcp.example.com".to_owned())
-        );
+        assert!(c.http.allowed_hosts.contains(&"mcp.example.com".to_owned()));
         assert_eq!(
-            c.credential_sources,
+            c.aws.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             ["jwt", "role_claim", "catalog", "stack_roles"]
         );
-        assert!(!c.ambient_allowed());
+        assert!(!c.aws.ambient_allowed());
     }
 
     #[test]
@@ -872,7 +986,7 @@ mod tests {
         c.permission_write_probe_prefix = Some(" .quilt-mcp-probe/ ".into());
         let c = c.validate(Mode::Http).expect("valid");
         assert_eq!(
-            c.permission_write_probe_prefix.as_deref(),
+            c.permissions.probe_prefix.as_deref(),
             Some(".quilt-mcp-probe/")
         );
         for bad in ["/probe/", "probe", "pro\u{7}be/"] {
@@ -890,7 +1004,8 @@ mod tests {
         assert_eq!(
             c.validate(Mode::Http)
                 .expect("blank")
-                .permission_write_probe_prefix,
+                .permissions
+                .probe_prefix,
             None,
             "blank: no probes"
         );

@@ -125,8 +125,8 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
         Some(v) => serde_json::json!({
             "mode": "jwt",
             "algorithms": v.algorithms(),
-            "issuer": app.config.jwt_issuer,
-            "audience": app.config.jwt_audience.clone().unwrap_or_else(|| app.config.resource_url()),
+            "issuer": app.settings.auth.issuer,
+            "audience": app.settings.auth.audience.clone().unwrap_or_else(|| app.settings.http.resource_url()),
             "jwks": v.jwks_status(),
         }),
     };
@@ -139,13 +139,13 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
         auth,
         credentials: serde_json::json!({
             "sources": app.aws.broker().sources(),
-            "ambient_allowed": app.config.ambient_allowed(),
+            "ambient_allowed": app.settings.aws.ambient_allowed(),
         }),
         roles,
         in_flight: app.admission.in_flight(),
         max_in_flight: app.admission.limit(),
     };
-    let status = if degraded && app.config.healthz_strict {
+    let status = if degraded && app.settings.http.healthz_strict {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

@@ -2,10 +2,13 @@
 //! for the caller whose bearer JWT comes with each request, and never as anyone else.
 //!
 //! Read `docs/ARCHITECTURE.md` first. The modules, in request order:
-//! - [`config`]: every setting, parsed and validated once.
+//! - [`config`]: every setting as flags and environment (clap), validated once into
+//!   [`settings::Settings`] — typed groups every later consumer receives.
+//! - [`scopes`]: the scopes (`Scope`, written once) and the operator's scope policy.
+//! - [`s3`]: S3 helpers below the tools (S3 errors, version ids, multipart completion).
 //! - [`app`]: the shared state ([`App`]) and the router with its middleware stack.
 //! - [`auth`]: the `/mcp` auth middleware (bearer JWT → `RequestContext`) and 401s.
-//! - [`access`]: which buckets and prefixes a caller may touch (before any AWS call).
+//! - [`grants`]: which buckets and prefixes a caller may touch (before any AWS call).
 //! - [`admission`]: the pre-authentication budget, per-caller in-flight share and rate (429),
 //!   and the process-wide in-flight bound (503), each with `Retry-After`.
 //! - [`envelope`]: the `/mcp` body limit and JSON-RPC shape check (protocol errors).
@@ -34,7 +37,6 @@
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
 
-pub mod access;
 pub mod admission;
 pub mod app;
 pub mod audit;
@@ -46,6 +48,7 @@ pub mod completions;
 pub mod config;
 pub mod confirm;
 pub mod envelope;
+pub mod grants;
 pub mod health;
 pub mod healthcheck;
 pub mod logging;
@@ -60,7 +63,10 @@ pub mod preview;
 pub mod progress;
 pub mod prompts;
 pub mod resources;
+pub mod s3;
+pub mod scopes;
 pub mod seal;
+pub mod settings;
 pub mod tasks;
 pub mod token;
 pub mod tool_error;

@@ -72,7 +72,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Values clap parses itself are refused naming their environment variable (config.rs).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => quilt_mcp_server::config::name_the_variable(
+            e,
+            &<Cli as clap::CommandFactory>::command(),
+        )
+        .exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,9 +128,9 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let (app, listener) = transport::http::prepare(config).await?;
-    tracing::info!(listen = %app.config.listen, public_url = app.config.public_url(), auth = app.verifier.is_some(), "serving MCP over HTTP");
+    tracing::info!(listen = %app.settings.http.listen, public_url = app.settings.http.public_url, auth = app.verifier.is_some(), "serving MCP over HTTP");
     let tools =
-        Arc::new(ToolRegistry::product(&app.aws, &app.config).with_background(&app.background));
+        Arc::new(ToolRegistry::product(&app.aws, &app.settings).with_background(&app.background));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });
@@ -131,10 +139,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn stdio(config: Config) -> anyhow::Result<()> {
-    let config = config.validate(Mode::Stdio)?;
-    logging::init(config.log_format);
-    let aws = Aws::bootstrap(&config).await?;
-    transport::stdio::serve(Arc::new(ToolRegistry::product(&aws, &config))).await
+    let settings = config.validate(Mode::Stdio)?;
+    logging::init(settings.log_format);
+    let aws = Aws::bootstrap(&settings).await?;
+    transport::stdio::serve(Arc::new(ToolRegistry::product(&aws, &settings))).await
 }
 
 async fn s3_policy_test(
@@ -147,8 +155,8 @@ async fn s3_policy_test(
     let mut config = Config::with_defaults("127.0.0.1:0".parse()?);
     config.aws_region = region;
     config.aws_endpoint_url = endpoint_url;
-    let config = config.validate(Mode::Stdio)?;
-    let aws = Aws::bootstrap(&config).await?;
+    let settings = config.validate(Mode::Stdio)?;
+    let aws = Aws::bootstrap(&settings).await?;
     let (probes, cleanup) = quilt_mcp_server::policy_test::run(&aws, bucket, prefix).await?;
     print!(
         "{}",

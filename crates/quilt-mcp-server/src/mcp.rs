@@ -223,7 +223,10 @@ impl ServerHandler for McpServer {
         // A package task's state is package data: the read scope, as for browsing. (An Athena
         // task's get is a tool call of athena_query_results, which checks its own scope.)
         if tasks.is_package(&ctx, &request.task_id)
-            && !self.tools.scopes().allows(ctx.principal(), "quilt:read")
+            && !self
+                .tools
+                .scopes()
+                .allows(ctx.principal(), crate::scopes::Scope::Read)
         {
             return Err(ErrorData::invalid_params(
                 "tasks/get needs the scope quilt:read, which the token does not grant",
@@ -250,9 +253,9 @@ impl ServerHandler for McpServer {
         // Stopping a query is an Athena action: the Athena scope, as for starting one; stopping
         // a package write needs the write scope, as starting it did.
         let scope = if tasks.is_package(&ctx, &request.task_id) {
-            "quilt:write"
+            crate::scopes::Scope::Write
         } else {
-            "athena:query"
+            crate::scopes::Scope::AthenaQuery
         };
         if !self.tools.scopes().allows(ctx.principal(), scope) {
             return Err(ErrorData::invalid_params(

@@ -10,19 +10,17 @@ use http::{HeaderValue, header};
 use serde_json::json;
 
 use crate::app::App;
-
-/// The scopes this server's tools use.
-pub const SCOPES: [&str; 3] = ["quilt:read", "quilt:write", "athena:query"];
+use crate::scopes::Scope;
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
 pub async fn protected_resource(State(app): State<Arc<App>>) -> Response {
     let mut body = json!({
-        "resource": app.config.resource_url(),
+        "resource": app.settings.http.resource_url(),
         "bearer_methods_supported": ["header"],
-        "scopes_supported": SCOPES,
+        "scopes_supported": Scope::ADVERTISED.map(Scope::as_str),
         "resource_name": "quilt-mcp",
     });
-    if let Some(issuer) = &app.config.jwt_issuer {
+    if let Some(issuer) = &app.settings.auth.issuer {
         body["authorization_servers"] = json!([issuer]);
     }
     let mut response = axum::Json(body).into_response();

@@ -46,14 +46,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::access::BucketPolicy;
 use crate::aws::Aws;
 use crate::background::Background;
 use crate::call_limits::CallLimits;
-use crate::config::Config;
+use crate::grants::BucketPolicy;
+use crate::s3::s3_error;
 use crate::seal::{Owner, SealKey};
+use crate::settings::{Settings, Sse};
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::{Sse, s3_error};
 use crate::tools::{Called, ToolRegistry};
 
 /// The tools that may become package tasks, with the argument naming their registry.
@@ -262,13 +262,13 @@ impl std::fmt::Debug for PackageTasks {
 }
 
 impl PackageTasks {
-    pub(crate) fn new(key: &Arc<SealKey>, aws: &Arc<Aws>, config: &Config) -> Self {
+    pub(crate) fn new(key: &Arc<SealKey>, aws: &Arc<Aws>, config: &Settings) -> Self {
         Self {
             key: key.clone(),
             aws: aws.clone(),
-            policy: BucketPolicy::new(config.bucket_grants()),
-            sse: Sse::from_config(config),
-            heartbeat: Duration::from_secs(config.task_heartbeat_s.max(1)),
+            policy: BucketPolicy::new(config.grants.clone()),
+            sse: config.s3.sse.clone(),
+            heartbeat: config.task_heartbeat.max(Duration::from_secs(1)),
             runs: Arc::new(Semaphore::new(MAX_RUNS)),
             background: Background::default(),
         }
@@ -370,7 +370,8 @@ impl PackageTasks {
             let limits = CallLimits::none().with_deadline(tokio::time::Instant::now() + MAX_RUN);
             async move { tools.call_within(ctx, &name, arguments, limits).await }
         };
-        let mut work = Box::pin(RUN.scope(run.clone(), call));
+        let keep: Arc<dyn crate::progress::Keep> = run.clone();
+        let mut work = Box::pin(RUN.scope(run.clone(), crate::progress::keep_in(keep, call)));
         tokio::select! {
             called = &mut work => {
                 let _ = tx.send(response(called, &name));
@@ -884,23 +885,17 @@ impl Run {
     }
 }
 
-/// Whether this call is a package task's run (its progress is kept for the state object).
-pub(crate) fn in_run() -> bool {
-    RUN.try_with(|_| ()).is_ok()
-}
-
-/// Keeps a progress report of the current run (nothing outside a run).
-pub(crate) fn report(progress: f64, total: Option<f64>, message: &str) {
-    let _ = RUN.try_with(|run| {
-        if let Ok(mut p) = run.progress.lock() {
+impl crate::progress::Keep for Run {
+    fn keep(&self, progress: f64, total: Option<f64>, message: &str) {
+        if let Ok(mut p) = self.progress.lock() {
             *p = Some(Progress {
                 progress,
                 total,
                 message: message.to_owned(),
             });
-            run.moved.store(true, Ordering::SeqCst);
+            self.moved.store(true, Ordering::SeqCst);
         }
-    });
+    }
 }
 
 /// The commit point of a package write, called right before its manifest and pointers are

@@ -29,7 +29,7 @@ mod probe;
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures::StreamExt as _;
 use quilt_mcp_auth::{Principal, RequestContext};
@@ -39,19 +39,19 @@ use quilt_mcp_aws::{AccessIntent, Caller, CredentialSource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
-use crate::config::Config;
+use crate::grants::BucketPolicy;
+use crate::scopes::{Scope, ScopePolicy};
+use crate::settings::Settings;
+use crate::settings::Sse;
 use crate::tool_error::ToolError;
-use crate::tools::ScopePolicy;
-use crate::tools::buckets::Sse;
 
 use cache::{Origin, ProbeCache, Probed};
 pub use denial::Reason;
 use probe::{Who, list_probe, read_probe, write_probe};
 
 /// The write scope a token needs before the server writes a probe on its behalf.
-const WRITE_SCOPE: &str = "quilt:write";
+const WRITE_SCOPE: Scope = Scope::Write;
 
 /// `true`, `false` or `"unknown"` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,30 +238,8 @@ struct CheckKey {
     op: Operation,
 }
 
-/// What the engine needs to know of the configuration.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// Where write probes go (`None`: no probes).
-    pub probe_prefix: Option<String>,
-    /// How long answers are reused.
-    pub ttl: Duration,
-    /// Most buckets per call.
-    pub max_buckets: usize,
-    /// Buckets checked at once.
-    pub concurrency: usize,
-}
-
-impl EngineSettings {
-    /// The settings of `config`.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            probe_prefix: config.permission_write_probe_prefix.clone(),
-            ttl: Duration::from_secs(config.permission_cache_ttl_s),
-            max_buckets: config.permission_max_buckets,
-            concurrency: config.permission_concurrency,
-        }
-    }
-}
+/// What the engine needs to know of the configuration (`MCP_PERMISSION_*`).
+pub type EngineSettings = crate::settings::Permissions;
 
 /// The engine. One per server; see the module docs.
 #[derive(Debug)]
@@ -303,18 +281,18 @@ fn settle_missing_bucket(access: &mut BucketAccess, asked: &[Operation]) {
 
 impl PermissionEngine {
     /// The engine for `config`, acting through `aws`.
-    pub fn new(aws: &Arc<Aws>, config: &Config) -> Self {
+    pub fn new(aws: &Arc<Aws>, config: &Settings) -> Self {
         Self::with_clock(aws, config, Arc::new(SystemClock))
     }
 
     /// Like [`PermissionEngine::new`] with a given clock.
-    pub fn with_clock(aws: &Arc<Aws>, config: &Config, clock: Arc<dyn Clock>) -> Self {
-        let settings = EngineSettings::from_config(config);
+    pub fn with_clock(aws: &Arc<Aws>, config: &Settings, clock: Arc<dyn Clock>) -> Self {
+        let settings = config.permissions.clone();
         Self {
             aws: aws.clone(),
-            policy: BucketPolicy::new(config.bucket_grants()),
-            scopes: ScopePolicy::from_config(config),
-            sse: Sse::from_config(config),
+            policy: BucketPolicy::new(config.grants.clone()),
+            scopes: config.scopes.clone(),
+            sse: config.s3.sse.clone(),
             cache: ProbeCache::new(settings.ttl, clock),
             settings,
         }

@@ -33,10 +33,10 @@ use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::AccessIntent;
 use quilt_mcp_aws::s3uri::S3Uri;
 
-use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
+use crate::grants::BucketPolicy;
+use crate::s3::{object_error, s3_error};
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::{object_error, s3_error};
 use crate::tools::packaging::entry::EntryLocator;
 
 /// Previews objects for the caller in scope, after the same grant checks as the bucket tools.

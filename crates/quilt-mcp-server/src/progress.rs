@@ -44,14 +44,30 @@ pub async fn scope<F: std::future::Future>(progress: Option<Progress>, fut: F) -
 
 /// Whether the current call's client asked for progress.
 pub fn wanted() -> bool {
-    PROGRESS.try_with(Option::is_some).unwrap_or(false) || crate::package_tasks::in_run()
+    PROGRESS.try_with(Option::is_some).unwrap_or(false) || KEEP.try_with(|_| ()).is_ok()
+}
+
+/// Keeps a call's progress when no client waits for it: a package task's run writes it to its
+/// state object (`package_tasks.rs`).
+pub trait Keep: Send + Sync {
+    /// The latest report.
+    fn keep(&self, progress: f64, total: Option<f64>, message: &str);
+}
+
+tokio::task_local! {
+    static KEEP: std::sync::Arc<dyn Keep>;
+}
+
+/// Runs `fut` with its progress kept by `keep` (besides any client's progress token).
+pub async fn keep_in<F: std::future::Future>(keep: std::sync::Arc<dyn Keep>, fut: F) -> F::Output {
+    KEEP.scope(keep, fut).await
 }
 
 /// Sends a progress notification when the client asked for them (else nothing). `progress`
 /// must increase from one report to the next.
 pub async fn report(progress: f64, total: Option<f64>, message: String) {
     // A package task's run keeps its progress for its state object in S3.
-    crate::package_tasks::report(progress, total, &message);
+    let _ = KEEP.try_with(|k| k.keep(progress, total, &message));
     let Ok(Some(p)) = PROGRESS.try_with(Clone::clone) else {
         return;
     };

@@ -19,16 +19,17 @@ use quilt_mcp_aws::s3uri;
 use quilt_package::PackageName;
 use rmcp::model::{GetPromptResult, JsonObject, Prompt, PromptArgument, PromptMessage, Role};
 
+use crate::scopes::Scope;
 use crate::tool_error::ToolError;
 
 pub(crate) const PACKAGE_SUMMARY: &str = "package_summary";
 pub(crate) const ATHENA_EXPLORE: &str = "athena_explore";
 
 /// The scope a caller needs for prompt `name`: the scope of the tools it uses.
-pub(crate) fn scope(name: &str) -> &'static str {
+pub(crate) fn scope(name: &str) -> Scope {
     match name {
-        ATHENA_EXPLORE => "athena:query",
-        _ => "quilt:read",
+        ATHENA_EXPLORE => Scope::AthenaQuery,
+        _ => Scope::Read,
     }
 }
 

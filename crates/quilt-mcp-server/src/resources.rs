@@ -20,8 +20,8 @@ use rmcp::model::{
 
 use crate::completions::Completer;
 use crate::preview::{self, DEFAULT_ROWS, Preview, Previewer, Ranged};
+use crate::scopes::{Scope, ScopePolicy};
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::ScopePolicy;
 
 /// Largest object a read returns as its own bytes (the preview answers for larger ones).
 pub(crate) const RAW_BYTES: u64 = 1024 * 1024;
@@ -205,7 +205,7 @@ impl std::fmt::Debug for Surface {
 }
 
 /// The scope resources and completions need in the token (the bucket tools' read scope).
-const SCOPE: &str = "quilt:read";
+const SCOPE: Scope = Scope::Read;
 
 impl Surface {
     pub(crate) fn new(previewer: Arc<Previewer>, completer: Completer) -> Self {

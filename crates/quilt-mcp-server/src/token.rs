@@ -24,7 +24,7 @@ pub struct TokenArgs {
     #[arg(long, default_value = "dev-user")]
     pub subject: String,
     /// Scopes, repeatable or comma separated.
-    #[arg(long = "scope", value_delimiter = ',', default_values_t = ["quilt:read".to_owned(), "quilt:write".to_owned(), "athena:query".to_owned()])]
+    #[arg(long = "scope", value_delimiter = ',', default_values_t = crate::scopes::Scope::ADVERTISED.map(|s| s.as_str().to_owned()))]
     pub scopes: Vec<String>,
     /// Bucket grants (`bucket`, `bucket/prefix/`, `*`), repeatable or comma separated.
     #[arg(long = "bucket", value_delimiter = ',')]

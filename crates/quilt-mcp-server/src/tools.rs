@@ -25,7 +25,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use quilt_mcp_auth::{Principal, RequestContext};
+use quilt_mcp_auth::RequestContext;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::{CallToolResult, JsonObject, MetaObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
@@ -36,7 +36,8 @@ use serde_json::Value;
 use crate::audit;
 use crate::aws::{self, Aws};
 use crate::call_limits::{CallLimits, TimedOut};
-use crate::config::Config;
+use crate::scopes::{Scope, ScopePolicy};
+use crate::settings::Settings;
 use crate::tool_error::ToolError;
 
 type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>> + Send + Sync>;
@@ -44,7 +45,7 @@ type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, ToolError>>
 /// One registered tool.
 struct Entry {
     tool: Tool,
-    scope: Option<&'static str>,
+    scope: Option<Scope>,
     handler: Handler,
     /// Listed and callable only for callers with a catalog-issued token (see
     /// [`ToolRegistry::require_catalog_token`]).
@@ -67,51 +68,6 @@ pub struct ToolRegistry {
     confirm_key: Option<Arc<crate::seal::SealKey>>,
     /// Says who is a catalog admin, when admin tools are registered.
     admin_gate: Option<Arc<admin::AdminGate>>,
-}
-
-/// Whether tools need their scope in the token, and how the issuer spells scopes.
-#[derive(Debug, Clone)]
-pub struct ScopePolicy {
-    required: bool,
-    map: HashMap<String, String>,
-}
-
-impl Default for ScopePolicy {
-    fn default() -> Self {
-        Self {
-            required: true,
-            map: HashMap::new(),
-        }
-    }
-}
-
-impl ScopePolicy {
-    /// The policy of `MCP_REQUIRE_SCOPES` and `MCP_SCOPE_MAP`.
-    pub fn from_config(config: &Config) -> Self {
-        let map = config
-            .scope_map
-            .iter()
-            .filter_map(|e| e.split_once('='))
-            .map(|(ours, theirs)| (ours.trim().to_owned(), theirs.trim().to_owned()))
-            .collect();
-        Self {
-            required: config.require_scopes,
-            map,
-        }
-    }
-
-    /// Whether `principal` holds `scope` (always true when scopes are not required).
-    pub fn allows(&self, principal: &Principal, scope: &'static str) -> bool {
-        self.permits(principal, Some(scope))
-    }
-
-    fn permits(&self, principal: &Principal, scope: Option<&'static str>) -> bool {
-        match scope {
-            None => true,
-            Some(_) if !self.required => true,
-            Some(s) => principal.has_scope(self.map.get(s).map_or(s, String::as_str)),
-        }
-    }
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -137,33 +93,29 @@ impl ToolRegistry {
     }
 
     /// The product's tools, reaching AWS through `aws`, configured by `config`.
-    pub fn product(aws: &Arc<Aws>, config: &Config) -> Self {
+    pub fn product(aws: &Arc<Aws>, config: &Settings) -> Self {
         let mut registry = Self::empty();
-        registry.scopes = ScopePolicy::from_config(config);
+        registry.scopes = config.scopes.clone();
         identity::register(&mut registry, aws);
         let engine = Arc::new(crate::permissions::PermissionEngine::new(aws, config));
         buckets::register(&mut registry, aws, config, &engine);
         permissions::register(&mut registry, &engine);
         packaging::register(&mut registry, aws, config);
-        let key = Arc::new(seal_key(config));
+        let key = seal_key(config);
         registry.confirm_key = Some(key.clone());
         // bucket_object_preview, resources and completions: one previewer, the same grants.
-        let grants = crate::access::BucketPolicy::new(config.bucket_grants());
-        let entries = packaging::entry::EntryLocator::new(
-            aws,
-            config,
-            grants.clone(),
-            buckets::Sse::from_config(config),
-        );
+        let grants = crate::grants::BucketPolicy::new(config.grants.clone());
+        let entries =
+            packaging::entry::EntryLocator::new(aws, config, grants.clone(), config.s3.sse.clone());
         let previewer = Arc::new(crate::preview::Previewer::new(
             aws,
             grants.clone(),
             entries,
-            config.catalog_url.clone(),
+            config.catalog.as_ref().map(|c| c.catalog_url.clone()),
         ));
         preview::register(&mut registry, &previewer);
         let completer = crate::completions::Completer::new(aws, grants).with_workgroups(
-            config.athena_allowed_workgroups.clone(),
+            config.athena.allowed_workgroups.clone(),
             registry.scopes.clone(),
         );
         registry.surface = Some(Arc::new(crate::resources::Surface::new(
@@ -188,7 +140,7 @@ impl ToolRegistry {
         name: &'static str,
         description: &'static str,
         annotations: ToolAnnotations,
-        scope: Option<&'static str>,
+        scope: Option<Scope>,
         handler: F,
     ) where
         I: DeserializeOwned + JsonSchema + Send + 'static,
@@ -245,7 +197,7 @@ impl ToolRegistry {
         name: &'static str,
         description: &'static str,
         annotations: ToolAnnotations,
-        scope: Option<&'static str>,
+        scope: Option<Scope>,
         handler: F,
     ) where
         S: Send + Sync + 'static,
@@ -291,7 +243,7 @@ impl ToolRegistry {
     }
 
     /// Whether the caller of `ctx` may see and call an admin tool needing `scope`.
-    async fn admin_allowed(&self, ctx: &RequestContext, scope: Option<&'static str>) -> bool {
+    async fn admin_allowed(&self, ctx: &RequestContext, scope: Option<Scope>) -> bool {
         match &self.admin_gate {
             Some(gate) => self.scopes.permits(ctx.principal(), scope) && gate.is_admin(ctx).await,
             None => false,
@@ -382,7 +334,7 @@ impl ToolRegistry {
         let (result, timed_out) = if !self.scopes.permits(ctx.principal(), entry.scope) {
             let error = ToolError::not_permitted(format!(
                 "tool {name} needs the scope {}, which the token does not grant",
-                entry.scope.unwrap_or_default()
+                entry.scope.map_or("", Scope::as_str)
             ));
             (Err(error), false)
         } else if entry.catalog_token && ctx.catalog_token().is_none() {
@@ -424,11 +376,9 @@ impl ToolRegistry {
 
 /// The key that seals page tokens and owner tags (seal.rs); warns when tokens and Athena
 /// ownership will hold only within this process.
-fn seal_key(config: &Config) -> crate::seal::SealKey {
-    use crate::seal::{KeyOrigin, SealKey};
-    let key = SealKey::from_settings(config.handle_key.as_deref(), config.jwt_secret.as_deref())
-        .unwrap_or_else(|_| SealKey::random());
-    if key.origin() == KeyOrigin::Random && config.jwt_jwks_url.is_some() {
+fn seal_key(config: &Settings) -> Arc<crate::seal::SealKey> {
+    let key = config.seal_key.clone();
+    if key.origin() == crate::seal::KeyOrigin::Random && config.auth.jwks {
         tracing::warn!(
             "MCP_HANDLE_KEY is not set and there is no MCP_JWT_SECRET to derive it from: page tokens and Athena query ownership hold only within this process; set MCP_HANDLE_KEY (the same on every task)"
         );

@@ -15,7 +15,7 @@ use quilt_mcp_aws::error::describe_sdk_error;
 
 use super::denial::{Reason, Verdict, classify};
 use super::{Access, Caller, Check, Evidence, Target};
-use crate::tools::buckets::Sse;
+use crate::settings::Sse;
 
 /// Time limit of one probe request.
 const REQUEST_LIMIT: Duration = Duration::from_secs(15);

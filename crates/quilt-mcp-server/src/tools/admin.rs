@@ -45,11 +45,12 @@ pub use visibility::AdminGate;
 
 use crate::aws;
 use crate::confirm::confirm;
+use crate::scopes::Scope;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 use crate::tools::catalog::{Catalog, caller};
 
-const ADMIN: &str = "quilt:admin";
+const ADMIN: Scope = Scope::Admin;
 
 /// The tool error for a catalog answer to an admin operation. See the module docs.
 fn admin_error(error: CatalogError) -> ToolError {

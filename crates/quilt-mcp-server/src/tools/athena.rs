@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::{Aws, sdk_error};
 use crate::ownership::{self, GrantsPolicy};
+use crate::scopes::Scope;
 use crate::seal::{Owner, SealError, SealKey};
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 
-const ATHENA: &str = "athena:query";
+const ATHENA: Scope = Scope::AthenaQuery;
 
 /// Arguments of `athena_query_validate`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -387,15 +388,15 @@ pub(crate) struct AthenaSettings {
 }
 
 impl AthenaSettings {
-    pub(crate) fn from_config(config: &crate::config::Config, key: &Arc<SealKey>) -> Self {
+    pub(crate) fn from_config(config: &crate::settings::Settings, key: &Arc<SealKey>) -> Self {
         Self {
-            workgroup: config.athena_workgroup.clone(),
-            allowed: config.athena_allowed_workgroups.clone(),
-            output_location: config.athena_output_location.clone(),
+            workgroup: config.athena.workgroup.clone(),
+            allowed: config.athena.allowed_workgroups.clone(),
+            output_location: config.athena.output_location.clone(),
             key: key.clone(),
             grants: GrantsPolicy {
-                server_restricts: !config.buckets.is_empty(),
-                athena_allowed: config.athena_outside_bucket_grants,
+                server_restricts: config.grants.is_some(),
+                athena_allowed: config.athena.outside_bucket_grants,
             },
         }
     }

@@ -13,9 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::operation::RequestId as _;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
-};
+use aws_sdk_s3::types::{ChecksumMode, CompletedPart};
 use base64::Engine as _;
 use quilt_mcp_auth::RequestContext;
 use quilt_mcp_aws::s3uri::{self, S3Uri};
@@ -24,42 +22,22 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::BucketPolicy;
-use crate::aws::{self, Aws, sdk_error};
-use crate::config::Config;
+use crate::aws::{self, Aws};
+use crate::grants::BucketPolicy;
 use crate::permissions::{BucketAccess, PermissionEngine};
+use crate::s3::{complete_or_abort, object_error, real_version, s3_error};
+use crate::scopes::Scope;
+use crate::settings::{Settings, Sse};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 
-const READ: &str = "quilt:read";
-const WRITE: &str = "quilt:write";
+const READ: Scope = Scope::Read;
+const WRITE: Scope = Scope::Write;
 const MAX_TEXT_BYTES: u64 = 1024 * 1024;
 const MAX_FETCH_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_LINK_S: u64 = 7 * 24 * 3600;
 const MAX_PUT_ITEMS: usize = 100;
 const MULTIPART_PART_BYTES: usize = 8 * 1024 * 1024;
-
-/// Server-side encryption for writes, as the two request fields every write sets (the
-/// permission engine's write probe sets the same).
-#[derive(Debug, Clone)]
-pub(crate) struct Sse {
-    pub(crate) mode: Option<ServerSideEncryption>,
-    pub(crate) kms_key_id: Option<String>,
-}
-
-impl Sse {
-    /// `S3_SSE` and `S3_SSE_KMS_KEY_ID`.
-    pub(crate) fn from_config(config: &Config) -> Self {
-        Self {
-            mode: match config.s3_sse.as_str() {
-                "AES256" => Some(ServerSideEncryption::Aes256),
-                "aws:kms" => Some(ServerSideEncryption::AwsKms),
-                _ => None,
-            },
-            kms_key_id: config.s3_sse_kms_key_id.clone(),
-        }
-    }
-}
 
 /// What the bucket tools share.
 struct Buckets {
@@ -71,22 +49,22 @@ struct Buckets {
     max_put_bytes: usize,
     /// The Quilt catalog, when configured: bucket configs in `bucket_list`, catalog URLs.
     catalog: Option<Arc<crate::tools::catalog::Catalog>>,
-    config: Arc<Config>,
+    config: Arc<Settings>,
 }
 
 pub(crate) fn register(
     registry: &mut ToolRegistry,
     aws: &Arc<Aws>,
-    config: &Config,
+    config: &Settings,
     engine: &Arc<PermissionEngine>,
 ) {
-    let sse = Sse::from_config(config);
-    let largest_put = crate::envelope::max_put_payload(config.max_body_bytes);
-    if largest_put <= config.s3_multipart_threshold_bytes {
+    let sse = config.s3.sse.clone();
+    let largest_put = crate::envelope::max_put_payload(config.http.max_body_bytes);
+    if largest_put <= config.s3.multipart_threshold_bytes {
         // Not an error (small bodies are a valid choice), but multipart is then unreachable.
         tracing::warn!(
-            max_body_bytes = config.max_body_bytes,
-            s3_multipart_threshold_bytes = config.s3_multipart_threshold_bytes,
+            max_body_bytes = config.http.max_body_bytes,
+            s3_multipart_threshold_bytes = config.s3.multipart_threshold_bytes,
             "MCP_MAX_BODY_BYTES lets a put carry at most about {largest_put} bytes of objects, \
              not more than S3_MULTIPART_THRESHOLD_BYTES: multipart uploads will never be used"
         );
@@ -94,10 +72,10 @@ pub(crate) fn register(
     let b = Arc::new(Buckets {
         aws: aws.clone(),
         engine: engine.clone(),
-        policy: BucketPolicy::new(config.bucket_grants()),
+        policy: BucketPolicy::new(config.grants.clone()),
         sse,
-        multipart_threshold: config.s3_multipart_threshold_bytes,
-        max_put_bytes: config.max_body_bytes,
+        multipart_threshold: config.s3.multipart_threshold_bytes,
+        max_put_bytes: config.http.max_body_bytes,
         catalog: crate::tools::catalog::Catalog::from_config(config, aws),
         config: Arc::new(config.clone()),
     });
@@ -515,61 +493,8 @@ fn rfc3339(t: &aws_smithy_types::DateTime) -> Option<String> {
     t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
 }
 
-/// S3 reports the version "null" for objects written while versioning was off.
-pub(crate) fn real_version(v: Option<&str>) -> Option<String> {
-    v.filter(|v| *v != "null").map(str::to_owned)
-}
-
 fn caller_context() -> Result<Arc<RequestContext>, ToolError> {
     Ok(RequestContext::current()?)
-}
-
-/// A tool error for a failed S3 call, naming the credential source and role used.
-pub(crate) fn s3_error<E>(
-    what: &str,
-    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    caller: &Caller<aws_sdk_s3::Client>,
-) -> ToolError
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let mut e = sdk_error(what, err);
-    if e.code == ErrorCode::AccessDenied {
-        let role = caller
-            .role_arn
-            .as_ref()
-            .map(|r| format!(" as {r}"))
-            .unwrap_or_default();
-        e.message = format!("{} (credential source {}{role})", e.message, caller.source);
-        e.credential_source = Some(caller.source.as_str().to_owned());
-    }
-    e
-}
-
-/// [`s3_error`] for a call on one object: "not found" names the object tried (the URI, and
-/// the bucket, key and version spelled out), with a hint when the key looks percent-encoded.
-pub(crate) fn object_error<E>(
-    what: &str,
-    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    caller: &Caller<aws_sdk_s3::Client>,
-    object: &S3Uri,
-) -> ToolError
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let e = s3_error(what, err, caller);
-    if e.code != ErrorCode::NotFound {
-        return e;
-    }
-    let e = ToolError {
-        message: format!("{}: {}", object.missing(), e.message),
-        ..e
-    };
-    if object.looks_percent_encoded() {
-        e.with_hint(s3uri::PERCENT_HINT)
-    } else {
-        e
-    }
 }
 
 impl Buckets {
@@ -1230,51 +1155,4 @@ impl Buckets {
         .await;
         complete_or_abort(s3, bucket, key, &upload_id, parts).await
     }
-}
-
-/// Ends a multipart upload: completes it with `parts`, or, when producing them or completing
-/// failed, aborts it so no half-written upload is left behind (it would be billed). Returns the
-/// object's ETag and version id. Used by `bucket_objects_put` and the package copies.
-pub(crate) async fn complete_or_abort(
-    s3: &Caller<aws_sdk_s3::Client>,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    parts: Result<Vec<CompletedPart>, ToolError>,
-) -> Result<(Option<String>, Option<String>), ToolError> {
-    let result = match parts {
-        Ok(parts) => s3
-            .client
-            .complete_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| s3_error("CompleteMultipartUpload", &e, s3))
-            .map(|done| {
-                aws::aws_request(done.request_id());
-                (
-                    done.e_tag().map(str::to_owned),
-                    real_version(done.version_id()),
-                )
-            }),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        let _ = s3
-            .client
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await;
-    }
-    result
 }

@@ -25,13 +25,14 @@ use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::BucketPolicy;
 use crate::aws::Aws;
-use crate::config::Config;
+use crate::grants::BucketPolicy;
+use crate::scopes::Scope;
+use crate::settings::Settings;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 
-const READ: &str = "quilt:read";
+const READ: Scope = Scope::Read;
 /// Most hits one `search_catalog` call returns.
 const MAX_LIMIT: u32 = 100;
 /// Matching entries listed per package hit.
@@ -49,10 +50,10 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog, when one is configured: the process's one client (held by `aws`) and the
     /// bucket grants of `config`.
-    pub fn from_config(config: &Config, aws: &Aws) -> Option<Arc<Self>> {
+    pub fn from_config(config: &Settings, aws: &Aws) -> Option<Arc<Self>> {
         Some(Arc::new(Self {
             client: aws.catalog_client()?.clone(),
-            policy: BucketPolicy::new(config.bucket_grants()),
+            policy: BucketPolicy::new(config.grants.clone()),
         }))
     }
 
@@ -135,7 +136,7 @@ pub(crate) fn allowed_bucket(
 pub(crate) fn register(
     registry: &mut ToolRegistry,
     aws: &Arc<Aws>,
-    config: &Config,
+    config: &Settings,
     athena: &Arc<crate::tools::athena::AthenaSettings>,
 ) {
     let Some(catalog) = Catalog::from_config(config, aws) else {
@@ -716,12 +717,12 @@ fn catalog_uri(catalog: &str, input: UriInput) -> Result<UriOutput, ToolError> {
 
 /// The catalog URL of an object, when a catalog is configured (for other tools' answers).
 pub fn object_link(
-    config: &Config,
+    config: &Settings,
     bucket: &str,
     key: &str,
     version: Option<&str>,
 ) -> Option<String> {
-    let catalog = config.catalog_url.as_deref()?;
+    let catalog = config.catalog.as_ref()?.catalog_url.as_str();
     Some(if key.is_empty() || key.ends_with('/') {
         urls::prefix_url(catalog, bucket, key)
     } else {
@@ -731,13 +732,13 @@ pub fn object_link(
 
 /// The catalog URL of a package (a revision, an entry), when a catalog is configured.
 pub fn package_link(
-    config: &Config,
+    config: &Settings,
     bucket: &str,
     name: &str,
     top_hash: Option<&str>,
     path: Option<&str>,
 ) -> Option<String> {
-    let catalog = config.catalog_url.as_deref()?;
+    let catalog = config.catalog.as_ref()?.catalog_url.as_str();
     let revision = top_hash.map_or(Revision::Latest, Revision::Hash);
     Some(urls::package_url(catalog, bucket, name, revision, path))
 }

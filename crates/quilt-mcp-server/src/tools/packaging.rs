@@ -45,18 +45,19 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::access::BucketPolicy;
 use crate::aws::{self, Aws};
-use crate::config::Config;
+use crate::grants::BucketPolicy;
 use crate::progress;
+use crate::s3::{complete_or_abort, real_version, s3_error};
+use crate::scopes::Scope;
+use crate::settings::{Settings, Sse};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
-use crate::tools::buckets::{Sse, complete_or_abort, real_version, s3_error};
 
 mod workflow;
 
-const READ: &str = "quilt:read";
-const WRITE: &str = "quilt:write";
+const READ: Scope = Scope::Read;
+const WRITE: Scope = Scope::Write;
 /// Most entries a create (or an update's additions) takes in one call.
 const MAX_NEW_ENTRIES: usize = 10_000;
 /// Objects copied or hashed at once.
@@ -97,14 +98,14 @@ struct Packaging {
     /// Workflow configs and schemas recently read (`workflow.rs`).
     rules: workflow::RulesCache,
     /// For catalog URLs in answers (with QUILT_CATALOG_URL).
-    config: Arc<Config>,
+    config: Arc<Settings>,
 }
 
-pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Config) {
+pub(crate) fn register(registry: &mut ToolRegistry, aws: &Arc<Aws>, config: &Settings) {
     let p = Arc::new(Packaging {
         aws: aws.clone(),
-        policy: BucketPolicy::new(config.bucket_grants()),
-        sse: Sse::from_config(config),
+        policy: BucketPolicy::new(config.grants.clone()),
+        sse: config.s3.sse.clone(),
         rules: workflow::RulesCache::default(),
         config: Arc::new(config.clone()),
     });

@@ -19,11 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::{self, sdk_error};
 use crate::permissions::{Access, BucketAccess, Operation, PermissionEngine, Target};
+use crate::scopes::Scope;
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::ToolRegistry;
 use crate::tools::identity::AwsIdentity;
 
-const READ: &str = "quilt:read";
+const READ: Scope = Scope::Read;
 
 pub(crate) fn register(registry: &mut ToolRegistry, engine: &Arc<PermissionEngine>) {
     // Write probes (when configured) put and delete an object: not read-only then.

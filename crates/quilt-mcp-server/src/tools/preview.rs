@@ -46,7 +46,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, previewer: &Arc<Previewer>) 
             .destructive(false)
             .idempotent(true)
             .open_world(true),
-        Some("quilt:read"),
+        Some(crate::scopes::Scope::Read),
         preview,
     );
 }

@@ -26,14 +26,15 @@ use serde_json::{Map, Value};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::aws::Aws;
+use crate::scopes::Scope;
 use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 use crate::tools::athena::{self, AthenaSettings, QueryOutput};
 use crate::tools::catalog::{Catalog, allowed_bucket, caller, tool_error};
 
-const READ: &str = "quilt:read";
-const WRITE: &str = "quilt:write";
-const ATHENA: &str = "athena:query";
+const READ: Scope = Scope::Read;
+const WRITE: Scope = Scope::Write;
+const ATHENA: Scope = Scope::AthenaQuery;
 /// Largest configuration accepted.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
 

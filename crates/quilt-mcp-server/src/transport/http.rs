@@ -17,17 +17,17 @@ use crate::logging;
 /// Everything `serve` does before serving: validate the configuration, start logging, bring
 /// up AWS access (server identity, stack roles), build the app, fetch the JWKS, and bind.
 pub async fn prepare(config: Config) -> anyhow::Result<(Arc<App>, TcpListener)> {
-    let config = config.validate(Mode::Http)?;
-    logging::init(config.log_format);
-    crate::metrics::init(config.metrics_namespace.as_deref());
-    let aws = Aws::bootstrap(&config).await?;
-    let app = App::new(config, aws)?;
+    let settings = config.validate(Mode::Http)?;
+    logging::init(settings.log_format);
+    crate::metrics::init(settings.metrics_namespace.as_deref());
+    let aws = Aws::bootstrap(&settings).await?;
+    let app = App::new(settings, aws)?;
     if let Some(verifier) = &app.verifier {
         verifier.prefetch().await;
     }
-    let listener = TcpListener::bind(app.config.listen)
+    let listener = TcpListener::bind(app.settings.http.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.config.listen))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", app.settings.http.listen))?;
     if app.verifier.is_none() {
         tracing::warn!(
             "authentication is DISABLED (MCP_AUTH_DISABLED=true): loopback development only"
@@ -54,7 +54,7 @@ pub async fn serve(
             let _ = drain_started.set(tokio::time::Instant::now());
             app.lifecycle.set_draining();
             tracing::info!(
-                grace_s = app.config.shutdown_grace_s,
+                grace_s = app.settings.http.shutdown_grace.as_secs(),
                 in_flight = app.admission.in_flight(),
                 "shutting down: draining in-flight requests"
             );
@@ -63,7 +63,7 @@ pub async fn serve(
     };
     app.lifecycle.set_ready();
     let server = axum::serve(listener, router).with_graceful_shutdown(signal);
-    let grace = app.config.shutdown_grace();
+    let grace = app.settings.http.shutdown_grace;
     let deadline = async {
         draining.cancelled().await;
         tokio::time::sleep(grace).await;

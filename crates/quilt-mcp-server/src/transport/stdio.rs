@@ -8,7 +8,7 @@ use quilt_mcp_auth::Principal;
 use rmcp::ServiceExt;
 
 use crate::mcp::{Identity, McpServer};
-use crate::metadata::SCOPES;
+use crate::scopes::Scope;
 use crate::tools::ToolRegistry;
 
 /// The local principal: the OS user, with every scope (the operator is the user).
@@ -17,7 +17,7 @@ pub fn local_principal() -> Principal {
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "local".into());
     let mut principal = Principal::local(format!("local:{user}"));
-    principal.scopes = SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    principal.scopes = Scope::ADVERTISED.map(|s| s.as_str().to_owned()).into();
     principal
 }
 

@@ -46,7 +46,7 @@ async fn server_on_moto(moto: &Moto, tag: &str) -> TestServer {
 async fn oversized_bodies_reach_httpx_and_the_python_mcp_client_as_a_413_with_its_json() {
     let server = TestServer::start(|_| {}).await;
     assert_eq!(
-        server.app.config.max_body_bytes, DEFAULT_MAX_BODY_BYTES,
+        server.app.settings.http.max_body_bytes, DEFAULT_MAX_BODY_BYTES,
         "default settings"
     );
     let python = workspace_root().join(".venv/bin/python");

@@ -10,9 +10,9 @@ use quilt_mcp_aws::s3uri::S3Uri;
 use quilt_package::{LogicalKey, ManifestReader, PhysicalKey};
 
 use super::{Packaging, manifest_error, package_name, registry_bucket, with_body};
-use crate::access::BucketPolicy;
+use crate::grants::BucketPolicy;
+use crate::settings::Sse;
 use crate::tool_error::{ErrorCode, ToolError};
-use crate::tools::buckets::Sse;
 
 /// Finds package entries for the caller in scope.
 pub(crate) struct EntryLocator(Packaging);
@@ -33,7 +33,7 @@ pub(crate) struct Located {
 impl EntryLocator {
     pub(crate) fn new(
         aws: &std::sync::Arc<crate::aws::Aws>,
-        config: &crate::config::Config,
+        config: &crate::settings::Settings,
         policy: BucketPolicy,
         sse: Sse,
     ) -> Self {

@@ -25,6 +25,7 @@ use quilt_mcp_aws::{AccessIntent, ServerIdentity};
 use quilt_mcp_server::aws::{Aws, sdk_error};
 use quilt_mcp_server::config::{Config, Mode};
 use quilt_mcp_server::mcp::{Identity, McpServer};
+use quilt_mcp_server::settings::Settings;
 use quilt_mcp_server::{App, ToolError, ToolRegistry, app, transport};
 use rmcp::model::ToolAnnotations;
 use serde_json::Value;
@@ -114,7 +115,7 @@ pub struct CountOutput {
 pub fn registry_with_test_tools(
     counter: &CallCounter,
     aws: &Arc<Aws>,
-    config: &Config,
+    config: &Settings,
 ) -> ToolRegistry {
     let mut registry = ToolRegistry::product(aws, config);
     let writer = aws.clone();
@@ -285,7 +286,7 @@ impl TestServer {
         }
         let calls = CallCounter::default();
         let tools = Arc::new(
-            registry_with_test_tools(&calls, &aws, &app.config).with_background(&app.background),
+            registry_with_test_tools(&calls, &aws, &app.settings).with_background(&app.background),
         );
         let router = app::router(app.clone(), move || {
             McpServer::new(tools.clone(), Identity::Http)
