@@ -5,10 +5,10 @@
 //! - **Runner.** A call from a client that declared the tasks extension runs on a background
 //!   task of the replica that took it ([`Background`]: shutdown waits for it within the grace
 //!   period, then it records itself as abandoned). It runs the same tool handler through
-//!   [`ToolRegistry::call_within`] (no request deadline; [`MAX_RUN`]) with the caller's
+//!   [`ToolRegistry::call_within`] (no request deadline; at most 12 hours) with the caller's
 //!   `RequestContext` (scope check, grants, the
 //!   caller's credentials from the `ClientFactory`, audit line), never the server's own.
-//!   The request waits [`WINDOW`]: a call that ends by then is answered as it is.
+//!   The request waits `WINDOW` (1 s): a call that ends by then is answered as it is.
 //! - **State object.** Past the window the runner writes `s3://<registry>/.quilt/mcp-tasks/
 //!   <random id>.json` with the caller's credentials (the registry bucket, which the package
 //!   write needs anyway) and answers a `CreateTaskResult`. It rewrites the object when progress
@@ -16,16 +16,16 @@
 //!   and last with the outcome: `completed` with the tool's result (a tool error too,
 //!   `isError`), `cancelled`, or `failed` when the server stopped it.
 //! - **Task id** = registry bucket, random id, tool and creation time, sealed for the caller
-//!   (`seal.rs`, purpose [`ID_PURPOSE`]): the id names the place, never the object's contents;
+//!   (`seal.rs`, purpose `package-task`): the id names the place, never the object's contents;
 //!   another caller's, a tampered or an unknown id is `-32602` "unknown task id".
 //! - **Untrusted contents.** Whoever may write the registry bucket may write that object, so
 //!   its contents are data, never direction: the state carries a MAC under the server key bound
 //!   to the caller and to its own location; a state that fails it reads as a `failed` task
 //!   ("changed outside this server"), and nothing in it is ever followed (no bucket, key or URL
-//!   from it is used). Reads are capped at [`MAX_STATE_BYTES`].
+//!   from it is used). Reads are capped at `MAX_STATE_BYTES` (8 MiB).
 //! - **Cancel** writes `<id>.cancel` (a MAC of the location for the caller) next to the state;
-//!   the runner looks for it every [`POLL`] and once more at the commit point, right before the
-//!   manifest and pointers are written ([`commit_point`], called by the packaging tools): a
+//!   the runner looks for it every `POLL` (1 s) and once more at the commit point, right before the
+//!   manifest and pointers are written (`commit_point`, called by the packaging tools): a
 //!   cancel seen before that point stops the run (nothing more copied, no manifest, no
 //!   pointer) and records `cancelled`; after it the run completes.
 //! - **Stale.** A `working` state whose heartbeat is older than [`STALE_HEARTBEATS`] heartbeats
@@ -313,7 +313,7 @@ impl PackageTasks {
     }
 
     /// Runs `name` for the caller as a task (see the module docs): its result when it ends
-    /// within [`WINDOW`], else a `CreateTaskResult`. `limits` (the request's permit and
+    /// within `WINDOW` (1 s), else a `CreateTaskResult`. `limits` (the request's permit and
     /// deadline) cover the wait, not the run after it.
     pub async fn start(
         self: &Arc<Self>,
@@ -530,7 +530,7 @@ impl PackageTasks {
         ctx.clone().scope(put).await
     }
 
-    /// The bytes of an object (at most [`MAX_STATE_BYTES`]), `None` when it does not exist.
+    /// The bytes of an object (at most `MAX_STATE_BYTES` (8 MiB)), `None` when it does not exist.
     async fn get_bytes(
         &self,
         ctx: &Arc<RequestContext>,
