@@ -5,9 +5,10 @@
 //! and quilt3 sees the revision; a cancel before the commit point leaves no manifest and no
 //! pointer; a runner cut off from S3 stops heartbeating and its task reads `failed`; shutdown
 //! waits for a run within the grace period and records one past it as abandoned; another
-//! caller's, a tampered and an unknown id are -32602; a deleted or altered state object, and a
-//! caller whose grants no longer cover the registry, each get their own answer; a client without
-//! the extension gets the synchronous call.
+//! caller's, a tampered and an unknown id are -32602; a deleted or altered state object, a
+//! caller whose grants no longer cover the registry and one whose AWS credentials lost access
+//! (IAM enforced in moto) each get their own answer and change nothing; a client without the
+//! extension gets the synchronous call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -454,4 +455,74 @@ async fn shutdown_waits_for_runs_within_the_grace_period_and_records_the_rest_as
             .await
             .is_empty()
     );
+}
+
+/// Alice's task, then Alice with other AWS credentials (the `jwt` source, IAM enforced in
+/// moto): read-only ones cannot cancel (`access_denied`, the run goes on and completes), and
+/// ones without S3 read cannot even read the state (`access_denied`); nothing changes.
+#[tokio::test]
+async fn a_caller_whose_credentials_lost_access_gets_access_denied_and_changes_nothing() {
+    let mut moto = Moto::start().await;
+    moto.create_admin().await;
+    let proxy = FaultProxy::start(&moto.url).await;
+    let uris = buckets(&moto, 4).await;
+    let writer = moto.user("pkg-writer", allow_all()).await;
+    let reader = moto
+        .user(
+            "pkg-reader",
+            allow(&["s3:GetObject", "s3:ListBucket"], &["*"]),
+        )
+        .await;
+    let nobody = moto
+        .user("pkg-nobody", allow(&["sts:GetCallerIdentity"], &["*"]))
+        .await;
+    moto.enforce_iam().await;
+    let start = |endpoint: &str| {
+        let url = endpoint.to_owned();
+        TestServer::start_with_aws(
+            move |c| {
+                c.aws_endpoint_url = Some(url);
+                c.credential_sources = vec!["jwt".into()];
+                c.s3_sse = "AES256".into();
+                c.task_heartbeat_s = 1;
+            },
+            Some(moto.identity("AKIASERVERSERVER0001", "server-secret")),
+            Arc::new(SystemClock),
+        )
+    };
+    let runner = start(&proxy.url).await;
+    let replica = start(&moto.url).await;
+    let alice_with = |(akid, secret): &(String, String)| {
+        hs256(
+            &claims(
+                "alice",
+                json!({"aws_credentials": {"access_key_id": akid, "secret_access_key": secret}}),
+            ),
+            SECRET,
+        )
+    };
+    proxy.set_slow_path(Some(("data/", 2000)));
+    let id = start_task(
+        &runner,
+        &alice_with(&writer),
+        create_args("alice/denied", &uris),
+    )
+    .await;
+
+    let r = cancel(&replica, &alice_with(&reader), &id).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert_eq!(r["error"]["data"]["code"], "access_denied", "{r}");
+    let r = get(&replica, &alice_with(&nobody), &id).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert_eq!(r["error"]["data"]["code"], "access_denied", "{r}");
+    // Nothing changed: no cancel marker, and the run completes.
+    assert!(
+        !keys(&moto, STATE_PREFIX)
+            .await
+            .iter()
+            .any(|k| k.ends_with(".cancel"))
+    );
+    let (over, _) = until_over(&replica, &alice_with(&reader), &id).await;
+    assert_eq!(over["result"]["status"], "completed", "{over}");
+    assert_eq!(over["result"]["result"]["isError"], false, "{over}");
 }
