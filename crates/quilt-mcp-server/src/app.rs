@@ -56,6 +56,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// AWS access for callers (and the stack roles' health).
     pub aws: Arc<Aws>,
+    /// Work outliving its request (package task runs): shutdown waits for it.
+    pub background: crate::background::Background,
 }
 
 impl App {
@@ -77,6 +79,7 @@ impl App {
             verifier,
             lifecycle: Lifecycle::default(),
             shutdown: CancellationToken::new(),
+            background: crate::background::Background::default(),
             settings,
         }))
     }

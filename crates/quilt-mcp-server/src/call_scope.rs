@@ -42,6 +42,21 @@ pub struct CallScope {
     record: SharedRecord,
     progress: Option<Progress>,
     confirmation: Arc<Confirmation>,
+    gate: Option<Arc<dyn CommitGate>>,
+}
+
+/// Where a write that outlives its request (a package task's run, `package_tasks.rs`) may
+/// still be stopped: the packaging tools pass it right before their manifest and pointer
+/// writes ([`commit_point`]). A trait so this layer need not know the runner.
+pub trait CommitGate: Send + Sync {
+    /// Ok to write; an error stops the write (nothing written).
+    fn pass(&self) -> futures::future::BoxFuture<'_, Result<(), ToolError>>;
+}
+
+impl std::fmt::Debug for dyn CommitGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitGate")
+    }
 }
 
 /// Returned by [`context`] outside a call scope.
@@ -64,7 +79,15 @@ impl CallScope {
             record: SharedRecord::default(),
             progress: None,
             confirmation: Confirmation::none(),
+            gate: None,
         }
+    }
+
+    /// Makes the call's writes pass `gate` at their commit point (a package task's run).
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn CommitGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Sends the call's progress to `progress` (when the client asked for it).
@@ -145,6 +168,15 @@ pub(crate) fn with_record(f: impl FnOnce(&mut CallRecord)) {
 /// The current call's progress sink, when its client asked for progress.
 pub(crate) fn progress() -> Option<Progress> {
     CALL.try_with(|c| c.progress.clone()).ok().flatten()
+}
+
+/// The commit point of a package write: passes the call's [`CommitGate`] when it has one (a
+/// package task's run, where a cancel asked for before now stops the write); Ok otherwise.
+pub(crate) async fn commit_point() -> Result<(), ToolError> {
+    match CALL.try_with(|c| c.gate.clone()).ok().flatten() {
+        Some(gate) => gate.pass().await,
+        None => Ok(()),
+    }
 }
 
 /// How the current call may ask its user (none outside a call).

@@ -250,6 +250,12 @@ pub struct Config {
     #[arg(long, env = "MCP_HANDLE_KEY", hide_env_values = true)]
     pub handle_key: Option<String>,
 
+    /// Seconds between the heartbeats a package task's runner writes to its state object in
+    /// S3; a task whose last heartbeat is older than six of them reads `failed` (docs/TOOLS.md,
+    /// "Package tasks").
+    #[arg(long, env = "MCP_TASK_HEARTBEAT_S", default_value_t = 10)]
+    pub task_heartbeat_s: u64,
+
     /// Let callers whose buckets are restricted (QUILT_BUCKETS or a `buckets` claim) use the
     /// Athena query tools anyway: Athena is outside bucket grants.
     #[arg(long, env = "ATHENA_OUTSIDE_BUCKET_GRANTS", default_value_t = false, action = clap::ArgAction::Set)]
@@ -426,6 +432,10 @@ impl Config {
         if let Some(ns) = &self.metrics_namespace {
             crate::metrics::check_namespace(ns).map_err(|m| err("MCP_METRICS_NAMESPACE", m))?;
         }
+        if !(1..=300).contains(&self.task_heartbeat_s) {
+            return Err(err("MCP_TASK_HEARTBEAT_S", "must be between 1 and 300"));
+        }
+        let task_heartbeat = Duration::from_secs(self.task_heartbeat_s);
         Ok(Settings {
             http,
             auth,
@@ -439,6 +449,7 @@ impl Config {
             seal_key: Arc::new(seal_key),
             log_format: self.log_format,
             metrics_namespace: self.metrics_namespace,
+            task_heartbeat,
         })
     }
 

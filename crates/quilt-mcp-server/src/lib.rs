@@ -32,6 +32,9 @@
 //! - [`ownership`]: who owns an Athena execution (a keyed tag in its SQL); Athena vs grants.
 //! - [`seal`]: owners (keyed hash of the caller) and HMAC-sealed page tokens bound to them.
 //! - [`tasks`]: MCP tasks (SEP-2663) for long tools, stateless: sealed task ids.
+//! - [`package_tasks`]: `package_create`/`package_create_from_s3` as tasks: a background run
+//!   on the replica that took the call, its state in an S3 object any replica reads;
+//!   [`background`]: such runs, counted for graceful shutdown.
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
@@ -41,6 +44,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod aws;
+pub mod background;
 pub mod call_limits;
 pub mod call_scope;
 pub mod completions;
@@ -55,6 +59,7 @@ pub mod mcp;
 pub mod metadata;
 pub mod metrics;
 pub mod ownership;
+pub mod package_tasks;
 pub mod permissions;
 pub mod policy_test;
 pub mod preview;

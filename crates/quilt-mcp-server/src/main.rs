@@ -129,7 +129,8 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let (app, listener) = transport::http::prepare(config).await?;
     tracing::info!(listen = %app.settings.http.listen, public_url = app.settings.http.public_url, auth = app.verifier.is_some(), "serving MCP over HTTP");
-    let tools = Arc::new(ToolRegistry::product(&app.aws, &app.settings));
+    let tools =
+        Arc::new(ToolRegistry::product(&app.aws, &app.settings).with_background(&app.background));
     let router = app::router(app.clone(), move || {
         McpServer::new(tools.clone(), Identity::Http)
     });

@@ -142,12 +142,36 @@ impl ServerHandler for McpServer {
             .unwrap_or_default();
         // A long tool may answer with a task (tasks.rs) when the client declared the
         // extension; other clients get the call as it always was.
-        let tasks = self.tools.tasks().filter(|t| {
-            t.supports(&request.name)
-                && context
-                    .client_capabilities()
-                    .is_some_and(|c| c.supports_tasks())
-        });
+        let declared = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        // package_create/package_create_from_s3: a background run whose state is in S3
+        // (package_tasks.rs).
+        if declared
+            && let Some(packages) = self.tools.tasks().map(|t| t.packages())
+            && let Some(bucket) = packages.plan(&ctx, &request.name, request.arguments.as_ref())
+        {
+            // Boxed: debug builds would otherwise move the large future across the stack.
+            let run = Box::pin(packages.start(
+                self.tools.clone(),
+                CallScope::new(ctx).with_progress(progress),
+                request.name.to_string(),
+                request.arguments.clone(),
+                bucket,
+                limits,
+            ));
+            return tokio::select! {
+                answer = run => answer,
+                () = context.ct.cancelled() => {
+                    tracing::info!(tool = %request.name, "call cancelled by the client");
+                    Err(ErrorData::internal_error("the call was cancelled", None))
+                }
+            };
+        }
+        let tasks = self
+            .tools
+            .tasks()
+            .filter(|t| declared && t.supports(&request.name));
         let arguments = match tasks {
             Some(t) => Some(t.arguments(request.arguments.clone().unwrap_or_default())),
             None => request.arguments.clone(),
@@ -200,6 +224,19 @@ impl ServerHandler for McpServer {
         let Some(tasks) = self.tools.tasks() else {
             return Err(ErrorData::invalid_params("unknown task id", None));
         };
+        // A package task's state is package data: the read scope, as for browsing. (An Athena
+        // task's get is a tool call of athena_query_results, which checks its own scope.)
+        if tasks.is_package(&ctx, &request.task_id)
+            && !self
+                .tools
+                .scopes()
+                .allows(ctx.principal(), crate::scopes::Scope::Read)
+        {
+            return Err(ErrorData::invalid_params(
+                "tasks/get needs the scope quilt:read, which the token does not grant",
+                None,
+            ));
+        }
         let limits = context
             .extensions
             .get::<http::request::Parts>()
@@ -217,18 +254,20 @@ impl ServerHandler for McpServer {
         let Some(tasks) = self.tools.tasks() else {
             return Err(ErrorData::invalid_params("unknown task id", None));
         };
-        // Stopping a query is an Athena action: the Athena scope, as for starting one.
-        if !self
-            .tools
-            .scopes()
-            .allows(ctx.principal(), crate::scopes::Scope::AthenaQuery)
-        {
+        // Stopping a query is an Athena action: the Athena scope, as for starting one; stopping
+        // a package write needs the write scope, as starting it did.
+        let scope = if tasks.is_package(&ctx, &request.task_id) {
+            crate::scopes::Scope::Write
+        } else {
+            crate::scopes::Scope::AthenaQuery
+        };
+        if !self.tools.scopes().allows(ctx.principal(), scope) {
             return Err(ErrorData::invalid_params(
-                "tasks/cancel needs the scope athena:query, which the token does not grant",
+                format!("tasks/cancel needs the scope {scope}, which the token does not grant"),
                 None,
             ));
         }
-        tasks.cancel(ctx, &request.task_id).await
+        Box::pin(tasks.cancel(ctx, &request.task_id)).await
     }
 
     async fn update_task(

@@ -204,6 +204,27 @@ impl SealKey {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// A MAC (URL-safe base64) binding `bytes` to `owner` and `purpose`, for data kept where
+    /// the caller can write it and too large for a token (`package_tasks.rs`: a task's state
+    /// object in the registry bucket).
+    pub fn tag(&self, purpose: &str, owner: &Owner, bytes: &[u8]) -> String {
+        let tag = self
+            .mac(&[purpose.as_bytes(), &owner.0, bytes])
+            .finalize()
+            .into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag)
+    }
+
+    /// Whether `tag` is [`SealKey::tag`] of `bytes` for `owner` and `purpose` (constant time).
+    pub fn verify_tag(&self, purpose: &str, owner: &Owner, bytes: &[u8], tag: &str) -> bool {
+        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        self.mac(&[purpose.as_bytes(), &owner.0, bytes])
+            .verify_slice(&tag)
+            .is_ok()
+    }
+
     /// Opens a token [`SealKey::seal`] made for `purpose`, if it was made for `owner`.
     pub fn open<T: DeserializeOwned>(
         &self,
@@ -337,6 +358,20 @@ mod tests {
                 Err(SealError::Invalid)
             );
         }
+    }
+
+    #[test]
+    fn tags_bind_bytes_to_owner_and_purpose() {
+        let k = key();
+        let alice = k.owner(&principal(None, "alice"));
+        let bob = k.owner(&principal(None, "bob"));
+        let tag = k.tag("state", &alice, b"working");
+        assert!(k.verify_tag("state", &alice, b"working", &tag));
+        assert!(!k.verify_tag("state", &alice, b"completed", &tag));
+        assert!(!k.verify_tag("state", &bob, b"working", &tag));
+        assert!(!k.verify_tag("other", &alice, b"working", &tag));
+        assert!(!k.verify_tag("state", &alice, b"working", "not base64 !"));
+        assert!(!SealKey::random().verify_tag("state", &alice, b"working", &tag));
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// CloudWatch namespace of the metric lines; `None`: no metric lines.
     pub metrics_namespace: Option<String>,
+    /// `MCP_TASK_HEARTBEAT_S`: how often a package task's run rewrites its state object
+    /// (`package_tasks.rs`).
+    pub task_heartbeat: Duration,
 }
 
 /// The HTTP side.

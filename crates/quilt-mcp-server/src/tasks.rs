@@ -21,8 +21,9 @@
 //! Clients without the extension get today's behaviour: the tool waits up to `max_wait_s`
 //! and returns results or a handle for `athena_query_results`.
 //!
-//! Not yet tasks: `package_create` and `package_create_from_s3` (see docs/TOOLS.md, "Tasks");
-//! they run synchronously for every client.
+//! `package_create` and `package_create_from_s3` are tasks too, of another kind: their work
+//! runs in this server, so their state lives in an S3 object (`package_tasks.rs`); `tasks/get`,
+//! `tasks/cancel` and `tasks/update` hand a package task id to that module.
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call_limits::CallLimits;
 use crate::call_scope::CallScope;
+use crate::package_tasks::PackageTasks;
 use crate::seal::{SealError, SealKey};
 use crate::tools::athena::AthenaSettings;
 use crate::tools::{Called, ToolRegistry};
@@ -68,6 +70,8 @@ pub struct Tasks {
     key: Arc<SealKey>,
     athena: Arc<AthenaSettings>,
     aws: Arc<crate::aws::Aws>,
+    /// `package_create` and `package_create_from_s3` (package_tasks.rs).
+    packages: Arc<PackageTasks>,
 }
 
 impl std::fmt::Debug for Tasks {
@@ -99,12 +103,32 @@ impl Tasks {
         key: &Arc<SealKey>,
         athena: &Arc<AthenaSettings>,
         aws: &Arc<crate::aws::Aws>,
+        packages: PackageTasks,
     ) -> Self {
         Self {
             key: key.clone(),
             athena: athena.clone(),
             aws: aws.clone(),
+            packages: Arc::new(packages),
         }
+    }
+
+    /// The package tasks.
+    pub fn packages(&self) -> &Arc<PackageTasks> {
+        &self.packages
+    }
+
+    /// Package task runs are counted in `background` (shutdown waits for them).
+    pub(crate) fn set_background(&mut self, background: &crate::background::Background) {
+        if let Some(p) = Arc::get_mut(&mut self.packages) {
+            p.set_background(background);
+        }
+    }
+
+    /// Whether `task_id` is a package task id of the caller (`tasks/cancel` then needs the
+    /// `quilt:write` scope instead of `athena:query`).
+    pub fn is_package(&self, ctx: &RequestContext, task_id: &str) -> bool {
+        self.packages.open(ctx, task_id).is_some()
     }
 
     /// Whether `name` may answer with a task.
@@ -176,6 +200,9 @@ impl Tasks {
         task_id: &str,
         limits: CallLimits,
     ) -> Result<GetTaskResult, ErrorData> {
+        if let Some(sealed) = self.packages.open(&ctx, task_id) {
+            return Box::pin(self.packages.get(ctx, task_id, sealed)).await;
+        }
         let sealed = self.open(&ctx, task_id)?;
         let mut args = JsonObject::new();
         args.insert("execution_id".into(), sealed.e.clone().into());
@@ -229,7 +256,9 @@ impl Tasks {
     /// `tasks/update`: none of these tasks ever asks for input, so there is nothing to
     /// update; an unknown id and a known one are both invalid params, with their reason.
     pub fn update(&self, ctx: &RequestContext, task_id: &str) -> Result<(), ErrorData> {
-        self.open(ctx, task_id)?;
+        if self.packages.open(ctx, task_id).is_none() {
+            self.open(ctx, task_id)?;
+        }
         Err(ErrorData::invalid_params(
             "this task does not wait for input",
             None,
@@ -239,6 +268,9 @@ impl Tasks {
     /// `tasks/cancel`: stops the Athena execution (the caller's own only). A finished one
     /// is left as it is; the acknowledgement is the same.
     pub async fn cancel(&self, ctx: Arc<RequestContext>, task_id: &str) -> Result<(), ErrorData> {
+        if let Some(sealed) = self.packages.open(&ctx, task_id) {
+            return Box::pin(self.packages.cancel(ctx, sealed)).await;
+        }
         let sealed = self.open(&ctx, task_id)?;
         let stop = crate::tools::athena::stop_owned(&self.aws, &self.athena, &sealed.e);
         // An AWS action for the caller: recorded and audited like a tool call.

@@ -126,7 +126,10 @@ impl ToolRegistry {
         athena::register_glue(&mut registry, aws, &key);
         let athena = Arc::new(athena::AthenaSettings::from_config(config, &key));
         athena::register_queries(&mut registry, aws, athena.clone());
-        registry.tasks = Some(Arc::new(crate::tasks::Tasks::new(&key, &athena, aws)));
+        let packages = crate::package_tasks::PackageTasks::new(&key, aws, config);
+        registry.tasks = Some(Arc::new(crate::tasks::Tasks::new(
+            &key, &athena, aws, packages,
+        )));
         catalog::register(&mut registry, aws, config, &athena);
         registry
     }
@@ -266,6 +269,16 @@ impl ToolRegistry {
     /// Resources and completions, when this registry serves them.
     pub fn surface(&self) -> Option<&Arc<crate::resources::Surface>> {
         self.surface.as_ref()
+    }
+
+    /// Counts package task runs in `background` (the server's: shutdown waits for them).
+    /// Call before the registry is shared; without it runs are counted apart (stdio).
+    #[must_use]
+    pub fn with_background(mut self, background: &crate::background::Background) -> Self {
+        if let Some(tasks) = self.tasks.as_mut().and_then(Arc::get_mut) {
+            tasks.set_background(background);
+        }
+        self
     }
 
     /// MCP tasks, when this registry serves them.

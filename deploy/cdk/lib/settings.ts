@@ -36,6 +36,7 @@ export const TUNABLES: readonly Tunable[] = [
   { env: 'MCP_CALLER_BURST', ...NUMBER },
   { env: 'QUILT_CATALOG_TIMEOUT_S', ...NUMBER },
   { env: 'ATHENA_OUTSIDE_BUCKET_GRANTS', pattern: '^(|true|false)$', constraint: 'empty, true or false' },
+  { env: 'MCP_TASK_HEARTBEAT_S', ...NUMBER },
 ];
 
 /** MCP_MAX_IN_FLIGHT → McpMaxInFlight. */

@@ -44,11 +44,14 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let draining = CancellationToken::new();
+    let drain_started = Arc::new(std::sync::OnceLock::new());
     let signal = {
         let app = app.clone();
         let draining = draining.clone();
+        let drain_started = drain_started.clone();
         async move {
             stop.await;
+            let _ = drain_started.set(tokio::time::Instant::now());
             app.lifecycle.set_draining();
             tracing::info!(
                 grace_s = app.settings.http.shutdown_grace.as_secs(),
@@ -65,19 +68,36 @@ pub async fn serve(
         draining.cancelled().await;
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
-        result = server.into_future() => {
-            app.shutdown.cancel();
-            tracing::info!("stopped");
-            result
-        }
+    let result = tokio::select! {
+        result = server.into_future() => result,
         () = deadline => {
             tracing::warn!(in_flight = app.admission.in_flight(), "grace period over; abandoning remaining requests");
-            app.shutdown.cancel();
             Ok(())
         }
+    };
+    // Package task runs (background.rs) outlive their requests: they get what is left of the
+    // grace period, then are told to stop and record themselves as abandoned (a bounded write).
+    let left = drain_started
+        .get()
+        .map_or(grace, |at| grace.saturating_sub(at.elapsed()));
+    if tokio::time::timeout(left, app.background.idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            runs = app.background.running(),
+            "grace period over; abandoning package task runs"
+        );
+        app.background.stop();
+        let _ = tokio::time::timeout(ABANDON_WRITE, app.background.idle()).await;
     }
+    app.shutdown.cancel();
+    tracing::info!("stopped");
+    result
 }
+
+/// How long stopped background runs get to record themselves as abandoned.
+const ABANDON_WRITE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {

@@ -118,6 +118,7 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ),
     ("MCP_CALLER_RATE_PER_S", "fast", "accepted: a whole number"),
     ("MCP_CALLER_BURST", "0", "must be at least 1"),
+    ("MCP_TASK_HEARTBEAT_S", "0", "must be between 1 and 300"),
     // Parsed into Settings by Config::validate.
     (
         "MCP_PUBLIC_URL",

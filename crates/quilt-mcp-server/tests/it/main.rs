@@ -27,6 +27,7 @@ mod isolation;
 mod jwt;
 mod key_names;
 mod memory_bounds;
+mod package_tasks;
 mod packaging;
 mod permissions;
 mod preview;

@@ -441,6 +441,7 @@ variable "settings" {
       "MCP_CALLER_BURST",
       "QUILT_CATALOG_TIMEOUT_S",
       "ATHENA_OUTSIDE_BUCKET_GRANTS",
+      "MCP_TASK_HEARTBEAT_S",
     ], k)])
     error_message = "settings may only name the server settings listed in variables.tf (the others have inputs of their own, or are fixed by the deployment: docs/OPERATIONS.md)."
   }

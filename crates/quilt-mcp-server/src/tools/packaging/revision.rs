@@ -137,6 +137,9 @@ impl Packaging {
         manifest: ByteStream,
         latest: Latest,
     ) -> Result<(u64, Option<TopHash>), ToolError> {
+        // A package task's run stops here if it was cancelled; past this point it is not
+        // (package_tasks.rs). Outside a task this does nothing.
+        crate::call_scope::commit_point().await?;
         let Target { bucket, name } = target;
         let now = self.latest(&s3.read, bucket, name).await?;
         if !latest.force && now != latest.expected {

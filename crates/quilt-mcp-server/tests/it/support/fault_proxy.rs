@@ -6,7 +6,7 @@
 //! request id that came back, and — for AssumeRole — which access key STS handed out for which
 //! session, so a test can tell whose credentials every later request was signed with.
 //!
-//! Faults: latency jitter and a rate of injected 5xx answers (deterministic per request
+//! Faults: latency jitter, a fixed delay for requests whose path matches (`set_slow_path`), and a rate of injected 5xx answers (deterministic per request
 //! number, half before the upstream saw the request and half after), and outages: `Cut`
 //! (new connections closed at once, pooled ones reset on their next use), `Unavailable`
 //! (every request answered 503) and `Hang` (requests held unanswered until the mode changes).
@@ -81,6 +81,8 @@ struct Shared {
     cut: Arc<AtomicBool>,
     jitter_ms: AtomicU64,
     error_per_mille: AtomicU64,
+    /// Requests whose path contains this are delayed by this many ms (`set_slow_path`).
+    slow_path: Mutex<Option<(String, u64)>>,
     seq: AtomicU64,
     seen: Mutex<Vec<Seen>>,
     client: reqwest::Client,
@@ -104,6 +106,7 @@ impl FaultProxy {
             cut: cut.clone(),
             jitter_ms: AtomicU64::new(0),
             error_per_mille: AtomicU64::new(0),
+            slow_path: Mutex::new(None),
             seq: AtomicU64::new(0),
             seen: Mutex::new(Vec::new()),
             client: reqwest::Client::builder()
@@ -133,6 +136,13 @@ impl FaultProxy {
         self.shared
             .error_per_mille
             .store(per_mille, Ordering::SeqCst);
+    }
+
+    /// Delays every request whose path (and query) contains `needle` by `ms` (e.g. the
+    /// source objects of a package, so a write takes long while other requests do not);
+    /// `None` ends it.
+    pub fn set_slow_path(&self, slow: Option<(&str, u64)>) {
+        *self.shared.slow_path.lock().expect("lock") = slow.map(|(p, ms)| (p.to_owned(), ms));
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -251,6 +261,16 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             return injected_error(503);
         }
         Mode::Pass => {}
+    }
+    let slow = shared
+        .slow_path
+        .lock()
+        .expect("lock")
+        .as_ref()
+        .filter(|(needle, _)| path.contains(needle.as_str()))
+        .map(|(_, ms)| *ms);
+    if let Some(ms) = slow {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let jitter = shared.jitter_ms.load(Ordering::SeqCst);
     if jitter > 0 {

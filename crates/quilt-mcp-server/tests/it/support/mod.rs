@@ -284,7 +284,9 @@ impl TestServer {
             v.prefetch().await;
         }
         let calls = CallCounter::default();
-        let tools = Arc::new(registry_with_test_tools(&calls, &aws, &app.settings));
+        let tools = Arc::new(
+            registry_with_test_tools(&calls, &aws, &app.settings).with_background(&app.background),
+        );
         let router = app::router(app.clone(), move || {
             McpServer::new(tools.clone(), Identity::Http)
         });
