@@ -19,7 +19,7 @@ use crate::aws::{CallRecord, SharedRecord};
 
 /// The outcome of one tool call, as audited.
 #[derive(Debug, Clone, Copy)]
-pub enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     /// The tool returned a result.
     Ok,
     /// The tool returned an error with this code.
@@ -34,7 +34,7 @@ pub enum Outcome<'a> {
 
 impl<'a> Outcome<'a> {
     /// The outcome of a call that ended with `result`.
-    pub fn of<T>(result: &'a Result<T, crate::ToolError>) -> Self {
+    pub(crate) fn of<T>(result: &'a Result<T, crate::ToolError>) -> Self {
         match result {
             Ok(_) => Self::Ok,
             Err(e) => Self::Error(e.code.as_str()),
@@ -44,7 +44,7 @@ impl<'a> Outcome<'a> {
 
 /// The audit line of a call that has started and not yet been audited. See the module docs.
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     ctx: Arc<RequestContext>,
     tool: String,
     started: Instant,
@@ -54,7 +54,7 @@ pub struct Pending {
 
 impl Pending {
     /// A call of `tool` for `ctx` that records into `record`, starting now.
-    pub fn start(ctx: Arc<RequestContext>, tool: &str, record: SharedRecord) -> Self {
+    pub(crate) fn start(ctx: Arc<RequestContext>, tool: &str, record: SharedRecord) -> Self {
         Self {
             ctx,
             tool: tool.to_owned(),
@@ -65,7 +65,7 @@ impl Pending {
     }
 
     /// Writes the line with `outcome`; returns the call's record.
-    pub fn finish(mut self, outcome: Outcome<'_>) -> CallRecord {
+    pub(crate) fn finish(mut self, outcome: Outcome<'_>) -> CallRecord {
         self.done = true;
         let record = crate::aws::snapshot(&self.record);
         tool_call(
@@ -95,7 +95,7 @@ impl Drop for Pending {
 }
 
 /// Emits the audit line for one tool call.
-pub fn tool_call(
+pub(crate) fn tool_call(
     ctx: &RequestContext,
     tool: &str,
     outcome: Outcome<'_>,

@@ -22,10 +22,10 @@ use crate::app::App;
 
 /// The subject used when authentication is disabled (loopback development only); its issuer
 /// is `quilt-mcp:local`, like the stdio principal's.
-pub const DEV_SUBJECT: &str = "local-dev";
+pub(crate) const DEV_SUBJECT: &str = "local-dev";
 
 /// The middleware. See the module docs.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     State(app): State<Arc<App>>,
     mut request: Request,
     next: Next,
@@ -72,7 +72,7 @@ pub async fn authenticate(
 }
 
 /// The 401 (or 503 for a key outage) for a refused token.
-pub fn unauthorized(app: &App, error: &AuthError) -> Response {
+pub(crate) fn unauthorized(app: &App, error: &AuthError) -> Response {
     if error.is_unavailable() {
         let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 /// An admission (the process permit and the caller's slot), held by every part of the
 /// request that needs it; released when the last holder drops it.
 #[derive(Clone)]
-pub struct Admitted(#[expect(dead_code, reason = "held for its Drop")] Arc<dyn Send + Sync>);
+pub(crate) struct Admitted(#[expect(dead_code, reason = "held for its Drop")] Arc<dyn Send + Sync>);
 
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,14 +36,14 @@ impl std::fmt::Debug for Admitted {
 
 impl Admitted {
     /// Wraps what admission took for this request (held only for its `Drop`).
-    pub fn new(held: impl Send + Sync + 'static) -> Self {
+    pub(crate) fn new(held: impl Send + Sync + 'static) -> Self {
         Self(Arc::new(held))
     }
 }
 
 /// When the request's tool call must have ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(pub Instant);
+pub(crate) struct Deadline(pub Instant);
 
 /// How much earlier than the HTTP timeout a tool is cut: a tenth of the timeout, at most 1 s.
 fn margin(timeout: Duration) -> Duration {
@@ -51,7 +51,7 @@ fn margin(timeout: Duration) -> Duration {
 }
 
 /// Middleware on `/mcp`: stamps the request with its [`Deadline`].
-pub async fn stamp_deadline(
+pub(crate) async fn stamp_deadline(
     State(timeout): State<Duration>,
     mut request: Request,
     next: Next,

@@ -44,7 +44,7 @@ const INPUT_KEY: &str = "confirm";
 /// What sealed confirmation states are for (a page token is not accepted as one).
 const PURPOSE: &str = "confirm";
 /// How long a client has to come back with the answer.
-pub const STATE_TTL_S: u64 = 600;
+pub(crate) const STATE_TTL_S: u64 = 600;
 /// How long a session peer has to answer.
 const PEER_REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -176,7 +176,7 @@ fn declined(message: &str) -> ToolError {
 /// `Ok` means go ahead — confirmed, or the client cannot be asked (see the module docs); an
 /// error means stop, with nothing changed: `declined`, or (2026-07-28) the call ends here to
 /// ask, and the client comes back with the answer.
-pub async fn confirm(message: &str) -> Result<(), ToolError> {
+pub(crate) async fn confirm(message: &str) -> Result<(), ToolError> {
     let Some(confirmation) = crate::call_scope::confirmation() else {
         return Ok(());
     };

@@ -58,7 +58,7 @@ impl Lifecycle {
 
 /// The status of one stack role, as `/healthz` shows it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RoleHealth {
+pub(crate) struct RoleHealth {
     /// The role ARN, when configured.
     pub arn: Option<String>,
     /// `assumed`, `failed`, `pending` or `not_configured`.
@@ -113,7 +113,7 @@ struct Roles {
 }
 
 /// `GET /healthz`.
-pub async fn healthz(State(app): State<Arc<App>>) -> Response {
+pub(crate) async fn healthz(State(app): State<Arc<App>>) -> Response {
     let (read, write) = app.aws.broker().stack_roles().status();
     let roles = Roles {
         read: RoleHealth::from_status(read),
@@ -154,7 +154,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /readyz`.
-pub async fn readyz(State(app): State<Arc<App>>) -> Response {
+pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
     let ready = app.lifecycle.is_ready();
     let status = if ready {
         StatusCode::OK

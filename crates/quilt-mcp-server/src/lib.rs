@@ -38,39 +38,43 @@
 //! - [`transport`]: HTTP serving with graceful shutdown, and stdio.
 //! - [`token`], [`healthcheck`], [`policy_test`], [`logging`]: the small commands and start-up
 //!   pieces.
+//!
+//! Visibility: a module is `pub` only when the binaries (`main.rs`, the fixture crate) or the
+//! integration tests use it; the rest are `pub(crate)`, so the workspace's `unreachable_pub`
+//! lint sees every item that is `pub` without being reachable.
 
 pub mod admission;
 pub mod app;
-pub mod audit;
-pub mod auth;
+pub(crate) mod audit;
+pub(crate) mod auth;
 pub mod aws;
-pub mod background;
-pub mod call_limits;
+pub(crate) mod background;
+pub(crate) mod call_limits;
 pub mod call_scope;
-pub mod completions;
+pub(crate) mod completions;
 pub mod config;
-pub mod confirm;
+pub(crate) mod confirm;
 pub mod envelope;
-pub mod grants;
-pub mod health;
+pub(crate) mod grants;
+pub(crate) mod health;
 pub mod healthcheck;
 pub mod logging;
 pub mod mcp;
-pub mod metadata;
-pub mod metrics;
-pub mod ownership;
-pub mod package_tasks;
-pub mod permissions;
+pub(crate) mod metadata;
+pub(crate) mod metrics;
+pub(crate) mod ownership;
+pub(crate) mod package_tasks;
+pub(crate) mod permissions;
 pub mod policy_test;
-pub mod preview;
+pub(crate) mod preview;
 pub mod progress;
-pub mod prompts;
-pub mod resources;
-pub mod s3;
-pub mod scopes;
-pub mod seal;
+pub(crate) mod prompts;
+pub(crate) mod resources;
+pub(crate) mod s3;
+pub(crate) mod scopes;
+pub(crate) mod seal;
 pub mod settings;
-pub mod tasks;
+pub(crate) mod tasks;
 pub mod token;
 pub mod tool_error;
 pub mod tools;

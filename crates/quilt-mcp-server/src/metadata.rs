@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::scopes::Scope;
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
-pub async fn protected_resource(State(app): State<Arc<App>>) -> Response {
+pub(crate) async fn protected_resource(State(app): State<Arc<App>>) -> Response {
     let mut body = json!({
         "resource": app.settings.http.resource_url(),
         "bearer_methods_supported": ["header"],

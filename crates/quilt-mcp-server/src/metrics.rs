@@ -26,14 +26,14 @@ static NAMESPACE: OnceLock<String> = OnceLock::new();
 
 /// Turns metric lines on with this namespace (once per process; later calls are no-ops, as
 /// tests start many servers in one process).
-pub fn init(namespace: Option<&str>) {
+pub(crate) fn init(namespace: Option<&str>) {
     if let Some(ns) = namespace {
         let _ = NAMESPACE.set(ns.to_owned());
     }
 }
 
 /// Whether `ns` is a CloudWatch namespace a custom metric may use.
-pub fn check_namespace(ns: &str) -> Result<(), String> {
+pub(crate) fn check_namespace(ns: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._-/#: ".contains(c);
     if ns.is_empty() || ns.len() > 255 || !ns.chars().all(allowed) {
         return Err(format!(
@@ -49,7 +49,7 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
 }
 
 /// One authentication outcome: `refused` is the refusal's label (`missing`, `expired`, …).
-pub fn auth(refused: Option<&str>, in_flight: usize) {
+pub(crate) fn auth(refused: Option<&str>, in_flight: usize) {
     let Some(ns) = NAMESPACE.get() else { return };
     let metric = match refused {
         None => "AuthSuccess",
@@ -74,7 +74,7 @@ pub fn auth(refused: Option<&str>, in_flight: usize) {
 }
 
 /// One tool call: `error_code` is empty when the tool succeeded.
-pub fn tool_call(tool: &str, error_code: &str, elapsed: Duration) {
+pub(crate) fn tool_call(tool: &str, error_code: &str, elapsed: Duration) {
     let Some(ns) = NAMESPACE.get() else { return };
     let mut line = envelope(
         ns,

@@ -30,18 +30,18 @@ use crate::tool_error::{ErrorCode, ToolError};
 const TAG: &str = "-- quilt-mcp:owner=";
 
 /// `sql` with `owner`'s tag line in front.
-pub fn tag_query(owner: &Owner, sql: &str) -> String {
+pub(crate) fn tag_query(owner: &Owner, sql: &str) -> String {
     format!("{TAG}{}\n{sql}", owner.hex())
 }
 
 /// The owner a query's text names, when it starts with this server's tag.
-pub fn query_owner(sql: &str) -> Option<Owner> {
+pub(crate) fn query_owner(sql: &str) -> Option<Owner> {
     let (first, _) = sql.split_once('\n')?;
     Owner::from_hex(first.strip_prefix(TAG)?)
 }
 
 /// The query as the caller wrote it (without the tag line).
-pub fn untagged(sql: &str) -> &str {
+pub(crate) fn untagged(sql: &str) -> &str {
     match sql.split_once('\n') {
         Some((first, rest)) if first.starts_with(TAG) => rest,
         _ => sql,
@@ -49,7 +49,7 @@ pub fn untagged(sql: &str) -> &str {
 }
 
 /// Whether `execution` is `owner`'s and runs in one of the `allowed` workgroups.
-pub fn owns(execution: &QueryExecution, owner: &Owner, allowed: &[String]) -> bool {
+pub(crate) fn owns(execution: &QueryExecution, owner: &Owner, allowed: &[String]) -> bool {
     let in_allowed = execution
         .work_group()
         .is_some_and(|wg| allowed.iter().any(|a| a == wg));
@@ -58,7 +58,7 @@ pub fn owns(execution: &QueryExecution, owner: &Owner, allowed: &[String]) -> bo
 
 /// The answer for an execution the caller may not see (or that does not exist): one message
 /// for every case.
-pub fn not_found(id: &str) -> ToolError {
+pub(crate) fn not_found(id: &str) -> ToolError {
     ToolError::new(
         ErrorCode::NotFound,
         format!("no query execution {id} of yours in the workgroups you may use"),
@@ -68,7 +68,7 @@ pub fn not_found(id: &str) -> ToolError {
 
 /// Whether bucket-restricted callers may use the Athena query tools.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct GrantsPolicy {
+pub(crate) struct GrantsPolicy {
     /// `QUILT_BUCKETS` is set: the operator restricts every caller's buckets.
     pub server_restricts: bool,
     /// `ATHENA_OUTSIDE_BUCKET_GRANTS=true`: Athena is allowed anyway.
@@ -78,7 +78,7 @@ pub struct GrantsPolicy {
 impl GrantsPolicy {
     /// Refuses the query tools for a caller whose buckets are restricted (by the token's
     /// `buckets` claim or `QUILT_BUCKETS`) unless the operator allowed Athena explicitly.
-    pub fn check(&self, principal: &Principal) -> Result<(), ToolError> {
+    pub(crate) fn check(&self, principal: &Principal) -> Result<(), ToolError> {
         let restricted = self.server_restricts || principal.buckets.is_some();
         if restricted && !self.athena_allowed {
             return Err(ToolError::not_permitted(

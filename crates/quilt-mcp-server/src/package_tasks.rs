@@ -67,11 +67,11 @@ const WINDOW: Duration = Duration::from_secs(crate::tasks::TASK_WAIT_S);
 /// How often a runner looks for a cancel marker (and writes progress that moved).
 const POLL: Duration = Duration::from_secs(1);
 /// Heartbeats a `working` state may miss before it reads `failed`.
-pub const STALE_HEARTBEATS: u32 = 6;
+pub(crate) const STALE_HEARTBEATS: u32 = 6;
 /// Package task runs at once on one replica; past this a call runs as without tasks.
 const MAX_RUNS: usize = 32;
 /// Where the state objects live in the registry bucket.
-pub const PREFIX: &str = ".quilt/mcp-tasks/";
+pub(crate) const PREFIX: &str = ".quilt/mcp-tasks/";
 /// How long a task id is offered for (`ttlMs`): the lifecycle rule docs/OPERATIONS.md
 /// recommends for `.quilt/mcp-tasks/` expires them after 7 days.
 const TTL_MS: u64 = 7 * 24 * 3_600 * 1_000;

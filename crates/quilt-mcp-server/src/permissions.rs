@@ -47,7 +47,7 @@ use crate::settings::Sse;
 use crate::tool_error::ToolError;
 
 use cache::{Origin, ProbeCache, Probed};
-pub use denial::Reason;
+pub(crate) use denial::Reason;
 use probe::{Who, list_probe, read_probe, write_probe};
 
 /// The write scope a token needs before the server writes a probe on its behalf.
@@ -55,7 +55,7 @@ const WRITE_SCOPE: Scope = Scope::Write;
 
 /// `true`, `false` or `"unknown"` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// AWS allowed it.
     Yes,
     /// AWS refused it (or the bucket does not exist).
@@ -91,7 +91,7 @@ impl JsonSchema for Access {
 /// An operation the engine can check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Operation {
+pub(crate) enum Operation {
     /// List keys (`s3:ListBucket`).
     List,
     /// Read objects (`s3:GetObject`, and KMS decrypt for KMS-encrypted objects).
@@ -102,12 +102,12 @@ pub enum Operation {
 
 impl Operation {
     /// All three.
-    pub const ALL: [Self; 3] = [Self::List, Self::Read, Self::Write];
+    pub(crate) const ALL: [Self; 3] = [Self::List, Self::Read, Self::Write];
 }
 
 /// Why one answer is what it is.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// What was tried, or why nothing was.
     pub check: String,
     /// The reason, machine-readable.
@@ -153,7 +153,7 @@ impl Evidence {
 
 /// The evidence of each operation.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct EvidenceSet {
+pub(crate) struct EvidenceSet {
     /// For list.
     pub list: Evidence,
     /// For read.
@@ -164,7 +164,7 @@ pub struct EvidenceSet {
 
 /// What the caller can do in one bucket (or under one prefix of it).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct BucketAccess {
+pub(crate) struct BucketAccess {
     /// The bucket.
     pub bucket: String,
     /// The prefix checked ("" for the whole bucket; your granted prefix when you are limited to one).
@@ -181,20 +181,9 @@ pub struct BucketAccess {
     pub cached: bool,
 }
 
-impl BucketAccess {
-    /// The answer for `op`.
-    pub fn get(&self, op: Operation) -> Access {
-        match op {
-            Operation::List => self.list,
-            Operation::Read => self.read,
-            Operation::Write => self.write,
-        }
-    }
-}
-
 /// A bucket and the prefix to check in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
+pub(crate) struct Target {
     /// The bucket.
     pub bucket: String,
     /// The prefix ("" for the whole bucket).
@@ -239,11 +228,11 @@ struct CheckKey {
 }
 
 /// What the engine needs to know of the configuration (`MCP_PERMISSION_*`).
-pub type EngineSettings = crate::settings::Permissions;
+pub(crate) type EngineSettings = crate::settings::Permissions;
 
 /// The engine. One per server; see the module docs.
 #[derive(Debug)]
-pub struct PermissionEngine {
+pub(crate) struct PermissionEngine {
     aws: Arc<Aws>,
     policy: BucketPolicy,
     scopes: ScopePolicy,
@@ -281,12 +270,12 @@ fn settle_missing_bucket(access: &mut BucketAccess, asked: &[Operation]) {
 
 impl PermissionEngine {
     /// The engine for `config`, acting through `aws`.
-    pub fn new(aws: &Arc<Aws>, config: &Settings) -> Self {
+    pub(crate) fn new(aws: &Arc<Aws>, config: &Settings) -> Self {
         Self::with_clock(aws, config, Arc::new(SystemClock))
     }
 
     /// Like [`PermissionEngine::new`] with a given clock.
-    pub fn with_clock(aws: &Arc<Aws>, config: &Settings, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn with_clock(aws: &Arc<Aws>, config: &Settings, clock: Arc<dyn Clock>) -> Self {
         let settings = config.permissions.clone();
         Self {
             aws: aws.clone(),
@@ -299,29 +288,29 @@ impl PermissionEngine {
     }
 
     /// The settings.
-    pub fn settings(&self) -> &EngineSettings {
+    pub(crate) fn settings(&self) -> &EngineSettings {
         &self.settings
     }
 
     /// Whether write probes are on.
-    pub fn probes_writes(&self) -> bool {
+    pub(crate) fn probes_writes(&self) -> bool {
         self.settings.probe_prefix.is_some()
     }
 
     /// The caller's AWS clients.
-    pub fn aws(&self) -> &Arc<Aws> {
+    pub(crate) fn aws(&self) -> &Arc<Aws> {
         &self.aws
     }
 
     /// The bucket policy (grants) the engine checks against.
-    pub fn policy(&self) -> &BucketPolicy {
+    pub(crate) fn policy(&self) -> &BucketPolicy {
         &self.policy
     }
 
     /// What to check for `spec`: `bucket`, `bucket/prefix/` or `s3://bucket/prefix/`. A bucket
     /// the caller is limited to prefixes of is checked at its first granted prefix; a prefix
     /// outside the grants is `not_permitted`, a bad name `invalid_argument`.
-    pub fn target(&self, principal: &Principal, spec: &str) -> Result<Target, ToolError> {
+    pub(crate) fn target(&self, principal: &Principal, spec: &str) -> Result<Target, ToolError> {
         let spec = spec.trim().trim_start_matches("s3://");
         let (bucket, prefix) = spec.split_once('/').unwrap_or((spec, ""));
         s3uri::validate_bucket(bucket).map_err(|e| ToolError::invalid_argument(e.to_string()))?;
@@ -352,7 +341,7 @@ impl PermissionEngine {
 
     /// Checks `ops` on `target` for the caller in scope. Credential failures are tool
     /// errors; everything AWS answers about the bucket is evidence.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         target: &Target,
         ops: &[Operation],
@@ -562,7 +551,7 @@ impl PermissionEngine {
     }
 
     /// Checks every operation on each target, at most `concurrency` at a time, in order.
-    pub async fn check_all(
+    pub(crate) async fn check_all(
         &self,
         targets: &[Target],
         force_refresh: bool,

@@ -261,7 +261,7 @@ impl<'a> Ranged<'a> {
 
 /// A column (Parquet, CSV/TSV) or top-level key (JSON) and its type.
 #[derive(Debug, Serialize, JsonSchema, Clone, PartialEq)]
-pub struct Column {
+pub(crate) struct Column {
     /// Name (a dotted path for nested Parquet columns).
     pub name: String,
     /// Type: Parquet physical (logical) type; inferred for CSV; JSON types seen, joined by |.
@@ -273,7 +273,7 @@ pub struct Column {
 
 /// What a preview cost, and its caps.
 #[derive(Debug, Serialize, JsonSchema, Clone)]
-pub struct Cost {
+pub(crate) struct Cost {
     /// S3 requests made (HEAD and ranged GETs).
     pub requests: u32,
     /// Bytes fetched from S3.
@@ -286,7 +286,7 @@ pub struct Cost {
 
 /// A package entry.
 #[derive(Debug, Serialize, JsonSchema, Clone)]
-pub struct PackageEntry {
+pub(crate) struct PackageEntry {
     /// The registry (s3://bucket).
     pub registry: String,
     /// The package.
@@ -299,7 +299,7 @@ pub struct PackageEntry {
 
 /// Parquet file facts from the footer.
 #[derive(Debug, Serialize, JsonSchema, Clone)]
-pub struct ParquetInfo {
+pub(crate) struct ParquetInfo {
     /// Row groups in the file.
     pub row_groups: usize,
     /// The first row groups: rows and compressed bytes each.
@@ -314,7 +314,7 @@ pub struct ParquetInfo {
 
 /// One row group's size.
 #[derive(Debug, Serialize, JsonSchema, Clone)]
-pub struct RowGroupSize {
+pub(crate) struct RowGroupSize {
     /// Rows.
     pub rows: i64,
     /// Compressed bytes.
@@ -323,7 +323,7 @@ pub struct RowGroupSize {
 
 /// CSV/TSV facts.
 #[derive(Debug, Serialize, JsonSchema, Clone)]
-pub struct TableInfo {
+pub(crate) struct TableInfo {
     /// The field delimiter detected.
     pub delimiter: String,
     /// Whether the first row is a header (detected).
@@ -352,7 +352,7 @@ pub(crate) struct Body {
 
 /// A whole preview.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Preview {
+pub(crate) struct Preview {
     /// The object read.
     pub s3_uri: String,
     /// The package entry previewed, when asked for by package.

@@ -58,7 +58,7 @@ impl FromStr for Scope {
 }
 
 /// `quilt:read, quilt:write, athena:query`, for messages.
-pub fn advertised_list() -> String {
+pub(crate) fn advertised_list() -> String {
     Scope::ADVERTISED.map(Scope::as_str).join(", ")
 }
 

@@ -27,9 +27,9 @@ const MAC_BYTES: usize = 32;
 /// The token format's version byte.
 const VERSION: u8 = 1;
 /// Longest token accepted, in characters (before any decoding work).
-pub const MAX_TOKEN_CHARS: usize = 4096;
+pub(crate) const MAX_TOKEN_CHARS: usize = 4096;
 /// Shortest `MCP_HANDLE_KEY`, in bytes (as long as the hash, RFC 2104).
-pub const MIN_KEY_BYTES: usize = 32;
+pub(crate) const MIN_KEY_BYTES: usize = 32;
 
 /// Where the server key came from (reported at start-up, never the key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,16 +8,16 @@
 //! scope ([`CallScope`], entered in [`ToolRegistry::call_within`]) and reads its caller with
 //! `call_scope::context()`, which fails outside a call: no tool runs anonymously.
 
-pub mod admin;
-pub mod athena;
-pub mod buckets;
-pub mod catalog;
+pub(crate) mod admin;
+pub(crate) mod athena;
+pub(crate) mod buckets;
+pub(crate) mod catalog;
 mod compact;
-pub mod identity;
-pub mod packaging;
-pub mod permissions;
-pub mod preview;
-pub mod tabulator;
+pub(crate) mod identity;
+pub(crate) mod packaging;
+pub(crate) mod permissions;
+pub(crate) mod preview;
+pub(crate) mod tabulator;
 mod titles;
 
 use std::collections::HashMap;

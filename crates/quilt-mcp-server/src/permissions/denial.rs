@@ -8,7 +8,7 @@ use serde::Serialize;
 /// Why an answer is what it is, as `evidence[op].reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     /// AWS accepted the request.
     Allowed,
     /// AWS refused (no policy allows it, or AWS did not say why).

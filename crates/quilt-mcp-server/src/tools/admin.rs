@@ -40,8 +40,8 @@ use quilt_catalog::operations::admin::{
 use rmcp::model::ToolAnnotations;
 
 use checks::{check_email, check_role_name, check_roles, check_sso_config, check_user_name};
-pub use shapes::*;
-pub use visibility::AdminGate;
+pub(crate) use shapes::*;
+pub(crate) use visibility::AdminGate;
 
 use crate::aws;
 use crate::confirm::confirm;

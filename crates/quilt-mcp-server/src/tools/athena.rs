@@ -34,12 +34,8 @@ mod page_token;
 mod results;
 
 pub(crate) use glue::register_glue;
-pub use glue::{
-    Column, Database, DatabasesInput, DatabasesOutput, SchemaInput, SchemaOutput, TableSummary,
-    TablesInput, TablesOutput,
-};
+pub(crate) use history::HistoryInput;
 use history::history;
-pub use history::{HistoryEntry, HistoryInput, HistoryOutput};
 use page_token::{PageToken, PageTokens};
 use results::{page, results};
 
@@ -48,14 +44,14 @@ const ATHENA: Scope = Scope::AthenaQuery;
 /// Arguments of `athena_query_validate`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ValidateInput {
+pub(crate) struct ValidateInput {
     /// One SQL statement.
     pub query: String,
 }
 
 /// The guard's verdict.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ValidateOutput {
+pub(crate) struct ValidateOutput {
     /// Whether the query may run: exactly one read-only statement.
     pub valid: bool,
     /// What the statement is (SELECT, SHOW TABLES, UNLOAD, CREATE TABLE AS SELECT, …).
@@ -139,11 +135,11 @@ impl AthenaSettings {
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WorkgroupsInput {}
+pub(crate) struct WorkgroupsInput {}
 
 /// A workgroup you may use.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Workgroup {
+pub(crate) struct Workgroup {
     /// Name.
     pub name: String,
     /// ENABLED or DISABLED.
@@ -156,7 +152,7 @@ pub struct Workgroup {
 
 /// Workgroups you may use.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct WorkgroupsOutput {
+pub(crate) struct WorkgroupsOutput {
     /// The workgroups (those allowed by the server that Athena lists for you).
     pub workgroups: Vec<Workgroup>,
 }
@@ -164,7 +160,7 @@ pub struct WorkgroupsOutput {
 /// Arguments of `athena_query_execute`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExecuteInput {
+pub(crate) struct ExecuteInput {
     /// One read-only SQL statement.
     pub query: String,
     /// Default database.
@@ -187,7 +183,7 @@ pub struct ExecuteInput {
 /// Arguments of `athena_query_results`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ResultsInput {
+pub(crate) struct ResultsInput {
     /// The query execution id (from athena_query_execute).
     pub execution_id: String,
     /// From a previous answer's next_token.
@@ -200,7 +196,7 @@ pub struct ResultsInput {
 
 /// A result column.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ResultColumn {
+pub(crate) struct ResultColumn {
     /// Name.
     pub name: String,
     /// Athena type.
@@ -210,7 +206,7 @@ pub struct ResultColumn {
 
 /// A query's state and, when it finished, a page of its results.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct QueryOutput {
+pub(crate) struct QueryOutput {
     /// The execution id: pass it to athena_query_results.
     pub execution_id: String,
     /// QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.

@@ -156,11 +156,11 @@ pub(crate) fn register(
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BucketListInput {}
+pub(crate) struct BucketListInput {}
 
 /// A bucket you may use.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct BucketEntry {
+pub(crate) struct BucketEntry {
     /// The bucket.
     pub name: String,
     /// Prefixes you are limited to (empty: the whole bucket).
@@ -175,7 +175,7 @@ pub struct BucketEntry {
 
 /// A bucket as the Quilt catalog presents it.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct BucketCatalogInfo {
+pub(crate) struct BucketCatalogInfo {
     /// Title.
     pub title: String,
     /// Description.
@@ -190,7 +190,7 @@ pub struct BucketCatalogInfo {
 
 /// Buckets you may use.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct BucketListOutput {
+pub(crate) struct BucketListOutput {
     /// The buckets.
     pub buckets: Vec<BucketEntry>,
     /// Where the list came from: "grants" (server and token) or "list_buckets" (your credentials).
@@ -206,7 +206,7 @@ pub struct BucketListOutput {
 /// Arguments of `bucket_objects_list`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ObjectsListInput {
+pub(crate) struct ObjectsListInput {
     /// The bucket name.
     pub bucket: String,
     /// Only keys starting with this.
@@ -228,7 +228,7 @@ pub struct ObjectsListInput {
 
 /// One object in a listing.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ObjectEntry {
+pub(crate) struct ObjectEntry {
     /// The key, exactly as S3 stores it.
     pub key: String,
     /// The object as the other tools take it (s3://bucket/key, key verbatim).
@@ -251,7 +251,7 @@ pub struct ObjectEntry {
 
 /// A page of a listing.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ObjectsListOutput {
+pub(crate) struct ObjectsListOutput {
     /// The bucket.
     pub bucket: String,
     /// The prefix listed (forced inside your granted prefix when you are limited to one).
@@ -269,14 +269,14 @@ pub struct ObjectsListOutput {
 /// An object by URI.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UriInput {
+pub(crate) struct UriInput {
     /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
 }
 
 /// Object metadata.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ObjectInfo {
+pub(crate) struct ObjectInfo {
     /// The bucket.
     pub bucket: String,
     /// The key.
@@ -307,7 +307,7 @@ pub struct ObjectInfo {
 /// Arguments of `bucket_object_text`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TextInput {
+pub(crate) struct TextInput {
     /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Most bytes to read (default 65536, max 1048576).
@@ -320,7 +320,7 @@ pub struct TextInput {
 
 /// Text read from an object.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct TextOutput {
+pub(crate) struct TextOutput {
     /// The object.
     pub s3_uri: String,
     /// The text.
@@ -341,7 +341,7 @@ pub struct TextOutput {
 /// Arguments of `bucket_object_fetch`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FetchInput {
+pub(crate) struct FetchInput {
     /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Most bytes to return (default and max 4194304).
@@ -358,7 +358,7 @@ fn yes() -> bool {
 
 /// Fetched bytes.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct FetchOutput {
+pub(crate) struct FetchOutput {
     /// The object.
     pub s3_uri: String,
     /// Base64 of the bytes (base64_encode=true).
@@ -383,7 +383,7 @@ pub struct FetchOutput {
 /// Arguments of `bucket_object_link`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LinkInput {
+pub(crate) struct LinkInput {
     /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version
     pub s3_uri: String,
     /// Seconds the URL is valid (default 3600, max 604800; capped at your credentials' expiry).
@@ -393,7 +393,7 @@ pub struct LinkInput {
 
 /// A presigned URL.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct LinkOutput {
+pub(crate) struct LinkOutput {
     /// The object.
     pub s3_uri: String,
     /// The presigned GET URL.
@@ -410,7 +410,7 @@ pub struct LinkOutput {
 /// One object to write.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PutItem {
+pub(crate) struct PutItem {
     /// The key.
     pub key: String,
     /// UTF-8 content (give text or data).
@@ -430,7 +430,7 @@ pub struct PutItem {
 /// Arguments of `bucket_objects_put`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PutInput {
+pub(crate) struct PutInput {
     /// The bucket name.
     pub bucket: String,
     /// 1 to 100 objects.
@@ -439,7 +439,7 @@ pub struct PutInput {
 
 /// One item's outcome.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PutResult {
+pub(crate) struct PutResult {
     /// The key.
     pub key: String,
     /// Whether it was written.
@@ -461,7 +461,7 @@ pub struct PutResult {
 
 /// Why an item was not written.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PutError {
+pub(crate) struct PutError {
     /// Error code (as for tool errors).
     pub code: ErrorCode,
     /// What happened.
@@ -470,7 +470,7 @@ pub struct PutError {
 
 /// Outcome of a put batch.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PutOutput {
+pub(crate) struct PutOutput {
     /// The bucket.
     pub bucket: String,
     /// Per item, in order.

@@ -89,7 +89,7 @@ impl Catalog {
 }
 
 /// The tool error for a catalog failure (one code per kind; the catalog's own message kept).
-pub fn tool_error(error: CatalogError) -> ToolError {
+pub(crate) fn tool_error(error: CatalogError) -> ToolError {
     let code = match &error {
         CatalogError::Unavailable(_) | CatalogError::Operation { .. } => {
             ErrorCode::UpstreamUnavailable
@@ -185,7 +185,7 @@ pub(crate) fn register(
 /// What to search.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SearchScope {
+pub(crate) enum SearchScope {
     /// Package revisions (name, message, metadata, entry keys).
     #[default]
     Packages,
@@ -196,7 +196,7 @@ pub enum SearchScope {
 /// Arguments of `search_catalog`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SearchInput {
+pub(crate) struct SearchInput {
     /// Catalog search syntax (words, "phrases", AND/OR, field:value).
     pub query: String,
     /// packages (default) or objects.
@@ -218,7 +218,7 @@ pub struct SearchInput {
 
 /// A package revision that matched.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PackageResult {
+pub(crate) struct PackageResult {
     /// Registry bucket.
     pub bucket: String,
     /// Package name.
@@ -239,7 +239,7 @@ pub struct PackageResult {
 
 /// An object that matched.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ObjectResult {
+pub(crate) struct ObjectResult {
     /// Bucket.
     pub bucket: String,
     /// Key.
@@ -256,7 +256,7 @@ pub struct ObjectResult {
 
 /// The answer of `search_catalog`.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SearchOutput {
+pub(crate) struct SearchOutput {
     /// What was searched.
     pub scope: SearchScope,
     /// Matches the catalog counted in the searched buckets (before grant filtering).
@@ -555,7 +555,7 @@ fn object_output(
 /// Arguments of `catalog_url`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UrlInput {
+pub(crate) struct UrlInput {
     /// Bucket.
     pub bucket: String,
     /// Object key, folder (ending /), or with package_name a path inside the package.
@@ -574,7 +574,7 @@ pub struct UrlInput {
 
 /// A catalog URL.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UrlOutput {
+pub(crate) struct UrlOutput {
     /// The page in the catalog.
     pub url: String,
 }
@@ -582,7 +582,7 @@ pub struct UrlOutput {
 /// Arguments of `catalog_uri`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UriInput {
+pub(crate) struct UriInput {
     /// Registry bucket.
     pub bucket: String,
     /// Package name (user/package).
@@ -600,7 +600,7 @@ pub struct UriInput {
 
 /// A `quilt+s3://` URI.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UriOutput {
+pub(crate) struct UriOutput {
     /// The URI.
     pub uri: String,
 }
@@ -716,7 +716,7 @@ fn catalog_uri(catalog: &str, input: UriInput) -> Result<UriOutput, ToolError> {
 // --- catalog URLs on other tools' answers ----------------------------------------------------
 
 /// The catalog URL of an object, when a catalog is configured (for other tools' answers).
-pub fn object_link(
+pub(crate) fn object_link(
     config: &Settings,
     bucket: &str,
     key: &str,
@@ -731,7 +731,7 @@ pub fn object_link(
 }
 
 /// The catalog URL of a package (a revision, an entry), when a catalog is configured.
-pub fn package_link(
+pub(crate) fn package_link(
     config: &Settings,
     bucket: &str,
     name: &str,

@@ -17,7 +17,7 @@ use crate::tools::ToolRegistry;
 /// Arguments of `auth_status`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AuthStatusInput {
+pub(crate) struct AuthStatusInput {
     /// Also ask AWS who the caller's credentials are (STS GetCallerIdentity).
     #[serde(default)]
     pub include_aws_identity: bool,
@@ -25,7 +25,7 @@ pub struct AuthStatusInput {
 
 /// Who AWS says the caller's credentials belong to.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct AwsIdentity {
+pub(crate) struct AwsIdentity {
     /// The account.
     pub account: Option<String>,
     /// The IAM ARN (an assumed-role ARN names the session).
@@ -36,7 +36,7 @@ pub struct AwsIdentity {
 
 /// The caller, as the server sees it.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct AuthStatus {
+pub(crate) struct AuthStatus {
     /// The caller's subject.
     pub subject: String,
     /// How the caller was authenticated: hs256, jwks, disabled (local development) or local (stdio).

@@ -61,12 +61,6 @@ mod stream;
 mod workflow;
 mod write;
 
-pub use schema::{
-    BrowseInput, BrowseOutput, CreateInput, DeleteInput, DeleteOutput, DiffInput, DiffOutput,
-    EntryInput, EntryOut, FromS3Input, FromS3Output, HashOut, ListInput, ListOutput,
-    PackageSummary, PlannedEntry, UpdateInput, WriteOutput,
-};
-
 use args::Source;
 
 const READ: Scope = Scope::Read;

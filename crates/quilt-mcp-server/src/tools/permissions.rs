@@ -55,7 +55,7 @@ pub(crate) fn register(registry: &mut ToolRegistry, engine: &Arc<PermissionEngin
 /// Arguments of `discover_permissions`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DiscoverInput {
+pub(crate) struct DiscoverInput {
     /// Buckets (or bucket/prefix/) to check; default: the buckets you may use.
     #[serde(default)]
     pub check_buckets: Option<Vec<String>>,
@@ -67,7 +67,7 @@ pub struct DiscoverInput {
 /// Buckets grouped by what you can do there (from the answers; "unknown" is never counted as
 /// true or false).
 #[derive(Debug, Default, Serialize, JsonSchema)]
-pub struct Categories {
+pub(crate) struct Categories {
     /// write is true.
     pub writable: Vec<String>,
     /// read is true and write is not.
@@ -109,7 +109,7 @@ impl Categories {
 
 /// A bucket not checked, and why.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     /// The bucket as given or found.
     pub bucket: String,
     /// Why it was not checked.
@@ -118,7 +118,7 @@ pub struct Skipped {
 
 /// What `discover_permissions` found.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DiscoverOutput {
+pub(crate) struct DiscoverOutput {
     /// Who AWS says your (read) credentials belong to.
     pub identity: AwsIdentity,
     /// Where the buckets came from: "check_buckets", "grants" or "list_buckets".
@@ -136,7 +136,7 @@ pub struct DiscoverOutput {
 /// Arguments of `check_bucket_access`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CheckInput {
+pub(crate) struct CheckInput {
     /// The bucket, or bucket/prefix/ (s3:// optional).
     pub bucket: String,
     /// Which of list, read, write to check (default all).

@@ -15,7 +15,7 @@ use crate::tools::ToolRegistry;
 /// Arguments of `bucket_object_preview`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PreviewInput {
+pub(crate) struct PreviewInput {
     /// s3://bucket/key, the key verbatim (?versionId=… for a version); or give registry, package_name and path.
     #[serde(default)]
     pub s3_uri: Option<String>,

@@ -149,7 +149,7 @@ pub(crate) fn register(
 /// A bucket.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BucketInput {
+pub(crate) struct BucketInput {
     /// The bucket.
     pub bucket: String,
 }
@@ -157,7 +157,7 @@ pub struct BucketInput {
 /// Arguments of `tabulator_table_set`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetInput {
+pub(crate) struct SetInput {
     /// The bucket.
     pub bucket: String,
     /// Table name (lowercase letters, digits, _ and -).
@@ -169,7 +169,7 @@ pub struct SetInput {
 /// Arguments of `tabulator_table_rename`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RenameInput {
+pub(crate) struct RenameInput {
     /// The bucket.
     pub bucket: String,
     /// The table.
@@ -181,7 +181,7 @@ pub struct RenameInput {
 /// Arguments of `tabulator_table_delete`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeleteInput {
+pub(crate) struct DeleteInput {
     /// The bucket.
     pub bucket: String,
     /// The table.
@@ -191,7 +191,7 @@ pub struct DeleteInput {
 /// Arguments of `tabulator_query_execute`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct QueryInput {
+pub(crate) struct QueryInput {
     /// One read-only SQL statement; tables are the bucket's Tabulator tables.
     pub query: String,
     /// The bucket whose tables are queried (the Tabulator database).
@@ -209,7 +209,7 @@ pub struct QueryInput {
 
 /// A table.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Table {
+pub(crate) struct Table {
     /// Name.
     pub name: String,
     /// The YAML configuration as stored.
@@ -220,7 +220,7 @@ pub struct Table {
 
 /// A bucket's tables.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct TablesOutput {
+pub(crate) struct TablesOutput {
     /// The bucket.
     pub bucket: String,
     /// Its tables, by name.

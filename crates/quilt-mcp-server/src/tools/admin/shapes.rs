@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A bucket permission.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PermissionView {
+pub(crate) struct PermissionView {
     /// Bucket.
     pub bucket: String,
     /// READ or READ_WRITE.
@@ -26,7 +26,7 @@ fn permissions(p: Vec<BucketPermission>) -> Vec<PermissionView> {
 
 /// A role.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RoleView {
+pub(crate) struct RoleView {
     /// Id.
     pub id: String,
     /// Name.
@@ -56,7 +56,7 @@ impl From<Role> for RoleView {
 
 /// A user.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UserView {
+pub(crate) struct UserView {
     /// User name.
     pub name: String,
     /// Email.
@@ -98,7 +98,7 @@ impl From<User> for UserView {
 
 /// A policy.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PolicyView {
+pub(crate) struct PolicyView {
     /// Id.
     pub id: String,
     /// Title.
@@ -128,7 +128,7 @@ impl From<Policy> for PolicyView {
 
 /// The SSO configuration.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SsoConfigView {
+pub(crate) struct SsoConfigView {
     /// The YAML text.
     pub text: String,
     /// When it was set.
@@ -149,63 +149,63 @@ impl From<SsoConfig> for SsoConfigView {
 
 /// Users.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UsersOutput {
+pub(crate) struct UsersOutput {
     /// The users, by name.
     pub users: Vec<UserView>,
 }
 
 /// One user.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UserOutput {
+pub(crate) struct UserOutput {
     /// The user (after the change, for writes).
     pub user: UserView,
 }
 
 /// Roles.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RolesOutput {
+pub(crate) struct RolesOutput {
     /// The roles, by name.
     pub roles: Vec<RoleView>,
 }
 
 /// One role.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct RoleOutput {
+pub(crate) struct RoleOutput {
     /// The role (none: no default role is set).
     pub role: Option<RoleView>,
 }
 
 /// Policies.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PoliciesOutput {
+pub(crate) struct PoliciesOutput {
     /// The policies, by title.
     pub policies: Vec<PolicyView>,
 }
 
 /// One policy.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PolicyOutput {
+pub(crate) struct PolicyOutput {
     /// The policy.
     pub policy: PolicyView,
 }
 
 /// The SSO configuration.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SsoConfigOutput {
+pub(crate) struct SsoConfigOutput {
     /// The configuration in force (none: SSO is not configured).
     pub sso_config: Option<SsoConfigView>,
 }
 
 /// Tabulator's open-query switch.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct OpenQueryOutput {
+pub(crate) struct OpenQueryOutput {
     /// Whether open query is on.
     pub open_query_enabled: bool,
 }
 
 /// What a write without a result object did.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DoneOutput {
+pub(crate) struct DoneOutput {
     /// The user acted on.
     pub name: String,
     /// What was done (deleted, password_reset).
@@ -215,12 +215,12 @@ pub struct DoneOutput {
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Nothing {}
+pub(crate) struct Nothing {}
 
 /// A user.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NameInput {
+pub(crate) struct NameInput {
     /// User name.
     pub name: String,
 }
@@ -228,7 +228,7 @@ pub struct NameInput {
 /// A role by id or name.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RoleInput {
+pub(crate) struct RoleInput {
     /// Role id or name.
     pub id_or_name: String,
 }
@@ -236,7 +236,7 @@ pub struct RoleInput {
 /// A policy by id or title.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyInput {
+pub(crate) struct PolicyInput {
     /// Policy id or title.
     pub id_or_title: String,
 }
@@ -244,7 +244,7 @@ pub struct PolicyInput {
 /// Arguments of `admin_user_create`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateInput {
+pub(crate) struct CreateInput {
     /// User name.
     pub name: String,
     /// Email.
@@ -259,7 +259,7 @@ pub struct CreateInput {
 /// Arguments of `admin_user_set_email`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EmailInput {
+pub(crate) struct EmailInput {
     /// User name.
     pub name: String,
     /// New email.
@@ -269,7 +269,7 @@ pub struct EmailInput {
 /// Arguments of `admin_user_set_admin`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AdminFlagInput {
+pub(crate) struct AdminFlagInput {
     /// User name.
     pub name: String,
     /// Admin or not.
@@ -279,7 +279,7 @@ pub struct AdminFlagInput {
 /// Arguments of `admin_user_set_active`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ActiveInput {
+pub(crate) struct ActiveInput {
     /// User name.
     pub name: String,
     /// Active or not.
@@ -289,7 +289,7 @@ pub struct ActiveInput {
 /// Arguments of `admin_user_set_role`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetRoleInput {
+pub(crate) struct SetRoleInput {
     /// User name.
     pub name: String,
     /// Active role.
@@ -305,7 +305,7 @@ pub struct SetRoleInput {
 /// Arguments of `admin_user_add_roles`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RolesInput {
+pub(crate) struct RolesInput {
     /// User name.
     pub name: String,
     /// Roles.
@@ -315,7 +315,7 @@ pub struct RolesInput {
 /// Arguments of `admin_user_remove_roles`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RemoveRolesInput {
+pub(crate) struct RemoveRolesInput {
     /// User name.
     pub name: String,
     /// Roles to remove.
@@ -328,7 +328,7 @@ pub struct RemoveRolesInput {
 /// Arguments of `admin_sso_config_set`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SsoConfigInput {
+pub(crate) struct SsoConfigInput {
     /// The SSO configuration (YAML).
     pub config: String,
 }
@@ -336,7 +336,7 @@ pub struct SsoConfigInput {
 /// Arguments of `admin_tabulator_open_query_set`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OpenQueryInput {
+pub(crate) struct OpenQueryInput {
     /// On or off.
     pub enabled: bool,
 }

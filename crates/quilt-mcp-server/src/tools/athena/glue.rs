@@ -19,7 +19,7 @@ use crate::tools::ToolRegistry;
 /// Arguments of `athena_databases_list`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DatabasesInput {
+pub(crate) struct DatabasesInput {
     /// Page size, 1 to 100 (default 50).
     #[serde(default)]
     pub max_results: Option<i32>,
@@ -30,7 +30,7 @@ pub struct DatabasesInput {
 
 /// A Glue database.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Database {
+pub(crate) struct Database {
     /// Name.
     pub name: String,
     /// Description.
@@ -41,7 +41,7 @@ pub struct Database {
 
 /// A page of databases.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DatabasesOutput {
+pub(crate) struct DatabasesOutput {
     /// The databases.
     pub databases: Vec<Database>,
     /// Pass to get the next page.
@@ -51,7 +51,7 @@ pub struct DatabasesOutput {
 /// Arguments of `athena_tables_list`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TablesInput {
+pub(crate) struct TablesInput {
     /// The database.
     pub database: String,
     /// Only tables whose name matches this Glue pattern (e.g. `cell*`).
@@ -67,7 +67,7 @@ pub struct TablesInput {
 
 /// A table, briefly.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct TableSummary {
+pub(crate) struct TableSummary {
     /// Name.
     pub name: String,
     /// EXTERNAL_TABLE, VIRTUAL_VIEW, …
@@ -82,7 +82,7 @@ pub struct TableSummary {
 
 /// A page of tables.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct TablesOutput {
+pub(crate) struct TablesOutput {
     /// The database.
     pub database: String,
     /// The tables.
@@ -94,7 +94,7 @@ pub struct TablesOutput {
 /// Arguments of `athena_table_schema`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SchemaInput {
+pub(crate) struct SchemaInput {
     /// The database.
     pub database: String,
     /// The table.
@@ -103,7 +103,7 @@ pub struct SchemaInput {
 
 /// A column.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Column {
+pub(crate) struct Column {
     /// Name.
     pub name: String,
     /// Type.
@@ -116,7 +116,7 @@ pub struct Column {
 
 /// A table's schema.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SchemaOutput {
+pub(crate) struct SchemaOutput {
     /// The database.
     pub database: String,
     /// The table.

@@ -22,7 +22,7 @@ const HISTORY_QUERY_CHARS: usize = 1000;
 /// Arguments of `athena_query_history`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HistoryInput {
+pub(crate) struct HistoryInput {
     /// Only this workgroup (must be allowed); default: every allowed workgroup.
     #[serde(default)]
     pub workgroup: Option<String>,
@@ -33,7 +33,7 @@ pub struct HistoryInput {
 
 /// One past or running query.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct HistoryEntry {
+pub(crate) struct HistoryEntry {
     /// The execution id (for athena_query_results).
     pub execution_id: String,
     /// QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED.
@@ -56,7 +56,7 @@ pub struct HistoryEntry {
 
 /// Recent query executions.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct HistoryOutput {
+pub(crate) struct HistoryOutput {
     /// Newest first.
     pub executions: Vec<HistoryEntry>,
     /// The workgroups that were looked at.

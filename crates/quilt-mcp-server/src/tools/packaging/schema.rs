@@ -11,7 +11,7 @@ use super::workflow;
 /// Arguments of `package_list`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListInput {
+pub(crate) struct ListInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// Only names starting with this (e.g. "alice/").
@@ -21,7 +21,7 @@ pub struct ListInput {
 
 /// A package in a registry.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PackageSummary {
+pub(crate) struct PackageSummary {
     pub name: String,
     /// Timestamped revision pointers.
     pub revisions: u64,
@@ -33,7 +33,7 @@ pub struct PackageSummary {
 
 /// The packages of a registry.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ListOutput {
+pub(crate) struct ListOutput {
     pub registry: String,
     pub packages: Vec<PackageSummary>,
     /// More than shown.
@@ -43,7 +43,7 @@ pub struct ListOutput {
 /// Arguments of `package_browse`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BrowseInput {
+pub(crate) struct BrowseInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// user/package.
@@ -67,7 +67,7 @@ pub struct BrowseInput {
 
 /// An object hash.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct HashOut {
+pub(crate) struct HashOut {
     #[serde(rename = "type")]
     pub hash_type: String,
     pub value: String,
@@ -75,7 +75,7 @@ pub struct HashOut {
 
 /// A package entry.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct EntryOut {
+pub(crate) struct EntryOut {
     pub logical_key: String,
     /// The manifest's physical key as quilt3 writes it: a percent-encoded URL (?versionId=).
     pub physical_key: String,
@@ -93,7 +93,7 @@ pub struct EntryOut {
 
 /// A revision's contents.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct BrowseOutput {
+pub(crate) struct BrowseOutput {
     pub registry: String,
     pub package_name: String,
     /// The revision's top hash (checked against the manifest's contents).
@@ -117,7 +117,7 @@ pub struct BrowseOutput {
 /// One object to package.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EntryInput {
+pub(crate) struct EntryInput {
     /// s3://bucket/key, the key verbatim (no %-decoding); ?versionId=… at the end for a version.
     pub s3_uri: String,
     /// Where it goes in the package (default: the key, or its file name with flatten).
@@ -131,7 +131,7 @@ pub struct EntryInput {
 /// Arguments of `package_create`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateInput {
+pub(crate) struct CreateInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// user/package.
@@ -171,7 +171,7 @@ fn yes() -> bool {
 
 /// A revision written.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct WriteOutput {
+pub(crate) struct WriteOutput {
     pub registry: String,
     pub package_name: String,
     /// The new revision's top hash.
@@ -197,7 +197,7 @@ pub struct WriteOutput {
 /// Arguments of `package_update`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateInput {
+pub(crate) struct UpdateInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// user/package.
@@ -237,7 +237,7 @@ pub struct UpdateInput {
 /// Arguments of `package_delete`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DeleteInput {
+pub(crate) struct DeleteInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// user/package.
@@ -246,7 +246,7 @@ pub struct DeleteInput {
 
 /// Pointers deleted.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DeleteOutput {
+pub(crate) struct DeleteOutput {
     pub registry: String,
     pub package_name: String,
     pub deleted_pointers: Vec<String>,
@@ -255,7 +255,7 @@ pub struct DeleteOutput {
 /// Arguments of `package_diff`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct DiffInput {
+pub(crate) struct DiffInput {
     /// The registry, s3://bucket.
     pub registry: String,
     /// The first package (default: package2_name).
@@ -274,7 +274,7 @@ pub struct DiffInput {
 
 /// What changed from the first revision to the second.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DiffOutput {
+pub(crate) struct DiffOutput {
     pub package1_hash: String,
     pub package2_hash: String,
     pub added: Vec<String>,
@@ -297,7 +297,7 @@ pub struct DiffOutput {
 /// Arguments of `package_create_from_s3`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FromS3Input {
+pub(crate) struct FromS3Input {
     /// The bucket to package from.
     pub source_bucket: String,
     /// Only keys under this prefix; logical keys are relative to it.
@@ -338,7 +338,7 @@ pub struct FromS3Input {
 
 /// An object a dry run would package.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct PlannedEntry {
+pub(crate) struct PlannedEntry {
     pub logical_key: String,
     pub s3_uri: String,
     pub size: u64,
@@ -346,7 +346,7 @@ pub struct PlannedEntry {
 
 /// What `package_create_from_s3` did or would do.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct FromS3Output {
+pub(crate) struct FromS3Output {
     pub dry_run: bool,
     pub matched: u64,
     pub matched_bytes: u64,
