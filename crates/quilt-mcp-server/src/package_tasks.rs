@@ -54,6 +54,7 @@ use crate::grants::BucketPolicy;
 use crate::s3::s3_error;
 use crate::seal::{Owner, SealKey};
 use crate::settings::{Settings, Sse};
+use crate::tasks::{now_millis, rfc3339};
 use crate::tool_error::{ErrorCode, ToolError};
 use crate::tools::{Called, ToolRegistry};
 
@@ -180,19 +181,6 @@ enum Found {
     /// Not written by this server for this caller and this place.
     Altered,
     State(Box<State>),
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-fn rfc3339(millis: i64) -> String {
-    aws_smithy_types::DateTime::from_millis(millis)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
 }
 
 fn unknown_task() -> ErrorData {

@@ -80,13 +80,15 @@ impl std::fmt::Debug for Tasks {
     }
 }
 
-fn rfc3339(millis: i64) -> String {
+/// `millis` (Unix) as RFC 3339, as task timestamps are written (also `package_tasks.rs`).
+pub(crate) fn rfc3339(millis: i64) -> String {
     aws_smithy_types::DateTime::from_millis(millis)
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default()
 }
 
-fn now_millis() -> i64 {
+/// Now, in Unix milliseconds.
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

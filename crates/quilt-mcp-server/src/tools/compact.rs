@@ -4,9 +4,11 @@
 //! The schemas are derived from the Rust types (schemars), which is what keeps them true; this
 //! module only removes what a client does not need from the derived form:
 //! - input schemas keep everything that constrains or explains an argument (property
-//!   descriptions, formats, bounds, enums) and lose the derived prose of the arguments struct
-//!   itself ("Arguments of `x`."), the Rust type name (`title`) and `$schema` (MCP fixes the
-//!   dialect). Nothing a validator checks is removed, so no input is accepted that was refused.
+//!   descriptions, formats, bounds, enums, defaults that say something) and lose the derived
+//!   prose of the arguments struct itself ("Arguments of `x`."), the Rust type name (`title`),
+//!   `$schema` (MCP fixes the dialect) and the defaults that say nothing an absent argument
+//!   does not (`null`, `false`, `""`, `[]`, `{}`). Nothing a validator checks is removed, so
+//!   no input is accepted that was refused.
 //! - output schemas keep their structure — types, `required`, enums, `$defs` — and lose prose
 //!   (`description`, `title`) and the integer width annotations schemars adds (`format`,
 //!   `minimum: 0`): an output schema tells a client the shape of an answer, what the answer
@@ -25,7 +27,24 @@ pub(crate) fn input(schema: &JsonObject) -> JsonObject {
     for key in ["$schema", "title", "description"] {
         schema.remove(key);
     }
+    without_empty_defaults(&mut schema);
     schema
+}
+
+/// Drops `default` where it is the empty value of its kind, in every subschema: a model
+/// learns nothing from "absent means null" (or false, or empty).
+fn without_empty_defaults(schema: &mut Map<String, Value>) {
+    let empty = match schema.get("default") {
+        Some(Value::Null) | Some(Value::Bool(false)) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(Value::Object(o)) => o.is_empty(),
+        _ => false,
+    };
+    if empty {
+        schema.remove("default");
+    }
+    for_each_subschema(schema, without_empty_defaults);
 }
 
 /// The output schema as listed: structure only (see the module documentation).
@@ -66,16 +85,22 @@ fn structure_only(schema: &mut Map<String, Value>) {
     for key in PROSE {
         schema.remove(key);
     }
+    for_each_subschema(schema, structure_only);
+    string_enum(schema);
+}
+
+/// Applies `f` to every direct subschema of `schema` (the keywords above).
+fn for_each_subschema(schema: &mut Map<String, Value>, f: fn(&mut Map<String, Value>)) {
     for key in ONE {
         if let Some(Value::Object(sub)) = schema.get_mut(key) {
-            structure_only(sub);
+            f(sub);
         }
     }
     for key in MANY {
         if let Some(Value::Array(subs)) = schema.get_mut(key) {
             for sub in subs.iter_mut() {
                 if let Value::Object(sub) = sub {
-                    structure_only(sub);
+                    f(sub);
                 }
             }
         }
@@ -84,12 +109,11 @@ fn structure_only(schema: &mut Map<String, Value>) {
         if let Some(Value::Object(named)) = schema.get_mut(key) {
             for sub in named.values_mut() {
                 if let Value::Object(sub) = sub {
-                    structure_only(sub);
+                    f(sub);
                 }
             }
         }
     }
-    string_enum(schema);
 }
 
 /// `{"oneOf": [{"const": "a", "type": "string"}, …]}` → `{"type": "string", "enum": ["a", …]}`
@@ -171,14 +195,34 @@ mod tests {
         let schema = obj(json!({
             "$schema": "x", "title": "In", "description": "Arguments of `t`.", "type": "object",
             "additionalProperties": false,
-            "properties": {"limit": {"description": "At most this many.", "type": "integer",
-                "format": "uint32", "minimum": 1, "maximum": 1000, "default": 100}},
+            "properties": {
+                "limit": {"description": "At most this many.", "type": "integer",
+                    "format": "uint32", "minimum": 1, "maximum": 1000, "default": 100},
+                "copy": {"type": "boolean", "default": true},
+                "force": {"type": "boolean", "default": false},
+                "top_hash": {"type": ["string", "null"], "default": null},
+                "remove": {"type": "array", "items": {"type": "string"}, "default": []},
+                "entries": {"type": "array", "items": {"$ref": "#/$defs/Entry"}},
+            },
+            "$defs": {"Entry": {"type": "object", "properties": {
+                "meta": {"default": {}}, "logical_key": {"type": "string", "default": ""}}}},
         }));
-        let listed = input(&schema);
-        let mut expected = schema.clone();
-        for key in ["$schema", "title", "description"] {
-            expected.remove(key);
-        }
-        assert_eq!(listed, expected);
+        assert_eq!(
+            Value::Object(input(&schema)),
+            json!({
+                "type": "object", "additionalProperties": false,
+                "properties": {
+                    "limit": {"description": "At most this many.", "type": "integer",
+                        "format": "uint32", "minimum": 1, "maximum": 1000, "default": 100},
+                    "copy": {"type": "boolean", "default": true},
+                    "force": {"type": "boolean"},
+                    "top_hash": {"type": ["string", "null"]},
+                    "remove": {"type": "array", "items": {"type": "string"}},
+                    "entries": {"type": "array", "items": {"$ref": "#/$defs/Entry"}},
+                },
+                "$defs": {"Entry": {"type": "object", "properties": {
+                    "meta": {}, "logical_key": {"type": "string"}}}},
+            })
+        );
     }
 }

@@ -88,18 +88,7 @@ async fn buckets(moto: &Moto, n: usize) -> Vec<String> {
 }
 
 async fn keys(moto: &Moto, prefix: &str) -> Vec<String> {
-    let out = moto
-        .s3()
-        .list_objects_v2()
-        .bucket(REGISTRY)
-        .prefix(prefix)
-        .send()
-        .await
-        .expect("list");
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
+    crate::packaging::keys(moto, REGISTRY, prefix).await
 }
 
 fn create_args(name: &str, uris: &[String]) -> Value {

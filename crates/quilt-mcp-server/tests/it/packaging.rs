@@ -71,7 +71,7 @@ async fn put(moto: &Moto, bucket: &str, key: &str, body: Vec<u8>) {
         .expect("put");
 }
 
-async fn keys(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
+pub(crate) async fn keys(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
     let out = moto
         .s3()
         .list_objects_v2()
