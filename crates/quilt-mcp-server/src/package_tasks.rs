@@ -56,6 +56,7 @@ use crate::seal::{Owner, SealKey};
 use crate::settings::{Settings, Sse};
 use crate::tasks::{now_millis, rfc3339};
 use crate::tool_error::{ErrorCode, ToolError};
+use crate::tools::packaging::registry_bucket;
 use crate::tools::{Called, ToolRegistry};
 
 /// The tools that may become package tasks, with the argument naming their registry.
@@ -289,16 +290,12 @@ impl PackageTasks {
         if flag("dry_run") || flag("force") {
             return None;
         }
-        let registry = args.get(field)?.as_str()?;
-        let bucket = registry
-            .strip_prefix("s3://")
-            .unwrap_or(registry)
-            .trim_end_matches('/');
-        s3uri::validate_bucket(bucket).ok()?;
+        // The registry exactly as the tool reads it; a bad one is the tool's error, synchronously.
+        let bucket = registry_bucket(args.get(field)?.as_str()?).ok()?;
         self.policy
-            .check_key(ctx.principal(), bucket, PREFIX)
+            .check_key(ctx.principal(), &bucket, PREFIX)
             .ok()?;
-        Some(bucket.to_owned())
+        Some(bucket)
     }
 
     /// Runs `name` for the caller as a task (see the module docs): its result when it ends

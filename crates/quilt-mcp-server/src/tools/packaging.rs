@@ -50,6 +50,7 @@ use crate::tool_error::ToolError;
 use crate::tools::ToolRegistry;
 
 mod args;
+pub(crate) use args::registry_bucket;
 mod copy;
 pub(crate) mod entry;
 mod passes;

@@ -12,7 +12,7 @@ use super::MAX_NEW_ENTRIES;
 use super::schema::EntryInput;
 use crate::tool_error::{ErrorCode, ToolError};
 
-pub(super) fn registry_bucket(registry: &str) -> Result<String, ToolError> {
+pub(crate) fn registry_bucket(registry: &str) -> Result<String, ToolError> {
     let bucket = registry
         .strip_prefix("s3://")
         .unwrap_or(registry)
